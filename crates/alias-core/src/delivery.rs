@@ -1,0 +1,500 @@
+//! The delivery state machine: owns aliases until each has a final outcome.
+//!
+//! Driven like quinn-proto's connections: the caller asks [`Delivery::poll`] what to do
+//! next, performs it (send a request, sleep), and reports back what happened
+//! ([`Delivery::on_response`], [`Delivery::on_transport_error`]). Time is always passed in;
+//! jitter comes from a generator seeded by the caller. Nothing here blocks or does I/O, so
+//! every retry and split decision is tested with a scripted server and a fake clock.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{Request, Response};
+
+use crate::batch::halves;
+use crate::config::Config;
+use crate::create_alias::CreateAlias;
+use crate::encode::{EncodedEvent, body_overhead, encode_batch};
+use crate::error::TransportError;
+use crate::parse::{Verdict, parse_response};
+use crate::report::{
+    AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Undelivered,
+};
+
+/// Names one request handed out by [`Delivery::poll`], to report its answer against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+/// A request to send, with what tracing needs to say about it.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Report the answer under this id.
+    pub id: RequestId,
+    /// The batch the request carries; stays the same across retries of that batch.
+    pub batch: u64,
+    /// 1 for the first send of the batch, 2 for the first retry, and so on.
+    pub attempt: u32,
+    /// How many aliases the request carries.
+    pub aliases: usize,
+    /// The request.
+    pub request: Request<Vec<u8>>,
+}
+
+/// What the driver of a [`Delivery`] should do next.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "an Action is matched at once and moved into the send; boxing would allocate per request"
+)]
+pub enum Action {
+    /// Send this request and report its answer under its id.
+    Send(Outgoing),
+    /// Nothing to send now. Wait for an answer to a request in flight, or, if given, until
+    /// this instant, whichever comes first; then poll again.
+    Wait(Option<Instant>),
+    /// Every alias has its outcome and no more input is expected.
+    Done,
+}
+
+/// Aliases travelling together in one request.
+#[derive(Debug)]
+struct Batch {
+    id: u64,
+    positions: Vec<u64>,
+    events: Vec<EncodedEvent>,
+    /// Upper bound of the uncompressed body, to close the batch before it overflows.
+    size: usize,
+    attempts: u32,
+}
+
+impl Batch {
+    fn new(id: u64, overhead: usize) -> Self {
+        Self {
+            id,
+            positions: Vec::new(),
+            events: Vec::new(),
+            size: overhead,
+            attempts: 0,
+        }
+    }
+
+    /// Two halves, numbered `first_id` and `first_id + 1`.
+    fn split(self, first_id: u64) -> (Self, Self) {
+        let (left, right) = halves(0..self.events.len());
+        let mut positions = self.positions;
+        let mut events = self.events;
+        let right_positions = positions.split_off(right.start);
+        let right_events = events.split_off(right.start);
+        debug_assert_eq!(left.len(), events.len());
+        let half = |id, positions, events| Self {
+            id,
+            positions,
+            events,
+            size: 0,
+            attempts: 0,
+        };
+        (
+            half(first_id, positions, events),
+            half(first_id + 1, right_positions, right_events),
+        )
+    }
+}
+
+/// One alias held by the delivery until its outcome is taken.
+#[derive(Debug)]
+struct Slot {
+    alias: CreateAlias,
+    outcome: Option<AliasOutcome>,
+}
+
+/// Owns a set of aliases and decides, request by request, how to get each one a final
+/// outcome: accepted, rejected with a reason, invalid, or handed back undelivered.
+///
+/// Aliases can be added at any time ([`Delivery::add`]); outcomes can be taken as they
+/// become final ([`Delivery::take_finished`]) so that a stream of any length runs in
+/// bounded memory, or all at once at the end ([`Delivery::into_report`]).
+///
+/// ```
+/// use std::time::{Instant, SystemTime};
+/// use alias_core::{Action, Config, CreateAlias, Delivery, Token};
+///
+/// let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?);
+/// let start = Instant::now();
+/// let mut delivery = Delivery::new(config, start, SystemTime::now(), 7);
+/// delivery.add(CreateAlias::from_ids("anon-123", "user@example.com")?);
+/// delivery.close();
+///
+/// let Action::Send(outgoing) = delivery.poll(start) else { unreachable!() };
+/// assert_eq!(outgoing.request.uri().path(), "/track");
+/// // ... send it with any HTTP client, then:
+/// let answer = http::Response::builder().status(200).body(b"{\"status\":1,\"error\":null}".to_vec())?;
+/// delivery.on_response(outgoing.id, &answer, start);
+/// assert!(matches!(delivery.poll(start), Action::Done));
+/// assert!(delivery.into_report().all_accepted());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Delivery {
+    config: Config,
+    started: Instant,
+    wall_at_start: SystemTime,
+    rng: fastrand::Rng,
+    /// Slots from position `first_position` on, in order.
+    slots: VecDeque<Slot>,
+    first_position: u64,
+    /// The batch being filled by `add`.
+    open: Batch,
+    ready: VecDeque<Batch>,
+    waiting: Vec<(Instant, Batch)>,
+    in_flight: HashMap<RequestId, Batch>,
+    next_request: u64,
+    next_batch: u64,
+    closed: bool,
+    stats: DeliveryStats,
+}
+
+impl Delivery {
+    /// A delivery under `config`, started at `now` (a monotonic instant) and `wall_now` (the
+    /// same moment on the wall clock, to stamp event times and read `Retry-After` dates).
+    /// `jitter_seed` seeds the backoff jitter; give each delivery a different one.
+    pub fn new(config: Config, now: Instant, wall_now: SystemTime, jitter_seed: u64) -> Self {
+        let overhead = body_overhead(&config);
+        Self {
+            config,
+            started: now,
+            wall_at_start: wall_now,
+            rng: fastrand::Rng::with_seed(jitter_seed),
+            slots: VecDeque::new(),
+            first_position: 0,
+            open: Batch::new(0, overhead),
+            ready: VecDeque::new(),
+            waiting: Vec::new(),
+            in_flight: HashMap::new(),
+            next_request: 0,
+            next_batch: 1,
+            closed: false,
+            stats: DeliveryStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Adds an alias and returns its position. It is validated, stamped (time and
+    /// `$insert_id`, when delivery is idempotent) and encoded now; an invalid one gets its
+    /// [`AliasOutcome::Invalid`] at once and is never sent.
+    ///
+    /// The time stamp is the delivery's wall clock at start; call [`Delivery::add_at`] to
+    /// give the current time in a long-running delivery.
+    pub fn add(&mut self, alias: CreateAlias) -> u64 {
+        let wall = self.wall_at_start;
+        self.add_at(alias, wall)
+    }
+
+    /// Adds an alias, as [`Delivery::add`], stamping it with `wall_now` if it has no time.
+    pub fn add_at(&mut self, mut alias: CreateAlias, wall_now: SystemTime) -> u64 {
+        debug_assert!(!self.closed, "alias added after close");
+        let position = self.first_position + self.slots.len() as u64;
+        let outcome = match EncodedEvent::prepare(&self.config, &mut alias, wall_now) {
+            Ok(event) => {
+                self.push_event(position, event);
+                None
+            }
+            Err(invalid) => Some(AliasOutcome::Invalid(invalid)),
+        };
+        self.slots.push_back(Slot { alias, outcome });
+        position
+    }
+
+    fn push_event(&mut self, position: u64, event: EncodedEvent) {
+        let cost = event.cost_in(&self.config);
+        let limits = self.config.limits;
+        let full = self.open.events.len() >= limits.max_events
+            || self.open.size + cost > limits.max_body_bytes;
+        if full && !self.open.events.is_empty() {
+            self.flush();
+        }
+        self.open.positions.push(position);
+        self.open.events.push(event);
+        self.open.size += cost;
+    }
+
+    /// Queues the partly filled batch for sending now, instead of waiting for it to fill.
+    pub fn flush(&mut self) {
+        if !self.open.events.is_empty() {
+            let overhead = body_overhead(&self.config);
+            let batch = std::mem::replace(&mut self.open, Batch::new(self.next_batch, overhead));
+            self.next_batch += 1;
+            self.ready.push_back(batch);
+        }
+    }
+
+    /// Declares that no more aliases will be added, and queues the last batch.
+    pub fn close(&mut self) {
+        self.flush();
+        self.closed = true;
+    }
+
+    /// How many aliases are held: added, and not yet taken with [`Delivery::take_finished`].
+    pub fn held(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether a request could be sent right now if one were ready: a driver that streams
+    /// input adds aliases until this is false or a batch is queued.
+    pub fn has_capacity(&self) -> bool {
+        self.in_flight.len() < self.config.concurrency
+    }
+
+    /// How many batches are queued to be sent now.
+    pub fn queued_batches(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Traffic counters so far.
+    pub fn stats(&self) -> DeliveryStats {
+        self.stats
+    }
+
+    /// What to do next, as of `now`.
+    pub fn poll(&mut self, now: Instant) -> Action {
+        self.wake_due(now);
+        if self.in_flight.len() < self.config.concurrency {
+            if let Some(send) = self.next_request() {
+                return send;
+            }
+        }
+        let idle = self.ready.is_empty() && self.waiting.is_empty() && self.in_flight.is_empty();
+        if idle && self.closed {
+            return Action::Done;
+        }
+        Action::Wait(self.waiting.iter().map(|(at, _)| *at).min())
+    }
+
+    fn wake_due(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.waiting.len() {
+            if self.waiting[i].0 <= now {
+                let (_, batch) = self.waiting.swap_remove(i);
+                self.ready.push_back(batch);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn next_request(&mut self) -> Option<Action> {
+        while let Some(mut batch) = self.ready.pop_front() {
+            let encoded = encode_batch(&self.config, &batch.events);
+            if encoded.uncompressed_len > self.config.limits.max_body_bytes
+                && batch.events.len() > 1
+            {
+                // The size estimate was short (base64's escapes); split before sending.
+                self.split_to_front(batch);
+                continue;
+            }
+            batch.attempts += 1;
+            let id = RequestId(self.next_request);
+            self.next_request += 1;
+            self.stats.requests += 1;
+            let outgoing = Outgoing {
+                id,
+                batch: batch.id,
+                attempt: batch.attempts,
+                aliases: batch.events.len(),
+                request: encoded.request,
+            };
+            self.in_flight.insert(id, batch);
+            return Some(Action::Send(outgoing));
+        }
+        None
+    }
+
+    fn split_to_front(&mut self, batch: Batch) {
+        let (left, right) = batch.split(self.next_batch);
+        self.next_batch += 2;
+        self.ready.push_front(right);
+        self.ready.push_front(left);
+    }
+
+    /// Reports the answer to request `id`, received at `now`. An id that is not in flight
+    /// (already answered, or never handed out) is ignored.
+    pub fn on_response<B: AsRef<[u8]>>(
+        &mut self,
+        id: RequestId,
+        response: &Response<B>,
+        now: Instant,
+    ) {
+        let Some(batch) = self.in_flight.remove(&id) else {
+            return;
+        };
+        match parse_response(response) {
+            Ok(Verdict::Accepted { .. }) => self.settle_all(&batch, &AliasOutcome::Accepted),
+            Ok(Verdict::PartiallyRejected { failed, .. }) => {
+                if failed.iter().any(|f| f.index >= batch.positions.len()) {
+                    // The answer names events this request did not carry: it cannot be
+                    // mapped back, so trust none of it and ask again.
+                    let error = DeliveryError::Status {
+                        status: response.status(),
+                        message: "failed_records names an index outside the request".to_owned(),
+                    };
+                    self.retry_later(batch, error, None, now);
+                    return;
+                }
+                let mut outcomes = vec![AliasOutcome::Accepted; batch.positions.len()];
+                for record in failed {
+                    outcomes[record.index] = AliasOutcome::Rejected(Rejection {
+                        status: response.status(),
+                        field: record.field,
+                        message: record.message,
+                    });
+                }
+                for (position, outcome) in batch.positions.iter().zip(outcomes) {
+                    self.settle(*position, outcome);
+                }
+            }
+            Ok(Verdict::Rejected { status, message }) => {
+                let rejection = AliasOutcome::Rejected(Rejection {
+                    status,
+                    field: None,
+                    message,
+                });
+                self.settle_all(&batch, &rejection);
+            }
+            Ok(Verdict::TooLarge { message }) => {
+                if batch.events.len() > 1 {
+                    self.stats.splits += 1;
+                    self.split_to_front(batch);
+                } else {
+                    let rejection = AliasOutcome::Rejected(Rejection {
+                        status: response.status(),
+                        field: None,
+                        message,
+                    });
+                    self.settle_all(&batch, &rejection);
+                }
+            }
+            Ok(Verdict::Retry {
+                status,
+                retry_after,
+                message,
+            }) => {
+                let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
+                let asked = retry_after.map(|r| r.delay_from(wall_now));
+                self.retry_later(batch, DeliveryError::Status { status, message }, asked, now);
+            }
+            Err(unexpected) => self.retry_later(
+                batch,
+                DeliveryError::UnexpectedAnswer(unexpected),
+                None,
+                now,
+            ),
+        }
+    }
+
+    /// Reports that request `id` failed below HTTP at `now`. The request may have reached
+    /// the server, so it is retried; the events' `$insert_id` lets the server drop a
+    /// second copy.
+    pub fn on_transport_error(&mut self, id: RequestId, error: TransportError, now: Instant) {
+        if let Some(batch) = self.in_flight.remove(&id) {
+            self.retry_later(batch, DeliveryError::Transport(error), None, now);
+        }
+    }
+
+    fn retry_later(
+        &mut self,
+        batch: Batch,
+        error: DeliveryError,
+        asked: Option<Duration>,
+        now: Instant,
+    ) {
+        let policy = &self.config.retry;
+        let delay = policy.delay(batch.attempts, asked, self.rng.f64());
+        let at = now + delay;
+        let out_of_attempts = batch.attempts >= policy.max_attempts;
+        let out_of_time = at.saturating_duration_since(self.started) > policy.max_elapsed;
+        if out_of_attempts || out_of_time {
+            let undelivered = AliasOutcome::Undelivered(Undelivered {
+                attempts: batch.attempts,
+                last_error: error,
+            });
+            self.settle_all(&batch, &undelivered);
+            return;
+        }
+        self.stats.retries += 1;
+        tracing::debug!(batch = batch.id, attempt = batch.attempts, delay_ms = delay.as_millis() as u64, %error, "retry scheduled");
+        self.waiting.push((at, batch));
+    }
+
+    fn settle_all(&mut self, batch: &Batch, outcome: &AliasOutcome) {
+        for position in &batch.positions {
+            self.settle(*position, outcome.clone());
+        }
+    }
+
+    fn settle(&mut self, position: u64, outcome: AliasOutcome) {
+        let index = usize::try_from(position - self.first_position).unwrap_or(usize::MAX);
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.outcome = Some(outcome);
+        }
+    }
+
+    /// Takes the entries that are final, oldest first, stopping at the first alias still
+    /// under way, so that entries always come out in the order they were added.
+    pub fn take_finished(&mut self) -> Vec<ReportEntry> {
+        let mut finished = Vec::new();
+        while self.slots.front().is_some_and(|s| s.outcome.is_some()) {
+            if let Some(Slot {
+                alias,
+                outcome: Some(outcome),
+            }) = self.slots.pop_front()
+            {
+                finished.push(ReportEntry {
+                    position: self.first_position,
+                    alias,
+                    outcome,
+                });
+                self.first_position += 1;
+            }
+        }
+        finished
+    }
+
+    /// Ends the delivery and reports every alias still held. Those without an outcome yet
+    /// (the driver stopped early) come back as undelivered, never dropped.
+    pub fn into_report(self) -> Report {
+        let first = self.first_position;
+        let attempts: HashMap<u64, u32> = self
+            .in_flight
+            .values()
+            .chain(self.waiting.iter().map(|(_, b)| b))
+            .chain(self.ready.iter())
+            .flat_map(|b| b.positions.iter().map(move |p| (*p, b.attempts)))
+            .collect();
+        let entries = self
+            .slots
+            .into_iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let position = first + i as u64;
+                let outcome = slot.outcome.unwrap_or_else(|| {
+                    AliasOutcome::Undelivered(Undelivered {
+                        attempts: attempts.get(&position).copied().unwrap_or(0),
+                        last_error: DeliveryError::Abandoned,
+                    })
+                });
+                ReportEntry {
+                    position,
+                    alias: slot.alias,
+                    outcome,
+                }
+            })
+            .collect();
+        Report {
+            entries,
+            stats: self.stats,
+        }
+    }
+}

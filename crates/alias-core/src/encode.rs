@@ -1,0 +1,385 @@
+//! Aliases into `http::Request<Vec<u8>>` values.
+//!
+//! Each event is serialized to JSON once ([`EncodedEvent`]); request bodies are then built
+//! by streaming those bytes through the body form's encoders (form-urlencoding, base64,
+//! gzip) with no intermediate copy of the whole JSON document. A retry or a split batch
+//! reuses the same event bytes, so the server sees byte-identical events every time.
+
+use std::io::{self, Write};
+use std::ops::Range;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::header::{self, HeaderValue};
+use http::{Method, Request};
+
+use crate::config::{Config, Credentials, Endpoint, TrackBody};
+use crate::create_alias::{CreateAlias, EARLIEST_TIME, millis};
+use crate::error::{EncodeError, Field, Problem, ValidationError};
+
+/// The `User-Agent` of every request: this crate and its version.
+pub const USER_AGENT: &str = concat!("alias-core/", env!("CARGO_PKG_VERSION"));
+
+/// Mixpanel refuses a single event of 1 MB or more.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+/// One event's JSON, encoded once and reused by every request that carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EncodedEvent {
+    json: Vec<u8>,
+    /// Length of `json` once form-urlencoded, for exact batch sizing.
+    form_len: usize,
+}
+
+impl EncodedEvent {
+    /// Stamps (when the configuration asks for idempotent delivery), checks the time window
+    /// and the size, and serializes `alias`.
+    pub(crate) fn prepare(
+        config: &Config,
+        alias: &mut CreateAlias,
+        now: SystemTime,
+    ) -> Result<Self, ValidationError> {
+        if config.stamps_events() {
+            alias.stamp(now);
+        }
+        if let Some(time) = alias.time() {
+            check_time_window(config, time, now)?;
+        }
+        let mut json = Vec::with_capacity(160);
+        alias.write_json(config.token.expose(), &mut json);
+        let max = MAX_EVENT_BYTES.min(config.limits.max_body_bytes);
+        let form_len = form_encoded_len(&json);
+        let event = Self { json, form_len };
+        let alone = body_len_estimate(config, std::slice::from_ref(&event));
+        if event.json.len() >= MAX_EVENT_BYTES || alone > config.limits.max_body_bytes {
+            return Err(ValidationError::new(
+                Field::Event,
+                Problem::TooLarge {
+                    bytes: alone.max(event.json.len()),
+                    max,
+                },
+            ));
+        }
+        Ok(event)
+    }
+}
+
+fn check_time_window(
+    config: &Config,
+    time: SystemTime,
+    now: SystemTime,
+) -> Result<(), ValidationError> {
+    let (past, future, window) = config.time_window();
+    let at = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now_since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let earliest = now_since_epoch.saturating_sub(past).max(EARLIEST_TIME);
+    let latest = now_since_epoch.saturating_add(future);
+    if at < earliest || at > latest {
+        return Err(ValidationError::new(
+            Field::Time,
+            Problem::OutsideWindow {
+                millis: millis(at),
+                window,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// `byte_serialize` keeps `[A-Za-z0-9*-._]`, writes a space as `+` and escapes the rest.
+fn form_encoded_len(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_' | b' ') {
+                1
+            } else {
+                3
+            }
+        })
+        .sum()
+}
+
+/// An upper bound of the uncompressed body length of a request carrying `events`: exact
+/// but for a few bytes in the JSON forms, an estimate for base64 (whose `+` and `/` escapes
+/// depend on the whole document), which [`crate::batch::fit`] corrects by splitting when the
+/// real body is larger.
+pub(crate) fn body_len_estimate(config: &Config, events: &[EncodedEvent]) -> usize {
+    let form = body_form(config);
+    body_overhead(config) + events.iter().map(|e| e.cost(form)).sum::<usize>()
+}
+
+/// What a body holds besides its events: brackets and the form parameters.
+pub(crate) fn body_overhead(config: &Config) -> usize {
+    match body_form(config) {
+        BodyForm::Json => 2,
+        BodyForm::FormJson => "data=%5B%5D&".len() + form_params(config).len(),
+        BodyForm::FormBase64 => "data=&".len() + 4 + form_params(config).len(),
+    }
+}
+
+impl EncodedEvent {
+    /// The bytes this event adds to a body of `form`, its separator included.
+    fn cost(&self, form: BodyForm) -> usize {
+        match form {
+            BodyForm::Json => self.json.len() + 1,
+            BodyForm::FormJson => self.form_len + 3,
+            // Base64 grows by 4/3; about one character in 32 is a `+` or `/` that the form
+            // escapes into three.
+            BodyForm::FormBase64 => (self.json.len() + 1).div_ceil(3) * 4 * 17 / 16 + 1,
+        }
+    }
+
+    /// [`EncodedEvent::cost`] under `config`'s body form.
+    pub(crate) fn cost_in(&self, config: &Config) -> usize {
+        self.cost(body_form(config))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyForm {
+    Json,
+    FormJson,
+    FormBase64,
+}
+
+fn body_form(config: &Config) -> BodyForm {
+    match (&config.endpoint, config.track_body) {
+        (Endpoint::Import(_), _) | (Endpoint::Track, TrackBody::JsonArray) => BodyForm::Json,
+        (Endpoint::Track, TrackBody::FormJson) => BodyForm::FormJson,
+        (Endpoint::Track, TrackBody::FormBase64) => BodyForm::FormBase64,
+    }
+}
+
+/// A lone event on a `/track` form goes as a bare object, as the Python and Ruby SDKs send
+/// it; everything else is an array.
+fn wraps_in_array(config: &Config, events: usize) -> bool {
+    events != 1 || body_form(config) == BodyForm::Json
+}
+
+/// The `/track` parameters: `verbose`, `ip`, and `strict` when asked for.
+fn form_params(config: &Config) -> String {
+    let mut params = format!(
+        "verbose={}&ip={}",
+        u8::from(config.verbose),
+        u8::from(config.ip)
+    );
+    if config.is_strict() {
+        params.push_str("&strict=1");
+    }
+    params
+}
+
+fn import_query(config: &Config, credentials: &Credentials) -> String {
+    let mut query = format!("strict={}", u8::from(config.is_strict()));
+    if let Credentials::ServiceAccount { project_id, .. } = credentials {
+        query.push_str("&project_id=");
+        query.extend(form_urlencoded::byte_serialize(project_id.as_bytes()));
+    }
+    query
+}
+
+/// A writer that form-urlencodes everything written through it.
+struct FormEncoder<'a>(&'a mut Vec<u8>);
+
+impl Write for FormEncoder<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for piece in form_urlencoded::byte_serialize(buf) {
+            self.0.extend_from_slice(piece.as_bytes());
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn write_json_document(
+    out: &mut impl Write,
+    events: &[EncodedEvent],
+    array: bool,
+) -> io::Result<()> {
+    if array {
+        out.write_all(b"[")?;
+    }
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(&event.json)?;
+    }
+    if array {
+        out.write_all(b"]")?;
+    }
+    Ok(())
+}
+
+/// A request ready to send, and the uncompressed length of its body.
+#[derive(Debug)]
+pub(crate) struct EncodedRequest {
+    pub(crate) request: Request<Vec<u8>>,
+    pub(crate) uncompressed_len: usize,
+}
+
+/// Builds the request carrying `events`.
+pub(crate) fn encode_batch(config: &Config, events: &[EncodedEvent]) -> EncodedRequest {
+    let array = wraps_in_array(config, events.len());
+    let mut body = Vec::with_capacity(body_len_estimate(config, events));
+    // Writing into a Vec (directly or through the encoders) cannot fail.
+    let written: io::Result<()> = (|| match body_form(config) {
+        BodyForm::Json => write_json_document(&mut body, events, array),
+        BodyForm::FormJson => {
+            body.extend_from_slice(b"data=");
+            write_json_document(&mut FormEncoder(&mut body), events, array)?;
+            finish_form(config, &mut body);
+            Ok(())
+        }
+        BodyForm::FormBase64 => {
+            body.extend_from_slice(b"data=");
+            let mut base64 = base64::write::EncoderWriter::new(FormEncoder(&mut body), &STANDARD);
+            write_json_document(&mut base64, events, array)?;
+            base64.finish()?;
+            drop(base64);
+            finish_form(config, &mut body);
+            Ok(())
+        }
+    })();
+    debug_assert!(written.is_ok());
+    let uncompressed_len = body.len();
+    let body = if config.gzip { gzip(&body) } else { body };
+    EncodedRequest {
+        request: build_request(config, body),
+        uncompressed_len,
+    }
+}
+
+fn finish_form(config: &Config, body: &mut Vec<u8>) {
+    body.push(b'&');
+    body.extend_from_slice(form_params(config).as_bytes());
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
+    let written = encoder.write_all(body);
+    debug_assert!(written.is_ok());
+    encoder.finish().unwrap_or_default()
+}
+
+fn build_request(config: &Config, body: Vec<u8>) -> Request<Vec<u8>> {
+    let (uri, content_type, accept) = match &config.endpoint {
+        Endpoint::Track => {
+            let accept = if config.verbose || config.is_strict() {
+                "application/json"
+            } else {
+                "text/plain"
+            };
+            match body_form(config) {
+                BodyForm::Json => (
+                    config.host.uri("/track", &form_params(config)),
+                    "application/json",
+                    accept,
+                ),
+                _ => (
+                    config.host.uri("/track", ""),
+                    "application/x-www-form-urlencoded",
+                    accept,
+                ),
+            }
+        }
+        Endpoint::Import(credentials) => (
+            config
+                .host
+                .uri("/import", &import_query(config, credentials)),
+            "application/json",
+            "application/json",
+        ),
+    };
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ACCEPT, accept)
+        .header(header::USER_AGENT, USER_AGENT)
+        .header(header::CONTENT_LENGTH, body.len());
+    if config.gzip {
+        builder = builder.header(header::CONTENT_ENCODING, "gzip");
+    }
+    if let Endpoint::Import(credentials) = &config.endpoint {
+        builder = builder.header(header::AUTHORIZATION, basic_auth(config, credentials));
+    }
+    builder
+        .body(body)
+        .unwrap_or_else(|_| unreachable!("method, URI and headers are all built from valid parts"))
+}
+
+fn basic_auth(config: &Config, credentials: &Credentials) -> HeaderValue {
+    let (user, password) = match credentials {
+        Credentials::ServiceAccount { user, secret, .. } => (user.as_str(), secret.expose()),
+        Credentials::ProjectToken => (config.token.expose(), ""),
+        Credentials::ProjectSecret(secret) => (secret.expose(), ""),
+    };
+    let encoded = STANDARD.encode(format!("{user}:{password}"));
+    let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+        .unwrap_or_else(|_| unreachable!("base64 is always a valid header value"));
+    // Keeps the value out of `Debug` output and out of HTTP/2 header compression tables.
+    value.set_sensitive(true);
+    value
+}
+
+/// One request of an [`Config::encode`] call, and which aliases it carries.
+#[derive(Debug)]
+pub struct Batch {
+    /// The request to send.
+    pub request: Request<Vec<u8>>,
+    /// The positions, in the input, of the aliases it carries, in body order: the `index` of
+    /// a strict answer's failed record is relative to `aliases.start`.
+    pub aliases: Range<usize>,
+}
+
+impl Config {
+    /// Encodes `aliases` into as few requests as the batch limits allow.
+    ///
+    /// `now` fixes the time of aliases that have none (when delivery is idempotent) and is
+    /// the reference for the time window. This is the one-shot form; [`crate::Delivery`]
+    /// also retries, splits and tracks every alias to a final outcome.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use alias_core::{Config, CreateAlias, Token};
+    ///
+    /// let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?);
+    /// let aliases = [CreateAlias::from_ids("anon-123", "user@example.com")?];
+    /// let batches = config.encode(&aliases, SystemTime::now())?;
+    /// assert_eq!(batches.len(), 1);
+    /// assert_eq!(batches[0].request.uri(), "https://api.mixpanel.com/track");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode(
+        &self,
+        aliases: &[CreateAlias],
+        now: SystemTime,
+    ) -> Result<Vec<Batch>, EncodeError> {
+        let events = aliases
+            .iter()
+            .enumerate()
+            .map(|(index, alias)| {
+                EncodedEvent::prepare(self, &mut alias.clone(), now)
+                    .map_err(|error| EncodeError { index, error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut batches = Vec::new();
+        for range in crate::batch::plan(self, &events) {
+            crate::batch::fit(self, &events, range, &mut |aliases, encoded| {
+                batches.push(Batch {
+                    request: encoded.request,
+                    aliases,
+                });
+            });
+        }
+        Ok(batches)
+    }
+}

@@ -1,0 +1,232 @@
+//! Typed errors. Each derives `PartialEq` so tests can compare them whole.
+
+use std::fmt;
+
+use http::StatusCode;
+
+/// The input a [`ValidationError`] is about, named as Mixpanel names it on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `properties.distinct_id`: the existing id.
+    DistinctId,
+    /// `properties.alias`: the new id.
+    Alias,
+    /// `properties.$insert_id`: the deduplication key.
+    InsertId,
+    /// `properties.time`: when the alias was made.
+    Time,
+    /// `properties.token`: the project token.
+    Token,
+    /// A credential secret (service account or project secret).
+    Secret,
+    /// A service account's user name.
+    ServiceAccountUser,
+    /// The project id that goes with a service account.
+    ProjectId,
+    /// An extra event property, by name.
+    Property(String),
+    /// The event as a whole (its size, its number of properties).
+    Event,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DistinctId => f.write_str("properties.distinct_id"),
+            Self::Alias => f.write_str("properties.alias"),
+            Self::InsertId => f.write_str("properties.$insert_id"),
+            Self::Time => f.write_str("properties.time"),
+            Self::Token => f.write_str("properties.token"),
+            Self::Secret => f.write_str("secret"),
+            Self::ServiceAccountUser => f.write_str("service account user"),
+            Self::ProjectId => f.write_str("project_id"),
+            Self::Property(name) => write!(f, "properties.{name}"),
+            Self::Event => f.write_str("event"),
+        }
+    }
+}
+
+/// What is wrong with a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The value is empty or only white space.
+    #[error("must not be empty")]
+    Empty,
+    /// The value is one of the placeholders Mixpanel refuses as an id.
+    #[error(
+        "{value:?} is a placeholder Mixpanel refuses as an id (compared case-insensitively, ignoring surrounding white space)"
+    )]
+    Placeholder {
+        /// The refused value.
+        value: String,
+    },
+    /// The value is longer than Mixpanel keeps.
+    #[error("is {len} bytes long; at most {max} are allowed")]
+    TooLong {
+        /// The value's length in bytes.
+        len: usize,
+        /// The largest length allowed.
+        max: usize,
+    },
+    /// The value contains a character that is not allowed here.
+    #[error("contains {found:?}; only {allowed} are allowed")]
+    BadCharacter {
+        /// The first offending character.
+        found: char,
+        /// The characters allowed, in words.
+        allowed: &'static str,
+    },
+    /// The alias equals the distinct_id, which would map an id onto itself.
+    #[error("equals properties.distinct_id {value:?}; an alias must be a different id")]
+    SameAsDistinctId {
+        /// The shared value.
+        value: String,
+    },
+    /// The property is set by the client itself and must not be overwritten.
+    #[error("is set by the client; give it through the dedicated setter, not as an extra property")]
+    Reserved,
+    /// The time is outside what the endpoint accepts.
+    #[error("{millis} ms since the epoch is outside the accepted window ({window})")]
+    OutsideWindow {
+        /// The time given, in milliseconds since the Unix epoch.
+        millis: u64,
+        /// The window, in words.
+        window: &'static str,
+    },
+    /// The event has more properties than Mixpanel allows.
+    #[error("has {count} properties; fewer than {max} are allowed")]
+    TooManyProperties {
+        /// The number of properties.
+        count: usize,
+        /// The bound that must not be reached.
+        max: usize,
+    },
+    /// The encoded event is larger than a request may carry.
+    #[error("encodes to {bytes} bytes; the limit is {max}")]
+    TooLarge {
+        /// The encoded size.
+        bytes: usize,
+        /// The limit in force.
+        max: usize,
+    },
+    /// The value could not be turned into JSON.
+    #[error("cannot be encoded as JSON: {0}")]
+    NotJson(String),
+}
+
+/// A value that cannot be sent, with the field it belongs to and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct ValidationError {
+    /// Where the bad value sits.
+    pub field: Field,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+impl ValidationError {
+    /// Pairs a field with its problem.
+    pub fn new(field: Field, problem: Problem) -> Self {
+        Self { field, problem }
+    }
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The base URL does not parse as an absolute `http` or `https` URL.
+    #[error("api host {url:?} is not usable: {reason}")]
+    BadApiHost {
+        /// The URL given.
+        url: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// Plain `http` to a host that is not loopback, without the explicit opt-in.
+    #[error(
+        "api host {url:?} uses plain http to a non-loopback host; use https, or allow it explicitly with `ApiHost::insecure_http`"
+    )]
+    InsecureHttp {
+        /// The URL given.
+        url: String,
+    },
+    /// A credential value is invalid.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+}
+
+/// A response that does not look like anything Mixpanel sends.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unexpected answer (HTTP {status}): {snippet:?}")]
+pub struct ParseError {
+    /// The HTTP status of the answer.
+    pub status: StatusCode,
+    /// The start of the body, lossily decoded, at most [`ParseError::SNIPPET_CHARS`] characters.
+    pub snippet: String,
+}
+
+impl ParseError {
+    /// How much of an unexpected body an error keeps.
+    pub const SNIPPET_CHARS: usize = 200;
+
+    pub(crate) fn new(status: StatusCode, body: &[u8]) -> Self {
+        Self {
+            status,
+            snippet: snippet(body),
+        }
+    }
+}
+
+/// The start of a body as text, bounded, for error messages.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let head = &body[..body.len().min(ParseError::SNIPPET_CHARS * 4)];
+    String::from_utf8_lossy(head)
+        .chars()
+        .take(ParseError::SNIPPET_CHARS)
+        .collect()
+}
+
+/// How the transport failed to carry a request, as reported by an adapter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportErrorKind {
+    /// No connection could be made.
+    Connect,
+    /// The connect or request timeout passed.
+    Timeout,
+    /// The connection closed or reset before a full answer arrived.
+    Closed,
+    /// The answer's body was larger than the adapter reads.
+    BodyTooLarge,
+    /// Anything else the HTTP client reported.
+    Other,
+}
+
+/// A failure below HTTP: the request may or may not have reached the server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind:?}: {message}")]
+pub struct TransportError {
+    /// What kind of failure it was.
+    pub kind: TransportErrorKind,
+    /// The HTTP client's description.
+    pub message: String,
+}
+
+impl TransportError {
+    /// Describes a transport failure.
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// An alias, among several handed over at once, that cannot be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("alias #{index}: {error}")]
+pub struct EncodeError {
+    /// The alias's 0-based position in the input.
+    pub index: usize,
+    /// What is wrong with it.
+    pub error: ValidationError,
+}

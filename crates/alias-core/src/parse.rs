@@ -1,0 +1,391 @@
+//! Mixpanel's answers into a [`Verdict`].
+//!
+//! Every answer form of the ingestion endpoints is recognised by its status and shape, not
+//! by what was asked for: proxies answer HTML, `/import` answers strict JSON even without
+//! `strict=1`, and old deployments answer a bare `1`.
+
+use std::time::{Duration, SystemTime};
+
+use http::{HeaderMap, Response, StatusCode, header};
+use serde::Deserialize;
+
+use crate::error::{ParseError, snippet};
+
+/// The verbose error Mixpanel gives for a passing server-side fault: worth retrying.
+pub const TEMPORARY_FAILURE: &str = "a temporary failure occurred";
+
+/// What an answer means for the events of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every event was accepted (which, on `/track`, does not prove the token is valid).
+    Accepted {
+        /// `num_records_imported`, when the answer says it.
+        imported: Option<u64>,
+    },
+    /// Strict validation refused some events; the others were ingested.
+    PartiallyRejected {
+        /// `num_records_imported`, when the answer says it.
+        imported: Option<u64>,
+        /// The refused events, by position in the request.
+        failed: Vec<FailedRecord>,
+    },
+    /// The whole request was refused for good (bad data or credentials): do not retry.
+    Rejected {
+        /// The HTTP status.
+        status: StatusCode,
+        /// Mixpanel's message, or the start of the body.
+        message: String,
+    },
+    /// The request is too large (413, or 414 for a GET): split it.
+    TooLarge {
+        /// Mixpanel's message, or the start of the body.
+        message: String,
+    },
+    /// A passing failure (429, 5xx, a temporary error): send the same request again later.
+    Retry {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The server's `Retry-After`, if it gave one.
+        retry_after: Option<RetryAfter>,
+        /// Mixpanel's message, or the start of the body.
+        message: String,
+    },
+}
+
+/// One event refused by strict validation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct FailedRecord {
+    /// 0-based position of the event in the request.
+    pub index: usize,
+    /// The event's `$insert_id`, when it had one. The wire key is `insert_id`; Mixpanel's
+    /// prose says `$insert_id`; both are read.
+    #[serde(default, alias = "$insert_id", skip_serializing_if = "Option::is_none")]
+    pub insert_id: Option<String>,
+    /// The refused field, e.g. `properties.time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Why it was refused.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// When the server asks the client to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// After this long (`Retry-After: 120`).
+    Delay(Duration),
+    /// At this time (`Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`).
+    At(SystemTime),
+}
+
+impl RetryAfter {
+    /// Reads a `Retry-After` header, ignoring one that is neither seconds nor an HTTP date.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Self::Delay(Duration::from_secs(seconds)));
+        }
+        httpdate::parse_http_date(value).ok().map(Self::At)
+    }
+
+    /// The delay this asks for, seen from `now`.
+    pub fn delay_from(self, now: SystemTime) -> Duration {
+        match self {
+            Self::Delay(delay) => delay,
+            Self::At(at) => at.duration_since(now).unwrap_or_default(),
+        }
+    }
+}
+
+/// The verbose and strict JSON answers, read leniently: `status` is a string in the API spec
+/// and an integer in the Go SDK's fixtures; `error` is `null` or `""` when there is none.
+#[derive(Debug, Deserialize)]
+struct JsonAnswer {
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    status: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    num_records_imported: Option<u64>,
+    #[serde(default)]
+    failed_records: Option<Vec<FailedRecord>>,
+}
+
+impl JsonAnswer {
+    fn is_strict(&self) -> bool {
+        self.code.is_some() || self.num_records_imported.is_some() || self.failed_records.is_some()
+    }
+
+    fn error(&self) -> Option<&str> {
+        self.error.as_deref().filter(|e| !e.is_empty())
+    }
+
+    /// `status` of a verbose answer: `1`/`0`, or their string forms.
+    fn verbose_ok(&self) -> Option<bool> {
+        match self.status.as_ref()? {
+            serde_json::Value::Number(n) => n.as_u64().map(|n| n == 1),
+            serde_json::Value::String(s) => match s.as_str() {
+                "1" | "OK" | "ok" => Some(true),
+                "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// Reads an answer. Errors only for a success status whose body means nothing known; every
+/// failure status maps to a verdict whatever its body.
+///
+/// ```
+/// use alias_core::{Verdict, parse_response};
+///
+/// let response = http::Response::builder()
+///     .status(200)
+///     .body(br#"{"status":1,"error":null}"#.to_vec())?;
+/// assert_eq!(parse_response(&response)?, Verdict::Accepted { imported: None });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_response<B: AsRef<[u8]>>(response: &Response<B>) -> Result<Verdict, ParseError> {
+    let status = response.status();
+    let body = response.body().as_ref();
+    let trimmed = body.trim_ascii();
+    let json = parse_json(trimmed);
+    let message = |fallback: &str| {
+        json.as_ref()
+            .and_then(|j| j.error().map(str::to_owned))
+            .unwrap_or_else(|| {
+                let text = snippet(trimmed);
+                if text.is_empty() {
+                    fallback.to_owned()
+                } else {
+                    text
+                }
+            })
+    };
+
+    match status.as_u16() {
+        200..=299 => match (trimmed, &json) {
+            (b"1", _) => Ok(Verdict::Accepted { imported: None }),
+            (b"0", _) => Ok(Verdict::Rejected {
+                status,
+                message: "Mixpanel answered 0: one or more events are invalid".to_owned(),
+            }),
+            (_, Some(answer)) if answer.is_strict() => Ok(strict_verdict(status, answer)),
+            (_, Some(answer)) => match answer.verbose_ok() {
+                Some(true) => Ok(Verdict::Accepted { imported: None }),
+                Some(false) => Ok(verbose_failure(
+                    status,
+                    answer
+                        .error()
+                        .unwrap_or("status 0 without an error message"),
+                )),
+                None => Err(ParseError::new(status, body)),
+            },
+            _ => Err(ParseError::new(status, body)),
+        },
+        400 => match &json {
+            Some(answer)
+                if answer
+                    .failed_records
+                    .as_ref()
+                    .is_some_and(|f| !f.is_empty()) =>
+            {
+                Ok(strict_verdict(status, answer))
+            }
+            _ => Ok(Verdict::Rejected {
+                status,
+                message: message("bad request"),
+            }),
+        },
+        408 | 429 | 500..=599 => Ok(Verdict::Retry {
+            status,
+            retry_after: RetryAfter::from_headers(response.headers()),
+            message: message(status.canonical_reason().unwrap_or("server error")),
+        }),
+        413 | 414 => Ok(Verdict::TooLarge {
+            message: message("request too large"),
+        }),
+        code if (400..500).contains(&code) => Ok(Verdict::Rejected {
+            status,
+            message: message(status.canonical_reason().unwrap_or("refused")),
+        }),
+        _ => Err(ParseError::new(status, body)),
+    }
+}
+
+fn parse_json(body: &[u8]) -> Option<JsonAnswer> {
+    if body.first() == Some(&b'{') {
+        serde_json::from_slice(body).ok()
+    } else {
+        None
+    }
+}
+
+fn verbose_failure(status: StatusCode, error: &str) -> Verdict {
+    if error == TEMPORARY_FAILURE {
+        Verdict::Retry {
+            status,
+            retry_after: None,
+            message: error.to_owned(),
+        }
+    } else {
+        Verdict::Rejected {
+            status,
+            message: error.to_owned(),
+        }
+    }
+}
+
+fn strict_verdict(status: StatusCode, answer: &JsonAnswer) -> Verdict {
+    match &answer.failed_records {
+        Some(failed) if !failed.is_empty() => Verdict::PartiallyRejected {
+            imported: answer.num_records_imported,
+            failed: failed.clone(),
+        },
+        _ if status.is_success() => Verdict::Accepted {
+            imported: answer.num_records_imported,
+        },
+        _ => Verdict::Rejected {
+            status,
+            message: answer.error().unwrap_or("rejected").to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Result<Verdict, ParseError> {
+        parse_response(
+            &Response::builder()
+                .status(status)
+                .body(body.as_bytes().to_vec())
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn plain_answers() {
+        assert_eq!(answer(200, "1"), Ok(Verdict::Accepted { imported: None }));
+        assert_eq!(answer(200, "1\n"), Ok(Verdict::Accepted { imported: None }));
+        assert!(matches!(answer(200, "0"), Ok(Verdict::Rejected { .. })));
+    }
+
+    #[test]
+    fn verbose_answers() {
+        assert_eq!(
+            answer(200, r#"{"status":1,"error":null}"#),
+            Ok(Verdict::Accepted { imported: None })
+        );
+        assert_eq!(
+            answer(200, r#"{"status":1,"error":""}"#),
+            Ok(Verdict::Accepted { imported: None })
+        );
+        assert_eq!(
+            answer(200, r#"{"status":0,"error":"token, missing or empty"}"#),
+            Ok(Verdict::Rejected {
+                status: StatusCode::OK,
+                message: "token, missing or empty".into()
+            })
+        );
+        assert!(matches!(
+            answer(
+                200,
+                r#"{"status":0,"error":"a temporary failure occurred"}"#
+            ),
+            Ok(Verdict::Retry { .. })
+        ));
+    }
+
+    #[test]
+    fn strict_answers_with_either_status_type_and_insert_id_key() {
+        assert_eq!(
+            answer(
+                200,
+                r#"{"code":200,"num_records_imported":3,"status":"OK"}"#
+            ),
+            Ok(Verdict::Accepted { imported: Some(3) })
+        );
+        assert_eq!(
+            answer(200, r#"{"code":200,"num_records_imported":3,"status":1}"#),
+            Ok(Verdict::Accepted { imported: Some(3) })
+        );
+        let body = r#"{"code":400,"error":"some data points in the request failed validation","failed_records":[{"index":1,"insert_id":"a1","field":"properties.time","message":"bad"},{"index":2,"$insert_id":"b2","field":"properties.alias","message":"worse"}],"num_records_imported":1,"status":"Bad Request"}"#;
+        let Ok(Verdict::PartiallyRejected { imported, failed }) = answer(400, body) else {
+            panic!("not partial");
+        };
+        assert_eq!(imported, Some(1));
+        assert_eq!(failed[0].insert_id.as_deref(), Some("a1"));
+        assert_eq!(failed[1].insert_id.as_deref(), Some("b2"));
+        assert_eq!(failed[1].field.as_deref(), Some("properties.alias"));
+    }
+
+    #[test]
+    fn failure_statuses_whatever_the_body() {
+        assert_eq!(
+            answer(
+                401,
+                r#"{"code":401,"error":"Invalid credentials","status":"Unauthorized"}"#
+            ),
+            Ok(Verdict::Rejected {
+                status: StatusCode::UNAUTHORIZED,
+                message: "Invalid credentials".into()
+            })
+        );
+        assert!(matches!(
+            answer(413, "<html>too big</html>"),
+            Ok(Verdict::TooLarge { .. })
+        ));
+        assert!(matches!(
+            answer(503, "<html><body>503 Service Unavailable</body></html>"),
+            Ok(Verdict::Retry { .. })
+        ));
+        assert!(matches!(answer(502, ""), Ok(Verdict::Retry { .. })));
+        assert!(matches!(
+            answer(400, "not json"),
+            Ok(Verdict::Rejected { .. })
+        ));
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_date() {
+        let response = Response::builder()
+            .status(429)
+            .header("retry-after", "7")
+            .body(Vec::new())
+            .unwrap();
+        let Ok(Verdict::Retry { retry_after, .. }) = parse_response(&response) else {
+            panic!("no retry");
+        };
+        assert_eq!(retry_after, Some(RetryAfter::Delay(Duration::from_secs(7))));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let response = Response::builder()
+            .status(503)
+            .header("retry-after", httpdate::fmt_http_date(at))
+            .body(Vec::new())
+            .unwrap();
+        let Ok(Verdict::Retry { retry_after, .. }) = parse_response(&response) else {
+            panic!("no retry");
+        };
+        assert_eq!(retry_after, Some(RetryAfter::At(at)));
+        assert_eq!(
+            RetryAfter::At(at).delay_from(at - Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn unknown_success_bodies_are_errors_with_a_bounded_snippet() {
+        let body = "x".repeat(10_000);
+        let err = answer(200, &body).unwrap_err();
+        assert_eq!(err.status, StatusCode::OK);
+        assert_eq!(err.snippet.len(), ParseError::SNIPPET_CHARS);
+        assert!(answer(302, "").is_err());
+        assert!(answer(200, "").is_err());
+        assert!(answer(200, r#"{"status":"maybe"}"#).is_err());
+    }
+}

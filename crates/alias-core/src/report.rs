@@ -1,0 +1,154 @@
+//! What became of each alias.
+
+use http::StatusCode;
+
+use crate::create_alias::CreateAlias;
+use crate::error::{ParseError, TransportError, ValidationError};
+
+/// The final result for one alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AliasOutcome {
+    /// Mixpanel accepted the event.
+    Accepted,
+    /// Mixpanel refused the event for good; sending it again will not help.
+    Rejected(Rejection),
+    /// The alias failed validation and was never sent.
+    Invalid(ValidationError),
+    /// No final answer came within the retry budget; the alias may be sent again as it is.
+    Undelivered(Undelivered),
+}
+
+impl AliasOutcome {
+    /// Whether the alias was accepted.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Self::Accepted)
+    }
+}
+
+/// Why Mixpanel refused an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The HTTP status of the answer.
+    pub status: StatusCode,
+    /// The refused field, when strict validation named one (e.g. `properties.time`).
+    pub field: Option<String>,
+    /// Mixpanel's message.
+    pub message: String,
+}
+
+/// Why an alias is handed back undelivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    /// How many times its request was sent.
+    pub attempts: u32,
+    /// The last failure seen.
+    pub last_error: DeliveryError,
+}
+
+/// A failure that kept a request from getting a final answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The transport failed (connect, timeout, reset).
+    #[error("transport: {0}")]
+    Transport(TransportError),
+    /// The server answered with a passing failure (429, 5xx) until the budget ran out.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        /// The last status.
+        status: StatusCode,
+        /// The last message.
+        message: String,
+    },
+    /// The server answered something that is not Mixpanel's protocol.
+    #[error(transparent)]
+    UnexpectedAnswer(ParseError),
+    /// The delivery was finished before this alias got an answer.
+    #[error("abandoned before an answer arrived")]
+    Abandoned,
+}
+
+/// One alias and its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportEntry {
+    /// The alias's position among all aliases added to the delivery, from 0.
+    pub position: u64,
+    /// The alias as sent: with the `time` and `$insert_id` it was given, so that sending it
+    /// again deduplicates against the first try.
+    pub alias: CreateAlias,
+    /// What became of it.
+    pub outcome: AliasOutcome,
+}
+
+/// Counters of a delivery's traffic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Requests handed out to send.
+    pub requests: u64,
+    /// Retries scheduled after a passing failure.
+    pub retries: u64,
+    /// Batches split in two after a 413.
+    pub splits: u64,
+}
+
+/// The outcome of every alias of a delivery, in the order they were added.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// One entry per alias.
+    pub entries: Vec<ReportEntry>,
+    /// Traffic counters.
+    pub stats: DeliveryStats,
+}
+
+/// How many aliases ended each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Accepted by the server.
+    pub accepted: u64,
+    /// Refused by the server.
+    pub rejected: u64,
+    /// Refused by validation before sending.
+    pub invalid: u64,
+    /// Handed back after the retry budget ran out.
+    pub undelivered: u64,
+}
+
+impl Tally {
+    /// Counts one outcome.
+    pub fn add(&mut self, outcome: &AliasOutcome) {
+        match outcome {
+            AliasOutcome::Accepted => self.accepted += 1,
+            AliasOutcome::Rejected(_) => self.rejected += 1,
+            AliasOutcome::Invalid(_) => self.invalid += 1,
+            AliasOutcome::Undelivered(_) => self.undelivered += 1,
+        }
+    }
+
+    /// All aliases counted.
+    pub fn total(&self) -> u64 {
+        self.accepted + self.rejected + self.invalid + self.undelivered
+    }
+}
+
+impl Report {
+    /// How many aliases ended each way.
+    pub fn tally(&self) -> Tally {
+        let mut tally = Tally::default();
+        for entry in &self.entries {
+            tally.add(&entry.outcome);
+        }
+        tally
+    }
+
+    /// Whether every alias was accepted.
+    pub fn all_accepted(&self) -> bool {
+        self.entries.iter().all(|e| e.outcome.is_accepted())
+    }
+
+    /// The aliases to send again: those undelivered, with their stamps kept.
+    pub fn undelivered(&self) -> impl Iterator<Item = &CreateAlias> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.outcome, AliasOutcome::Undelivered(_)))
+            .map(|e| &e.alias)
+    }
+}
