@@ -170,22 +170,38 @@ impl CreateAlias {
             + usize::from(self.insert_id.is_some())
     }
 
+    /// The `time` and `$insert_id` [`CreateAlias::stamp`] would give, without changing the
+    /// alias: what a one-shot encode sends.
+    pub(crate) fn stamps(&self, now: SystemTime) -> (SystemTime, InsertId) {
+        let insert_id = self
+            .insert_id
+            .clone()
+            .unwrap_or_else(|| InsertId::derive(&self.distinct_id, &self.alias));
+        (self.time.unwrap_or(now), insert_id)
+    }
+
     /// Writes the event as compact JSON, properties in the order the Python SDK writes them.
-    pub(crate) fn write_json(&self, token: &str, out: &mut Vec<u8>) {
+    /// `stamps` stand in for the alias's own time and insert id.
+    pub(crate) fn write_json(
+        &self,
+        token: &str,
+        stamps: Option<&(SystemTime, InsertId)>,
+        out: impl std::io::Write,
+    ) {
+        let time = stamps.map(|(t, _)| *t).or(self.time);
+        let insert_id = stamps.map(|(_, id)| id).or(self.insert_id.as_ref());
         let event = WireEvent {
             event: EVENT_NAME,
             properties: WireProperties {
                 distinct_id: self.distinct_id.as_str(),
                 alias: self.alias.as_str(),
                 token,
-                time: self
-                    .time
-                    .map(|t| millis(t.duration_since(UNIX_EPOCH).unwrap_or_default())),
-                insert_id: self.insert_id.as_ref().map(InsertId::as_str),
+                time: time.map(|t| millis(t.duration_since(UNIX_EPOCH).unwrap_or_default())),
+                insert_id: insert_id.map(InsertId::as_str),
                 extra: &self.properties,
             },
         };
-        // Serializing strings and `serde_json::Value`s into a Vec cannot fail.
+        // Serializing strings and `serde_json::Value`s into an in-memory writer cannot fail.
         let written = serde_json::to_writer(out, &event);
         debug_assert!(written.is_ok());
     }
@@ -274,7 +290,7 @@ mod tests {
     #[test]
     fn json_has_the_python_sdk_shape() {
         let mut out = Vec::new();
-        link().write_json("TOKEN", &mut out);
+        link().write_json("TOKEN", None, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"event":"$create_alias","properties":{"distinct_id":"anon-1","alias":"user-1","token":"TOKEN"}}"#
@@ -289,7 +305,7 @@ mod tests {
         alias.stamp(first + Duration::from_secs(60));
         assert_eq!(alias.time(), Some(first));
         let mut out = Vec::new();
-        alias.write_json("T", &mut out);
+        alias.write_json("T", None, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains(r#""time":1700000000000,"$insert_id":""#),

@@ -197,7 +197,10 @@ impl Delivery {
     pub fn add_at(&mut self, mut alias: CreateAlias, wall_now: SystemTime) -> u64 {
         debug_assert!(!self.closed, "alias added after close");
         let position = self.first_position + self.slots.len() as u64;
-        let outcome = match EncodedEvent::prepare(&self.config, &mut alias, wall_now) {
+        if self.config.stamps_events() {
+            alias.stamp(wall_now);
+        }
+        let outcome = match EncodedEvent::prepare(&self.config, &alias, wall_now) {
             Ok(event) => {
                 self.push_event(position, event);
                 None

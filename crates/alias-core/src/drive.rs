@@ -5,17 +5,18 @@
 //! this one loop, so retries, backoff, splitting and concurrency cannot drift apart.
 
 use std::future::Future;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{Request, Response};
 use tracing::Instrument;
 
+use crate::config::Config;
 use crate::create_alias::CreateAlias;
 use crate::delivery::{Action, Delivery};
 use crate::error::TransportError;
-use crate::report::ReportEntry;
+use crate::report::{DeliveryStats, ReportEntry, Tally};
 
 /// Sends one request and reads its whole answer.
 pub trait Transport {
@@ -27,6 +28,64 @@ pub trait Transport {
     ) -> impl Future<Output = Result<Response<Vec<u8>>, TransportError>>;
 }
 
+/// Bounds an adapter puts on each request it sends, so that a stalled or hostile peer costs
+/// a bounded time and memory. The same settings for every adapter, so that switching HTTP
+/// client does not change them.
+///
+/// ```
+/// use std::time::Duration;
+/// use alias_core::TransportLimits;
+///
+/// let limits = TransportLimits::default().request_timeout(Duration::from_secs(60));
+/// assert_eq!(limits.connect_timeout, Duration::from_secs(10));
+/// assert_eq!(limits.max_response_bytes, 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportLimits {
+    /// Longest wait for a connection (TCP and TLS) to open. Default 10 s. Applied where the
+    /// HTTP client has a connect-only timeout; elsewhere connecting counts against
+    /// `request_timeout`.
+    pub connect_timeout: Duration,
+    /// Longest time for one request, from sending it to the last byte of the answer.
+    /// Default 30 s. A request that takes longer fails with
+    /// [`TransportErrorKind::Timeout`](crate::TransportErrorKind::Timeout) and is retried.
+    pub request_timeout: Duration,
+    /// Largest answer body read. Default 1 MiB: Mixpanel's answers are tiny, so a larger one
+    /// is not Mixpanel's, and reading it whole would only cost memory. A larger one fails
+    /// with [`TransportErrorKind::BodyTooLarge`](crate::TransportErrorKind::BodyTooLarge).
+    pub max_response_bytes: usize,
+}
+
+impl TransportLimits {
+    /// Sets [`TransportLimits::connect_timeout`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportLimits::request_timeout`].
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets [`TransportLimits::max_response_bytes`].
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+}
+
+impl Default for TransportLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
 /// The runtime's clocks and timer.
 pub trait Clock {
     /// The monotonic time now.
@@ -35,6 +94,55 @@ pub trait Clock {
     fn wall_now(&self) -> SystemTime;
     /// Completes at `deadline`.
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()>;
+}
+
+/// Delivers every alias of `input` under `config`, from a new [`Delivery`] to the last
+/// outcome, and returns the traffic counters. Outcomes go to `on_finished` in input order.
+///
+/// This is the whole of an adapter's `send`: it runs [`drive`] inside an `info` span named
+/// `deliver`, which records at the end how many aliases ended each way (`aliases`,
+/// `accepted`, `rejected`, `invalid`, `undelivered`) and the traffic (`requests`,
+/// `retries`, `splits`). No span field holds a token, a credential or an id.
+/// `jitter_seed` seeds the backoff jitter: this crate draws no random numbers itself, so
+/// the caller passes a fresh random one per call.
+pub async fn deliver<T: Transport, C: Clock>(
+    config: Config,
+    transport: &T,
+    clock: &C,
+    jitter_seed: u64,
+    input: impl IntoIterator<Item = CreateAlias>,
+    mut on_finished: impl FnMut(ReportEntry),
+) -> DeliveryStats {
+    let span = tracing::info_span!(
+        "deliver",
+        aliases = tracing::field::Empty,
+        accepted = tracing::field::Empty,
+        rejected = tracing::field::Empty,
+        invalid = tracing::field::Empty,
+        undelivered = tracing::field::Empty,
+        requests = tracing::field::Empty,
+        retries = tracing::field::Empty,
+        splits = tracing::field::Empty,
+    );
+    let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), jitter_seed);
+    let mut tally = Tally::default();
+    let finished = |entry: ReportEntry| {
+        tally.add(&entry.outcome);
+        on_finished(entry);
+    };
+    drive(&mut delivery, transport, clock, input, finished)
+        .instrument(span.clone())
+        .await;
+    let stats = delivery.stats();
+    span.record("aliases", tally.total())
+        .record("accepted", tally.accepted)
+        .record("rejected", tally.rejected)
+        .record("invalid", tally.invalid)
+        .record("undelivered", tally.undelivered)
+        .record("requests", stats.requests)
+        .record("retries", stats.retries)
+        .record("splits", stats.splits);
+    stats
 }
 
 /// Runs `delivery` until every alias from `input` (and any added before) has its outcome,
@@ -126,5 +234,130 @@ pub async fn drive<T: Transport, C: Clock>(
     }
     for entry in delivery.take_finished() {
         on_finished(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::{Cell, RefCell};
+    use std::collections::VecDeque;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::error::TransportErrorKind;
+    use crate::report::{AliasOutcome, DeliveryError};
+    use crate::retry::RetryPolicy;
+    use crate::secret::Token;
+
+    /// Answers from a script, one per request, and counts the requests.
+    struct Scripted(RefCell<VecDeque<Result<Response<Vec<u8>>, TransportError>>>);
+
+    impl Transport for Scripted {
+        async fn send(
+            &self,
+            _request: Request<Vec<u8>>,
+        ) -> Result<Response<Vec<u8>>, TransportError> {
+            self.0
+                .borrow_mut()
+                .pop_front()
+                .expect("the script has an answer for every request")
+        }
+    }
+
+    /// A clock whose sleeps end at once, moving its time to the deadline.
+    struct Instantaneous(Cell<Instant>);
+
+    impl Clock for Instantaneous {
+        fn now(&self) -> Instant {
+            self.0.get()
+        }
+        fn wall_now(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+        }
+        async fn sleep_until(&self, deadline: Instant) {
+            self.0.set(self.0.get().max(deadline));
+        }
+    }
+
+    /// Polls a future whose every step is ready until it ends.
+    fn run<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+        }
+    }
+
+    fn answer(status: u16, body: &str) -> Result<Response<Vec<u8>>, TransportError> {
+        Ok(Response::builder()
+            .status(status)
+            .body(body.as_bytes().to_vec())
+            .unwrap())
+    }
+
+    #[test]
+    fn deliver_retries_and_reports_every_alias_in_order_with_counters() {
+        let config = Config::new(Token::new("tok").unwrap()).retry_policy(RetryPolicy::fast());
+        let transport = Scripted(RefCell::new(VecDeque::from([
+            answer(503, "busy"),
+            Err(TransportError::new(TransportErrorKind::Closed, "reset")),
+            answer(200, r#"{"status":1,"error":null}"#),
+        ])));
+        let start = Instant::now();
+        let clock = Instantaneous(Cell::new(start));
+        let input =
+            ["a", "b", "c"].map(|id| CreateAlias::from_ids(id, &format!("{id}-user")).unwrap());
+        let mut seen = Vec::new();
+        let stats = run(deliver(config, &transport, &clock, 1, input, |entry| {
+            seen.push((
+                entry.position,
+                entry.alias.distinct_id().to_string(),
+                entry.outcome,
+            ));
+        }));
+        assert_eq!(
+            stats,
+            DeliveryStats {
+                requests: 3,
+                retries: 2,
+                splits: 0
+            }
+        );
+        assert!(
+            transport.0.borrow().is_empty(),
+            "every scripted answer was used"
+        );
+        let positions: Vec<_> = seen.iter().map(|(p, id, _)| (*p, id.as_str())).collect();
+        assert_eq!(positions, [(0, "a"), (1, "b"), (2, "c")]);
+        assert!(
+            seen.iter().all(|(_, _, outcome)| outcome.is_accepted()),
+            "{seen:?}"
+        );
+        // Two backoffs of the fast policy were slept through: at least 2 ms + 4 ms.
+        assert!(clock.now() - start >= Duration::from_millis(6));
+    }
+
+    #[test]
+    fn into_result_keeps_the_reason() {
+        let undelivered = AliasOutcome::Undelivered(crate::report::Undelivered {
+            attempts: 3,
+            last_error: DeliveryError::Abandoned,
+        });
+        let error = undelivered.into_result().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "undelivered: abandoned before an answer arrived (after 3 attempts)"
+        );
+    }
+
+    #[test]
+    fn transport_limits_default_to_documented_values() {
+        let limits = TransportLimits::default();
+        assert_eq!(limits.connect_timeout, Duration::from_secs(10));
+        assert_eq!(limits.request_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_response_bytes, 1 << 20);
     }
 }

@@ -26,40 +26,49 @@ pub const USER_AGENT: &str = concat!("alias-core/", env!("CARGO_PKG_VERSION"));
 /// Mixpanel refuses a single event of 1 MB or more.
 pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
-/// One event's JSON, encoded once and reused by every request that carries it.
+/// One event, encoded once and reused by every request that carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct EncodedEvent {
-    json: Vec<u8>,
-    /// Length of `json` once form-urlencoded, for exact batch sizing.
-    form_len: usize,
+    /// The event as it stands in the body: form-urlencoded JSON for [`TrackBody::FormJson`]
+    /// (so a body is only copies of these), JSON for the other forms.
+    bytes: Vec<u8>,
+    /// The length of the event's JSON.
+    json_len: usize,
 }
 
 impl EncodedEvent {
-    /// Stamps (when the configuration asks for idempotent delivery), checks the time window
-    /// and the size, and serializes `alias`.
+    /// Checks the time window and the size, and serializes `alias`. When the configuration
+    /// asks for idempotent delivery, an alias without a time or insert id is encoded with
+    /// the ones [`CreateAlias::stamp`] would give it (the delivery stamps its own copy
+    /// first, so that the report holds what was sent).
     pub(crate) fn prepare(
         config: &Config,
-        alias: &mut CreateAlias,
+        alias: &CreateAlias,
         now: SystemTime,
     ) -> Result<Self, ValidationError> {
-        if config.stamps_events() {
-            alias.stamp(now);
-        }
-        if let Some(time) = alias.time() {
+        let stamps = config.stamps_events().then(|| alias.stamps(now));
+        if let Some(time) = stamps.as_ref().map(|(t, _)| *t).or(alias.time()) {
             check_time_window(config, time, now)?;
         }
-        let mut json = Vec::with_capacity(160);
-        alias.write_json(config.token.expose(), &mut json);
-        let max = MAX_EVENT_BYTES.min(config.limits.max_body_bytes);
-        let form_len = form_encoded_len(&json);
-        let event = Self { json, form_len };
-        let alone = body_len_estimate(config, std::slice::from_ref(&event));
-        if event.json.len() >= MAX_EVENT_BYTES || alone > config.limits.max_body_bytes {
+        let form = body_form(config);
+        let mut bytes = Vec::with_capacity(if form == BodyForm::FormJson { 320 } else { 192 });
+        let token = config.token.expose();
+        let json_len = if form == BodyForm::FormJson {
+            let mut encoder = FormEncoder::new(&mut bytes);
+            alias.write_json(token, stamps.as_ref(), &mut encoder);
+            encoder.raw_len
+        } else {
+            alias.write_json(token, stamps.as_ref(), &mut bytes);
+            bytes.len()
+        };
+        let event = Self { bytes, json_len };
+        let alone = body_overhead(config) + event.cost(form);
+        if event.json_len >= MAX_EVENT_BYTES || alone > config.limits.max_body_bytes {
             return Err(ValidationError::new(
                 Field::Event,
                 Problem::TooLarge {
-                    bytes: alone.max(event.json.len()),
-                    max,
+                    bytes: alone.max(event.json_len),
+                    max: MAX_EVENT_BYTES.min(config.limits.max_body_bytes),
                 },
             ));
         }
@@ -89,20 +98,6 @@ fn check_time_window(
     Ok(())
 }
 
-/// `byte_serialize` keeps `[A-Za-z0-9*-._]`, writes a space as `+` and escapes the rest.
-fn form_encoded_len(bytes: &[u8]) -> usize {
-    bytes
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_' | b' ') {
-                1
-            } else {
-                3
-            }
-        })
-        .sum()
-}
-
 /// An upper bound of the uncompressed body length of a request carrying `events`: exact
 /// but for a few bytes in the JSON forms, an estimate for base64 (whose `+` and `/` escapes
 /// depend on the whole document), which [`crate::batch::fit`] corrects by splitting when the
@@ -116,8 +111,8 @@ pub(crate) fn body_len_estimate(config: &Config, events: &[EncodedEvent]) -> usi
 pub(crate) fn body_overhead(config: &Config) -> usize {
     match body_form(config) {
         BodyForm::Json => 2,
-        BodyForm::FormJson => "data=%5B%5D&".len() + form_params(config).len(),
-        BodyForm::FormBase64 => "data=&".len() + 4 + form_params(config).len(),
+        BodyForm::FormJson => "data=%5B%5D&".len() + form_params_len(config),
+        BodyForm::FormBase64 => "data=&".len() + 4 + form_params_len(config),
     }
 }
 
@@ -125,11 +120,11 @@ impl EncodedEvent {
     /// The bytes this event adds to a body of `form`, its separator included.
     fn cost(&self, form: BodyForm) -> usize {
         match form {
-            BodyForm::Json => self.json.len() + 1,
-            BodyForm::FormJson => self.form_len + 3,
+            BodyForm::Json => self.bytes.len() + 1,
+            BodyForm::FormJson => self.bytes.len() + 3,
             // Base64 grows by 4/3; about one character in 32 is a `+` or `/` that the form
             // escapes into three.
-            BodyForm::FormBase64 => (self.json.len() + 1).div_ceil(3) * 4 * 17 / 16 + 1,
+            BodyForm::FormBase64 => (self.json_len + 1).div_ceil(3) * 4 * 17 / 16 + 1,
         }
     }
 
@@ -173,6 +168,16 @@ fn form_params(config: &Config) -> String {
     params
 }
 
+/// `form_params(config).len()`, without building the string.
+fn form_params_len(config: &Config) -> usize {
+    "verbose=0&ip=0".len()
+        + if config.is_strict() {
+            "&strict=1".len()
+        } else {
+            0
+        }
+}
+
 fn import_query(config: &Config, credentials: &Credentials) -> String {
     let mut query = format!("strict={}", u8::from(config.is_strict()));
     if let Credentials::ServiceAccount { project_id, .. } = credentials {
@@ -182,14 +187,58 @@ fn import_query(config: &Config, credentials: &Credentials) -> String {
     query
 }
 
-/// A writer that form-urlencodes everything written through it.
-struct FormEncoder<'a>(&'a mut Vec<u8>);
+/// A writer that form-urlencodes everything written through it, as `form_urlencoded`
+/// does (keeps `[A-Za-z0-9*-._]`, a space becomes `+`, the rest `%XX`).
+///
+/// Written out with a table because it is the hot path of the default body form:
+/// `form_urlencoded::byte_serialize` yields one piece per escaped byte, and JSON is
+/// mostly escaped bytes (`{`, `"`, `:`, `,`).
+struct FormEncoder<'a> {
+    out: &'a mut Vec<u8>,
+    /// Bytes written in, before encoding.
+    raw_len: usize,
+}
+
+impl<'a> FormEncoder<'a> {
+    fn new(out: &'a mut Vec<u8>) -> Self {
+        Self { out, raw_len: 0 }
+    }
+}
+
+/// Whether `form_urlencoded` keeps a byte as it is.
+const fn kept(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_')
+}
+
+const KEPT: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = kept(byte as u8);
+        byte += 1;
+    }
+    table
+};
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
 impl Write for FormEncoder<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        for piece in form_urlencoded::byte_serialize(buf) {
-            self.0.extend_from_slice(piece.as_bytes());
+        self.out.reserve(buf.len() * 3);
+        for &byte in buf {
+            if KEPT[usize::from(byte)] {
+                self.out.push(byte);
+            } else if byte == b' ' {
+                self.out.push(b'+');
+            } else {
+                self.out.extend_from_slice(&[
+                    b'%',
+                    HEX_UPPER[usize::from(byte >> 4)],
+                    HEX_UPPER[usize::from(byte & 0xf)],
+                ]);
+            }
         }
+        self.raw_len += buf.len();
         Ok(buf.len())
     }
 
@@ -198,25 +247,33 @@ impl Write for FormEncoder<'_> {
     }
 }
 
-fn write_json_document(
+/// Writes the events as one JSON document (an array, or the lone object), in the
+/// representation they are stored in: `separators` are the bracket and comma bytes of
+/// that representation.
+fn write_document(
     out: &mut impl Write,
     events: &[EncodedEvent],
     array: bool,
+    separators: [&[u8]; 3],
 ) -> io::Result<()> {
+    let [open, comma, close] = separators;
     if array {
-        out.write_all(b"[")?;
+        out.write_all(open)?;
     }
     for (i, event) in events.iter().enumerate() {
         if i > 0 {
-            out.write_all(b",")?;
+            out.write_all(comma)?;
         }
-        out.write_all(&event.json)?;
+        out.write_all(&event.bytes)?;
     }
     if array {
-        out.write_all(b"]")?;
+        out.write_all(close)?;
     }
     Ok(())
 }
+
+const JSON_SEPARATORS: [&[u8]; 3] = [b"[", b",", b"]"];
+const FORM_SEPARATORS: [&[u8]; 3] = [b"%5B", b"%2C", b"%5D"];
 
 /// A request ready to send, and the uncompressed length of its body.
 #[derive(Debug)]
@@ -231,17 +288,18 @@ pub(crate) fn encode_batch(config: &Config, events: &[EncodedEvent]) -> EncodedR
     let mut body = Vec::with_capacity(body_len_estimate(config, events));
     // Writing into a Vec (directly or through the encoders) cannot fail.
     let written: io::Result<()> = (|| match body_form(config) {
-        BodyForm::Json => write_json_document(&mut body, events, array),
+        BodyForm::Json => write_document(&mut body, events, array, JSON_SEPARATORS),
         BodyForm::FormJson => {
             body.extend_from_slice(b"data=");
-            write_json_document(&mut FormEncoder(&mut body), events, array)?;
+            write_document(&mut body, events, array, FORM_SEPARATORS)?;
             finish_form(config, &mut body);
             Ok(())
         }
         BodyForm::FormBase64 => {
             body.extend_from_slice(b"data=");
-            let mut base64 = base64::write::EncoderWriter::new(FormEncoder(&mut body), &STANDARD);
-            write_json_document(&mut base64, events, array)?;
+            let mut base64 =
+                base64::write::EncoderWriter::new(FormEncoder::new(&mut body), &STANDARD);
+            write_document(&mut base64, events, array, JSON_SEPARATORS)?;
             base64.finish()?;
             drop(base64);
             finish_form(config, &mut body);
@@ -367,7 +425,7 @@ impl Config {
             .iter()
             .enumerate()
             .map(|(index, alias)| {
-                EncodedEvent::prepare(self, &mut alias.clone(), now)
+                EncodedEvent::prepare(self, alias, now)
                     .map_err(|error| EncodeError { index, error })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -381,5 +439,35 @@ impl Config {
             });
         }
         Ok(batches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Token;
+
+    #[test]
+    fn form_params_length_is_computed_without_building() {
+        let base = Config::new(Token::new("t").unwrap());
+        for config in [
+            base.clone(),
+            base.clone().strict(true),
+            base.verbose(false).geolocate_by_ip(true),
+        ] {
+            assert_eq!(form_params_len(&config), form_params(&config).len());
+        }
+    }
+
+    #[test]
+    fn form_encoder_matches_form_urlencoded_on_every_byte() {
+        let every_byte: Vec<u8> = (0..=255).collect();
+        let mut out = Vec::new();
+        let mut encoder = FormEncoder::new(&mut out);
+        encoder.write_all(&every_byte).unwrap();
+        encoder.write_all(b"").unwrap();
+        assert_eq!(encoder.raw_len, 256);
+        let expected: String = form_urlencoded::byte_serialize(&every_byte).collect();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
     }
 }

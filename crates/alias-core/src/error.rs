@@ -211,6 +211,34 @@ pub struct TransportError {
     pub message: String,
 }
 
+impl TransportErrorKind {
+    /// The kind an I/O failure of `kind` stands for, if it stands for one: what adapters
+    /// find at the bottom of their HTTP client's error chains.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use alias_core::TransportErrorKind;
+    ///
+    /// assert_eq!(TransportErrorKind::from_io(ErrorKind::ConnectionReset), Some(TransportErrorKind::Closed));
+    /// assert_eq!(TransportErrorKind::from_io(ErrorKind::InvalidData), None);
+    /// ```
+    pub fn from_io(kind: std::io::ErrorKind) -> Option<Self> {
+        use std::io::ErrorKind;
+        match kind {
+            ErrorKind::TimedOut => Some(Self::Timeout),
+            ErrorKind::ConnectionRefused
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable => Some(Self::Connect),
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::NotConnected
+            | ErrorKind::UnexpectedEof => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
 impl TransportError {
     /// Describes a transport failure.
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
@@ -218,6 +246,39 @@ impl TransportError {
             kind,
             message: message.into(),
         }
+    }
+
+    /// Describes a transport failure by an HTTP client's error, naming every link of its
+    /// source chain: HTTP clients often say only "error sending request" at the top.
+    ///
+    /// ```
+    /// use alias_core::{TransportError, TransportErrorKind};
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("error sending request")]
+    /// struct Sending(#[source] std::io::Error);
+    ///
+    /// let cause = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+    /// let error = TransportError::from_chain(TransportErrorKind::Closed, &Sending(cause));
+    /// assert_eq!(error.message, "error sending request: reset by peer");
+    /// ```
+    pub fn from_chain(kind: TransportErrorKind, error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Self { kind, message }
+    }
+
+    /// An answer whose body is over `limit` bytes, the adapter's read cap.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            TransportErrorKind::BodyTooLarge,
+            format!("the answer's body is over {limit} bytes"),
+        )
     }
 }
 

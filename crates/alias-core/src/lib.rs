@@ -46,11 +46,13 @@ mod parse;
 mod report;
 mod retry;
 mod secret;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use config::{ApiHost, BatchLimits, Config, Credentials, Endpoint, Region, TrackBody};
 pub use create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
 pub use delivery::{Action, Delivery, Outgoing, RequestId};
-pub use drive::{Clock, Transport, drive};
+pub use drive::{Clock, Transport, TransportLimits, deliver, drive};
 pub use encode::{Batch, MAX_EVENT_BYTES, USER_AGENT};
 pub use error::{
     ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,
@@ -59,7 +61,8 @@ pub use error::{
 pub use id::{Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder};
 pub use parse::{FailedRecord, RetryAfter, TEMPORARY_FAILURE, Verdict, parse_response};
 pub use report::{
-    AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally, Undelivered,
+    AliasError, AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally,
+    Undelivered,
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, Token};

@@ -23,10 +23,47 @@ impl AliasOutcome {
     pub fn is_accepted(&self) -> bool {
         matches!(self, Self::Accepted)
     }
+
+    /// `Ok` for an accepted alias, the reason as an [`AliasError`] otherwise: the shape a
+    /// one-alias call returns.
+    ///
+    /// ```
+    /// use alias_core::{AliasError, AliasOutcome, DeliveryError, Undelivered};
+    ///
+    /// assert_eq!(AliasOutcome::Accepted.into_result(), Ok(()));
+    /// let lost = Undelivered { attempts: 8, last_error: DeliveryError::Abandoned };
+    /// assert_eq!(
+    ///     AliasOutcome::Undelivered(lost.clone()).into_result(),
+    ///     Err(AliasError::Undelivered(lost))
+    /// );
+    /// ```
+    pub fn into_result(self) -> Result<(), AliasError> {
+        match self {
+            Self::Accepted => Ok(()),
+            Self::Rejected(rejection) => Err(AliasError::Rejected(rejection)),
+            Self::Invalid(invalid) => Err(AliasError::Invalid(invalid)),
+            Self::Undelivered(undelivered) => Err(AliasError::Undelivered(undelivered)),
+        }
+    }
+}
+
+/// Why one alias was not accepted: the error of the adapters' one-call `create_alias`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AliasError {
+    /// The alias failed validation and was never sent.
+    #[error("invalid alias: {0}")]
+    Invalid(#[from] ValidationError),
+    /// Mixpanel refused it for good; sending it again will not help.
+    #[error("rejected by Mixpanel: {0}")]
+    Rejected(Rejection),
+    /// No final answer came within the retry budget; it may be sent again as it is.
+    #[error("undelivered: {0}")]
+    Undelivered(Undelivered),
 }
 
 /// Why Mixpanel refused an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("HTTP {status}: {}{message}", .field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
 pub struct Rejection {
     /// The HTTP status of the answer.
     pub status: StatusCode,
@@ -37,7 +74,8 @@ pub struct Rejection {
 }
 
 /// Why an alias is handed back undelivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{last_error} (after {attempts} attempts)")]
 pub struct Undelivered {
     /// How many times its request was sent.
     pub attempts: u32,

@@ -1,0 +1,193 @@
+//! Encode, parse and delivery costs, each encode beside its naive two-step baseline.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alias_core::{
+    Action, Config, CreateAlias, Credentials, Delivery, Endpoint, Token, TrackBody, parse_response,
+};
+use base64::Engine as _;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use serde::Serialize;
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn aliases(n: usize) -> Vec<CreateAlias> {
+    (0..n)
+        .map(|i| {
+            CreateAlias::from_ids(
+                &format!("anon-{i:08}-{}", i * 7919),
+                &format!("user-{i}@example.com"),
+            )
+            .expect("valid ids")
+        })
+        .collect()
+}
+
+fn config() -> Config {
+    Config::new(Token::new("0123456789abcdef0123456789abcdef").expect("token"))
+}
+
+/// The event as the naive way builds it: the same properties, serialized in one go.
+#[derive(Serialize)]
+struct NaiveEvent<'a> {
+    event: &'static str,
+    properties: NaiveProperties<'a>,
+}
+
+#[derive(Serialize)]
+struct NaiveProperties<'a> {
+    distinct_id: &'a str,
+    alias: &'a str,
+    token: &'a str,
+    time: u64,
+    #[serde(rename = "$insert_id")]
+    insert_id: String,
+}
+
+/// `serde_json::to_vec` of the whole array, then the body form on top of that buffer.
+fn naive_body(aliases: &[CreateAlias], body: TrackBody) -> Vec<u8> {
+    let events: Vec<NaiveEvent<'_>> = aliases
+        .iter()
+        .map(|a| NaiveEvent {
+            event: "$create_alias",
+            properties: NaiveProperties {
+                distinct_id: a.distinct_id().as_str(),
+                alias: a.alias().as_str(),
+                token: "0123456789abcdef0123456789abcdef",
+                time: 1_800_000_000_000,
+                insert_id: alias_core::InsertId::derive(a.distinct_id(), a.alias()).to_string(),
+            },
+        })
+        .collect();
+    let json = serde_json::to_vec(&events).expect("serializable");
+    match body {
+        TrackBody::JsonArray => json,
+        TrackBody::FormJson => {
+            let mut out = b"data=".to_vec();
+            out.extend(form_urlencoded::byte_serialize(&json).flat_map(str::bytes));
+            out.extend_from_slice(b"&verbose=1&ip=0");
+            out
+        }
+        TrackBody::FormBase64 => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&json);
+            let mut out = b"data=".to_vec();
+            out.extend(form_urlencoded::byte_serialize(encoded.as_bytes()).flat_map(str::bytes));
+            out.extend_from_slice(b"&verbose=1&ip=0");
+            out
+        }
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    let forms = [
+        ("form_json", TrackBody::FormJson),
+        ("form_base64", TrackBody::FormBase64),
+        ("json_array", TrackBody::JsonArray),
+    ];
+    for n in [1, 50, 2000] {
+        let input = aliases(n);
+        let mut group = c.benchmark_group(format!("encode/{n}"));
+        group.throughput(Throughput::Elements(n as u64));
+        for (name, form) in forms {
+            for gzip in [false, true] {
+                let config = config().track_body(form).gzip(gzip);
+                let label = if gzip {
+                    format!("{name}+gzip")
+                } else {
+                    name.to_owned()
+                };
+                group.bench_function(BenchmarkId::new("track", &label), |b| {
+                    b.iter(|| config.encode(black_box(&input), now()).expect("valid"))
+                });
+            }
+            group.bench_function(BenchmarkId::new("naive", name), |b| {
+                b.iter(|| naive_body(black_box(&input), form))
+            });
+        }
+        for gzip in [false, true] {
+            let config = config()
+                .endpoint(Endpoint::Import(Credentials::ProjectToken))
+                .gzip(gzip);
+            let label = if gzip {
+                "json_array+gzip"
+            } else {
+                "json_array"
+            };
+            group.bench_function(BenchmarkId::new("import", label), |b| {
+                b.iter(|| config.encode(black_box(&input), now()).expect("valid"))
+            });
+        }
+        group.finish();
+    }
+}
+
+fn response(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .body(body)
+        .expect("valid response")
+}
+
+fn parse(c: &mut Criterion) {
+    let failed: Vec<String> = (0..2000)
+        .map(|i| format!(r#"{{"index":{i},"insert_id":"id-{i}","field":"properties.time","message":"'properties.time' is invalid: must be specified"}}"#))
+        .collect();
+    let strict_400 = format!(
+        r#"{{"code":400,"error":"some data points in the request failed validation","failed_records":[{}],"num_records_imported":0,"status":"Bad Request"}}"#,
+        failed.join(",")
+    );
+    let cases = [
+        ("plain", response(200, b"1".to_vec())),
+        (
+            "verbose",
+            response(200, br#"{"status":1,"error":null}"#.to_vec()),
+        ),
+        (
+            "strict_200",
+            response(
+                200,
+                br#"{"code":200,"num_records_imported":2000,"status":"OK"}"#.to_vec(),
+            ),
+        ),
+        (
+            "strict_400_2000_failed",
+            response(400, strict_400.into_bytes()),
+        ),
+    ];
+    let mut group = c.benchmark_group("parse");
+    for (name, answer) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| parse_response(black_box(answer)).expect("known"))
+        });
+    }
+    group.finish();
+}
+
+fn delivery_round(c: &mut Criterion) {
+    let input = aliases(2000);
+    let ok = response(200, br#"{"status":1,"error":null}"#.to_vec());
+    let mut group = c.benchmark_group("delivery");
+    group.throughput(Throughput::Elements(2000));
+    group.bench_function("round/2000", |b| {
+        b.iter(|| {
+            let start = Instant::now();
+            let mut delivery = Delivery::new(config(), start, now(), 1);
+            for alias in input.iter().cloned() {
+                delivery.add(alias);
+            }
+            delivery.close();
+            let Action::Send(outgoing) = delivery.poll(start) else {
+                unreachable!("one batch is ready")
+            };
+            delivery.on_response(outgoing.id, &ok, start);
+            black_box(delivery.take_finished())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, parse, delivery_round);
+criterion_main!(benches);

@@ -1,0 +1,368 @@
+//! The delivery state machine driven by scripted answers and a fake clock.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alias_core::{
+    Action, AliasOutcome, BatchLimits, Config, CreateAlias, Delivery, DeliveryError, Outgoing,
+    RetryPolicy, Token, TransportError, TransportErrorKind,
+};
+use http::Response;
+
+fn wall() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+
+fn aliases(n: usize) -> Vec<CreateAlias> {
+    (0..n)
+        .map(|i| CreateAlias::from_ids(&format!("anon-{i}"), &format!("user-{i}")).unwrap())
+        .collect()
+}
+
+fn config() -> Config {
+    Config::new(Token::new("tok").unwrap())
+}
+
+fn answer(status: u16, body: &str) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(status)
+        .body(body.as_bytes().to_vec())
+        .unwrap()
+}
+
+fn with_header(status: u16, name: &str, value: &str) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(status)
+        .header(name, value)
+        .body(Vec::new())
+        .unwrap()
+}
+
+const OK: &str = r#"{"status":1,"error":null}"#;
+
+fn start(config: Config, n: usize) -> (Delivery, Instant) {
+    let now = Instant::now();
+    let mut delivery = Delivery::new(config, now, wall(), 42);
+    for alias in aliases(n) {
+        delivery.add(alias);
+    }
+    delivery.close();
+    (delivery, now)
+}
+
+fn expect_send(delivery: &mut Delivery, now: Instant) -> Outgoing {
+    match delivery.poll(now) {
+        Action::Send(outgoing) => outgoing,
+        other => panic!("expected a send, got {other:?}"),
+    }
+}
+
+fn expect_wait(delivery: &mut Delivery, now: Instant) -> Option<Instant> {
+    match delivery.poll(now) {
+        Action::Wait(until) => until,
+        other => panic!("expected a wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn accepted_batch_finishes() {
+    let (mut delivery, now) = start(config(), 3);
+    let out = expect_send(&mut delivery, now);
+    assert_eq!((out.attempt, out.aliases), (1, 3));
+    assert_eq!(expect_wait(&mut delivery, now), None);
+    delivery.on_response(out.id, &answer(200, OK), now);
+    assert!(matches!(delivery.poll(now), Action::Done));
+    let report = delivery.into_report();
+    assert_eq!(report.tally().accepted, 3);
+    assert_eq!(report.stats.requests, 1);
+}
+
+#[test]
+fn concurrency_bounds_requests_in_flight() {
+    let config = config().concurrency(2).batch_limits(BatchLimits {
+        max_events: 1,
+        ..BatchLimits::default()
+    });
+    let (mut delivery, now) = start(config, 5);
+    let first = expect_send(&mut delivery, now);
+    let _second = expect_send(&mut delivery, now);
+    assert_eq!(expect_wait(&mut delivery, now), None);
+    delivery.on_response(first.id, &answer(200, "1"), now);
+    let third = expect_send(&mut delivery, now);
+    assert_eq!(third.aliases, 1);
+}
+
+#[test]
+fn server_errors_back_off_as_documented_then_succeed() {
+    let (mut delivery, t0) = start(config(), 2);
+    let out = expect_send(&mut delivery, t0);
+    delivery.on_response(out.id, &answer(503, "<html>unavailable</html>"), t0);
+    let until = expect_wait(&mut delivery, t0).expect("a retry time");
+    let delay = until - t0;
+    // First retry: 2 s backoff plus 1-5 s of jitter.
+    assert!(
+        delay >= Duration::from_secs(3) && delay <= Duration::from_secs(7),
+        "{delay:?}"
+    );
+    // Not before its time.
+    assert_eq!(
+        expect_wait(&mut delivery, until - Duration::from_millis(1)),
+        Some(until)
+    );
+    let retry = expect_send(&mut delivery, until);
+    assert_eq!((retry.batch, retry.attempt), (out.batch, 2));
+    assert_eq!(
+        retry.request.body(),
+        out.request.body(),
+        "a retry resends the same bytes"
+    );
+    delivery.on_response(retry.id, &answer(200, OK), until);
+    assert!(matches!(delivery.poll(until), Action::Done));
+    let report = delivery.into_report();
+    assert!(report.all_accepted());
+    assert_eq!(report.stats.retries, 1);
+}
+
+#[test]
+fn retry_after_seconds_and_dates_win_and_are_capped() {
+    for (header, expected) in [
+        ("9".to_owned(), Duration::from_secs(9)),
+        (
+            httpdate::fmt_http_date(wall() + Duration::from_secs(30)),
+            Duration::from_secs(30),
+        ),
+        ("999999".to_owned(), Duration::from_secs(600)),
+    ] {
+        let (mut delivery, t0) = start(config(), 1);
+        let out = expect_send(&mut delivery, t0);
+        delivery.on_response(out.id, &with_header(429, "retry-after", &header), t0);
+        assert_eq!(
+            expect_wait(&mut delivery, t0),
+            Some(t0 + expected),
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn too_large_splits_in_halves_down_to_one_alias() {
+    let (mut delivery, now) = start(config(), 3);
+    let out = expect_send(&mut delivery, now);
+    delivery.on_response(out.id, &answer(413, "<html>413</html>"), now);
+    let left = expect_send(&mut delivery, now);
+    let right = expect_send(&mut delivery, now);
+    assert_eq!((left.aliases, right.aliases), (1, 2));
+    delivery.on_response(
+        left.id,
+        &answer(
+            413,
+            r#"{"code":413,"error":"too big","status":"Request Entity Too Large"}"#,
+        ),
+        now,
+    );
+    delivery.on_response(right.id, &answer(200, OK), now);
+    assert!(matches!(delivery.poll(now), Action::Done));
+    let report = delivery.into_report();
+    let AliasOutcome::Rejected(rejection) = &report.entries[0].outcome else {
+        panic!("{:?}", report.entries[0].outcome);
+    };
+    assert_eq!(
+        (rejection.status.as_u16(), rejection.message.as_str()),
+        (413, "too big")
+    );
+    assert!(report.entries[1].outcome.is_accepted() && report.entries[2].outcome.is_accepted());
+    assert_eq!(report.stats.splits, 1);
+}
+
+#[test]
+fn strict_failures_map_to_their_aliases() {
+    let (mut delivery, now) = start(config().strict(true), 4);
+    let out = expect_send(&mut delivery, now);
+    let body = r#"{"code":400,"error":"some data points in the request failed validation","failed_records":[{"index":2,"insert_id":"x","field":"properties.alias","message":"bad alias"}],"num_records_imported":3,"status":"Bad Request"}"#;
+    delivery.on_response(out.id, &answer(400, body), now);
+    let report = delivery.into_report();
+    let outcomes: Vec<_> = report
+        .entries
+        .iter()
+        .map(|e| e.outcome.is_accepted())
+        .collect();
+    assert_eq!(outcomes, [true, true, false, true]);
+    let AliasOutcome::Rejected(rejection) = &report.entries[2].outcome else {
+        unreachable!()
+    };
+    assert_eq!(rejection.field.as_deref(), Some("properties.alias"));
+    assert_eq!(report.entries[2].alias.alias().as_str(), "user-2");
+}
+
+#[test]
+fn failed_record_outside_the_request_is_not_trusted() {
+    let (mut delivery, now) = start(config(), 2);
+    let out = expect_send(&mut delivery, now);
+    let body = r#"{"code":400,"failed_records":[{"index":7,"message":"?"}],"num_records_imported":1,"status":"Bad Request"}"#;
+    delivery.on_response(out.id, &answer(400, body), now);
+    assert!(
+        expect_wait(&mut delivery, now).is_some(),
+        "retried, not settled"
+    );
+}
+
+#[test]
+fn final_refusals_are_not_retried() {
+    for (status, body) in [
+        (400, r#"{"code":400,"error":"bad","status":"Bad Request"}"#),
+        (
+            401,
+            r#"{"code":401,"error":"Invalid credentials","status":"Unauthorized"}"#,
+        ),
+        (403, "forbidden"),
+        (200, r#"{"status":0,"error":"token, missing or empty"}"#),
+        (200, "0"),
+    ] {
+        let (mut delivery, now) = start(config(), 2);
+        let out = expect_send(&mut delivery, now);
+        delivery.on_response(out.id, &answer(status, body), now);
+        assert!(
+            matches!(delivery.poll(now), Action::Done),
+            "{status} {body}"
+        );
+        let report = delivery.into_report();
+        assert_eq!(report.tally().rejected, 2, "{status} {body}");
+        assert_eq!(report.stats.retries, 0);
+    }
+}
+
+#[test]
+fn attempt_budget_hands_aliases_back_undelivered() {
+    let policy = RetryPolicy {
+        max_attempts: 3,
+        ..RetryPolicy::default()
+    };
+    let (mut delivery, mut now) = start(config().retry_policy(policy), 2);
+    for attempt in 1..=3 {
+        let out = expect_send(&mut delivery, now);
+        assert_eq!(out.attempt, attempt);
+        let error = TransportError::new(TransportErrorKind::Closed, "connection reset");
+        delivery.on_transport_error(out.id, error, now);
+        if let Action::Wait(Some(until)) = delivery.poll(now) {
+            now = until;
+        }
+    }
+    assert!(matches!(delivery.poll(now), Action::Done));
+    let report = delivery.into_report();
+    assert_eq!(report.tally().undelivered, 2);
+    let AliasOutcome::Undelivered(undelivered) = &report.entries[0].outcome else {
+        unreachable!()
+    };
+    assert_eq!(undelivered.attempts, 3);
+    assert!(matches!(
+        undelivered.last_error,
+        DeliveryError::Transport(_)
+    ));
+    // Handed back with the stamps they were sent with, so a resend deduplicates.
+    assert!(report.entries[0].alias.insert_id().is_some());
+    assert_eq!(report.undelivered().count(), 2);
+}
+
+#[test]
+fn elapsed_budget_stops_retries_that_would_end_too_late() {
+    let policy = RetryPolicy {
+        max_elapsed: Duration::from_secs(10),
+        ..RetryPolicy::default()
+    };
+    let (mut delivery, t0) = start(config().retry_policy(policy), 1);
+    let out = expect_send(&mut delivery, t0);
+    delivery.on_response(out.id, &with_header(429, "retry-after", "11"), t0);
+    assert!(matches!(delivery.poll(t0), Action::Done));
+    assert_eq!(delivery.into_report().tally().undelivered, 1);
+}
+
+#[test]
+fn unexpected_answers_are_retried_then_reported() {
+    let policy = RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    };
+    let (mut delivery, now) = start(config().retry_policy(policy), 1);
+    let out = expect_send(&mut delivery, now);
+    delivery.on_response(out.id, &answer(200, "<html>captive portal</html>"), now);
+    let report = delivery.into_report();
+    let AliasOutcome::Undelivered(undelivered) = &report.entries[0].outcome else {
+        unreachable!()
+    };
+    assert!(matches!(
+        undelivered.last_error,
+        DeliveryError::UnexpectedAnswer(_)
+    ));
+}
+
+#[test]
+fn invalid_aliases_are_reported_without_being_sent() {
+    let now = Instant::now();
+    let mut delivery = Delivery::new(config(), now, wall(), 1);
+    let stale = CreateAlias::from_ids("a", "b")
+        .unwrap()
+        .with_time(wall() - Duration::from_secs(6 * 24 * 3600))
+        .unwrap();
+    delivery.add(stale);
+    delivery.add(CreateAlias::from_ids("c", "d").unwrap());
+    delivery.close();
+    let out = expect_send(&mut delivery, now);
+    assert_eq!(out.aliases, 1);
+    delivery.on_response(out.id, &answer(200, "1"), now);
+    let report = delivery.into_report();
+    assert!(matches!(
+        report.entries[0].outcome,
+        AliasOutcome::Invalid(_)
+    ));
+    assert!(report.entries[1].outcome.is_accepted());
+}
+
+#[test]
+fn finished_entries_come_out_in_order_and_memory_is_released() {
+    let config = config().batch_limits(BatchLimits {
+        max_events: 2,
+        ..BatchLimits::default()
+    });
+    let (mut delivery, now) = start(config, 4);
+    let first = expect_send(&mut delivery, now);
+    let second = expect_send(&mut delivery, now);
+    delivery.on_response(second.id, &answer(200, "1"), now);
+    assert!(
+        delivery.take_finished().is_empty(),
+        "the first batch is still out"
+    );
+    delivery.on_response(first.id, &answer(200, "1"), now);
+    let positions: Vec<_> = delivery
+        .take_finished()
+        .iter()
+        .map(|e| e.position)
+        .collect();
+    assert_eq!(positions, [0, 1, 2, 3]);
+    assert_eq!(delivery.held(), 0);
+}
+
+#[test]
+fn stopping_early_returns_every_alias() {
+    let (mut delivery, now) = start(config(), 3);
+    let out = expect_send(&mut delivery, now);
+    assert_eq!(out.attempt, 1);
+    let report = delivery.into_report();
+    assert_eq!(report.entries.len(), 3);
+    for entry in &report.entries {
+        assert_eq!(
+            entry.outcome,
+            AliasOutcome::Undelivered(alias_core::Undelivered {
+                attempts: 1,
+                last_error: DeliveryError::Abandoned
+            })
+        );
+    }
+}
+
+#[test]
+fn unknown_request_ids_are_ignored() {
+    let (mut delivery, now) = start(config(), 1);
+    let out = expect_send(&mut delivery, now);
+    delivery.on_response(out.id, &answer(200, "1"), now);
+    delivery.on_response(out.id, &answer(500, ""), now);
+    assert!(delivery.into_report().all_accepted());
+}
