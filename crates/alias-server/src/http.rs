@@ -1,0 +1,182 @@
+//! The HTTP service: routing, bounded body reading, faults, and the answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alias_core::server::{Answer, AnswerStyle, DecodeError, decode_request, encode_response};
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Body as _, Incoming};
+
+use crate::faults::Fault;
+use crate::ingest::ingest;
+use crate::inspect;
+use crate::shared::{Settings, Shared};
+
+/// Why a connection is closed without an answer. Returning it from the service makes
+/// hyper drop the connection, which is exactly what the `reset` and `ack_lost` faults and
+/// a stalled upload call for.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Close {
+    /// The `reset` fault.
+    #[error("fault injected: reset")]
+    Reset,
+    /// The `ack_lost` fault, after storing.
+    #[error("fault injected: ack_lost")]
+    AckLost,
+    /// The body did not arrive in time.
+    #[error("the body was not received within {0:?}")]
+    BodyTimeout(Duration),
+    /// The connection failed while the body was read.
+    #[error("reading the body failed: {0}")]
+    BodyRead(String),
+}
+
+/// Serves one request.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Close> {
+    let path = request.uri().path();
+    if let Some(rest) = path.strip_prefix(inspect::PREFIX) {
+        return Ok(inspect::handle(&shared, request.method(), rest));
+    }
+    let last_segment = path.trim_end_matches('/').rsplit('/').next();
+    if matches!(last_segment, Some("track" | "import")) {
+        return ingestion(&shared, request).await;
+    }
+    Ok(inspect::not_found())
+}
+
+async fn ingestion(
+    shared: &Shared,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Close> {
+    let settings = &shared.settings;
+    let fault = {
+        let mut state = shared.state();
+        state.store.stats.requests += 1;
+        let fault = state.dice.roll();
+        if fault.is_some() {
+            state.store.stats.faults_injected += 1;
+        }
+        fault
+    };
+    let limit = settings.limits.max_body_bytes;
+    let (parts, body) = request.into_parts();
+    let early_answer = match fault {
+        Some(Fault::Reset) => return Err(Close::Reset),
+        Some(Fault::RateLimited) => Some(Answer::RateLimited {
+            retry_after_secs: 1,
+        }),
+        // Gateways fail with an HTML page; Mixpanel's own servers with JSON.
+        Some(Fault::Status(status)) if matches!(status.as_u16(), 502 | 503) => {
+            Some(Answer::ProxyError { status })
+        }
+        Some(Fault::Status(status)) => Some(Answer::ServerError { status }),
+        Some(Fault::AckLost | Fault::Slow) | None => declared_length(&parts.headers)
+            .is_some_and(|len| len > limit)
+            .then_some(Answer::TooLarge { limit }),
+    };
+    if let Some(answer) = early_answer {
+        // Many clients write the whole body before they read the answer; closing on an
+        // unread body would show them a broken pipe instead of the answer. Read what is
+        // left and throw it away, within bounds; past them the connection closes.
+        discard(body, settings).await?;
+        return Ok(respond(&answer));
+    }
+    // `Limited` fails as soon as more than `limit` bytes have arrived, so an oversized
+    // body is never buffered whole.
+    let read = tokio::time::timeout(settings.body_timeout, Limited::new(body, limit).collect());
+    let bytes = match read.await {
+        Err(_) => return Err(Close::BodyTimeout(settings.body_timeout)),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => {
+            return Ok(respond(&Answer::TooLarge { limit }));
+        }
+        Ok(Err(error)) => return Err(Close::BodyRead(error.to_string())),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    let request = Request::from_parts(parts, bytes);
+
+    let response = match decode_request(&request, &settings.limits) {
+        Ok(decoded) => {
+            let mut state = shared.state();
+            respond(&ingest(settings, &mut state.store, decoded, settings.now()))
+        }
+        Err(error) => undecodable(&request, error),
+    };
+    match fault {
+        Some(Fault::AckLost) => return Err(Close::AckLost),
+        Some(Fault::Slow) => tokio::time::sleep(settings.slow_delay).await,
+        _ => {}
+    }
+    Ok(response)
+}
+
+/// The most an early answer reads of a body it does not need before closing instead.
+const MAX_DISCARD_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads and drops `body`, or fails when it is longer than [`MAX_DISCARD_BYTES`] or slower
+/// than the body timeout, so that the connection is closed. A body declared longer than
+/// that is left unread: the answer goes out at once and the connection closes after it.
+async fn discard(mut body: Incoming, settings: &Settings) -> Result<(), Close> {
+    if body.size_hint().lower() > MAX_DISCARD_BYTES {
+        return Ok(());
+    }
+    let drain = async {
+        let mut seen = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| Close::BodyRead(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                seen += data.len() as u64;
+                if seen > MAX_DISCARD_BYTES {
+                    return Err(Close::BodyRead("an unread body is too long to drain".to_owned()));
+                }
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(settings.body_timeout, drain)
+        .await
+        .map_err(|_| Close::BodyTimeout(settings.body_timeout))?
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The answer to a request that does not decode, in the style it asked for when that can
+/// be told.
+fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<Bytes>> {
+    let answer = match error {
+        DecodeError::TooLarge { limit } => Answer::TooLarge { limit },
+        DecodeError::BadAuthorization { .. } => Answer::invalid_credentials(),
+        DecodeError::MethodNotAllowed { .. } | DecodeError::UnknownPath { .. } => {
+            let status = if matches!(error, DecodeError::UnknownPath { .. }) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::METHOD_NOT_ALLOWED
+            };
+            let mut response = Response::new(Full::new(Bytes::from(error.to_string())));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            return response;
+        }
+        other => Answer::failure(AnswerStyle::for_undecodable(request), other.to_string()),
+    };
+    respond(&answer)
+}
+
+fn respond(answer: &Answer) -> Response<Full<Bytes>> {
+    encode_response(answer).map(|body| Full::new(Bytes::from(body)))
+}

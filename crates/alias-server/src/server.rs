@@ -1,0 +1,357 @@
+//! The builder, the running server's handle, and the accept loop on its own thread.
+
+use std::fmt;
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::pin::pin;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use alias_core::Secret;
+use alias_core::server::{DecodeLimits, Event};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::credentials::{Project, ServiceAccount};
+use crate::faults::{FaultDice, FaultSpec};
+use crate::http::serve;
+use crate::identity::{Identity, IdentitySystem};
+use crate::shared::{Settings, Shared};
+use crate::store::Stats;
+
+/// How long a shutdown waits for requests in flight before cutting them off.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The largest request head a connection buffers; hyper's minimum is 8 KiB.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// A server that cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// The address cannot be bound (in use, not local, no permission).
+    #[error("cannot listen on {addr}: {message}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The system's description.
+        message: String,
+    },
+    /// The server's thread or runtime cannot be created.
+    #[error("cannot start the server's runtime: {0}")]
+    Runtime(String),
+}
+
+/// Configures and starts a [`Server`]. Every setting has a default, so
+/// `Server::builder().start()` serves a project with the `DEFAULT_*` credentials.
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    addr: SocketAddr,
+    settings: Settings,
+    faults: FaultSpec,
+    seed: u64,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            settings: Settings {
+                identity: IdentitySystem::default(),
+                project: Project::default(),
+                limits: DecodeLimits::default(),
+                slow_delay: Duration::from_secs(1),
+                header_timeout: Duration::from_secs(10),
+                body_timeout: Duration::from_secs(30),
+                max_connections: 1024,
+                clock_skew_secs: 0,
+            },
+            faults: FaultSpec::none(),
+            seed: 0,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// The address to listen on. Default `127.0.0.1:0`: loopback, any free port.
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The identity system applied to `$create_alias`. Default [`IdentitySystem::Original`].
+    pub fn identity(mut self, system: IdentitySystem) -> Self {
+        self.settings.identity = system;
+        self
+    }
+
+    /// The faults to inject into ingestion requests. Default none.
+    pub fn faults(mut self, faults: FaultSpec) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// The seed of the fault draws: the same seed injects the same faults into the same
+    /// sequence of requests. Default 0.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The largest body accepted, on the wire and once decompressed; larger ones are
+    /// answered 413 as soon as the excess arrives. Default 2 MiB.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.settings.limits.max_body_bytes = bytes;
+        self
+    }
+
+    /// The deepest JSON nesting accepted. Default 64.
+    pub fn max_json_depth(mut self, depth: usize) -> Self {
+        self.settings.limits.max_depth = depth;
+        self
+    }
+
+    /// How long the `slow` fault holds an answer back. Default 1 s.
+    pub fn slow_delay(mut self, delay: Duration) -> Self {
+        self.settings.slow_delay = delay;
+        self
+    }
+
+    /// How long a client may take to send a request head, including the wait for the next
+    /// request on a kept-alive connection. Default 10 s.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.header_timeout = timeout;
+        self
+    }
+
+    /// How long a client may take to send a request body. Default 30 s.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.body_timeout = timeout;
+        self
+    }
+
+    /// How many connections are served at once; more are closed on arrival. Default 1024.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.settings.max_connections = connections.max(1);
+        self
+    }
+
+    /// Sets the server's clock this many seconds ahead of the machine's (negative: behind),
+    /// to test how clients fare with a server that disagrees about the time. Default 0.
+    pub fn clock_skew_secs(mut self, seconds: i64) -> Self {
+        self.settings.clock_skew_secs = seconds;
+        self
+    }
+
+    /// The project token that `/track` events must carry to be stored, and that `/import`
+    /// accepts as the Basic user. Default [`DEFAULT_TOKEN`](crate::DEFAULT_TOKEN).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.settings.project.token = token.into();
+        self
+    }
+
+    /// The project secret `/import` accepts as the Basic user. Default
+    /// [`DEFAULT_PROJECT_SECRET`](crate::DEFAULT_PROJECT_SECRET).
+    pub fn project_secret(mut self, secret: Secret) -> Self {
+        self.settings.project.secret = secret;
+        self
+    }
+
+    /// The service accounts `/import` accepts, replacing the default one
+    /// ([`ServiceAccount::default`]).
+    pub fn service_accounts(mut self, accounts: impl IntoIterator<Item = ServiceAccount>) -> Self {
+        self.settings.project.service_accounts = accounts.into_iter().collect();
+        self
+    }
+
+    /// Binds the address and starts serving on a thread of its own, with its own tokio
+    /// runtime, so that clients of any runtime (or none) can use it.
+    pub fn start(self) -> Result<Server, StartError> {
+        let bind_error = |e: std::io::Error| StartError::Bind {
+            addr: self.addr,
+            message: e.to_string(),
+        };
+        // Binding here, before the thread starts, makes a taken port an error of `start`.
+        let listener = StdListener::bind(self.addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("alias-server")
+            .enable_all()
+            .build()
+            .map_err(|e| StartError::Runtime(e.to_string()))?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener).map_err(bind_error)?
+        };
+        let shared = Arc::new(Shared::new(
+            self.settings,
+            FaultDice::new(self.faults, self.seed),
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let loop_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("alias-server {addr}"))
+            .spawn(move || runtime.block_on(accept_loop(listener, loop_shared, stopped)))
+            .map_err(|e| StartError::Runtime(e.to_string()))?;
+        tracing::info!(%addr, "alias-server listening");
+        Ok(Server {
+            url: format!("http://{addr}"),
+            addr,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running server. Dropping it (or [`Server::shutdown`]) stops it and waits for its
+/// thread.
+///
+/// Besides the HTTP inspection API, the handle reads the server's state directly.
+pub struct Server {
+    url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// A builder with every default.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Starts a server with every default.
+    pub fn start() -> Result<Self, StartError> {
+        ServerBuilder::default().start()
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40213`, without a trailing slash.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The counters, as `GET /_inspect/stats` shows them.
+    pub fn stats(&self) -> Stats {
+        self.shared.state().store.stats
+    }
+
+    /// The stored events in arrival order, as `GET /_inspect/events` shows them.
+    pub fn events(&self) -> Vec<Event> {
+        self.shared.state().store.events().to_vec()
+    }
+
+    /// What the server knows about `id`, as `GET /_inspect/identity/{id}` shows it; `None`
+    /// for an id no stored event mentioned.
+    pub fn identity(&self, id: &str) -> Option<Identity> {
+        self.shared.state().store.identity(id)
+    }
+
+    /// Clears events, identities and counters, and restarts the fault sequence, as
+    /// `POST /_inspect/reset` does.
+    pub fn reset(&self) {
+        self.shared.reset();
+    }
+
+    /// Stops accepting, lets requests in flight finish (for up to 2 s), and waits for the
+    /// server's thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        // The loop may already be gone; then there is nobody to tell.
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the alias-server thread panicked");
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Server {
+    /// The address only: the stored events can be many, and belong to `events()`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let settings = &shared.settings;
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_timeout)
+        .keep_alive(true)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        // Finished connections are reaped here, so the set holds live ones only.
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset while queued: wait a
+                    // little rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(%peer, "too many connections; closing the new one");
+            continue;
+        };
+        let shared = Arc::clone(&shared);
+        let mut stopped = stopped.clone();
+        let service = service_fn(move |request| serve(Arc::clone(&shared), request));
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        connections.spawn(async move {
+            let mut connection = pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stopped.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection closed");
+            }
+            drop(slot);
+        });
+    }
+    // Requests in flight get a grace period; whatever remains is cut off when the set
+    // drops.
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::debug!("connections still open at shutdown were closed");
+    }
+}

@@ -1,0 +1,80 @@
+//! The state every connection of one server shares.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use alias_core::server::DecodeLimits;
+
+use crate::credentials::Project;
+use crate::faults::FaultDice;
+use crate::identity::IdentitySystem;
+use crate::store::Store;
+
+/// A server's fixed settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) identity: IdentitySystem,
+    pub(crate) project: Project,
+    /// Body and nesting bounds; `max_body_bytes` bounds the body on the wire and once
+    /// decompressed.
+    pub(crate) limits: DecodeLimits,
+    pub(crate) slow_delay: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) max_connections: usize,
+    /// Seconds the server's clock is ahead of the machine's (negative: behind).
+    pub(crate) clock_skew_secs: i64,
+}
+
+impl Settings {
+    /// The server's idea of the time now: the machine's clock, skewed as configured.
+    pub(crate) fn now(&self) -> SystemTime {
+        let now = SystemTime::now();
+        let skew = Duration::from_secs(self.clock_skew_secs.unsigned_abs());
+        let skewed = if self.clock_skew_secs >= 0 {
+            now.checked_add(skew)
+        } else {
+            now.checked_sub(skew)
+        };
+        skewed.unwrap_or(now)
+    }
+}
+
+/// What changes as requests arrive.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) store: Store,
+    pub(crate) dice: FaultDice,
+}
+
+/// Settings and state, shared by the accept loop, every connection and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub(crate) fn new(settings: Settings, dice: FaultDice) -> Self {
+        Self {
+            settings,
+            state: Mutex::new(State {
+                store: Store::default(),
+                dice,
+            }),
+        }
+    }
+
+    /// Locks the state. Critical sections never panic on input, but if one ever did, the
+    /// server would go on with the state as it was rather than fail every later request.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Clears events, identities and counters, and restarts the fault sequence.
+    pub(crate) fn reset(&self) {
+        let mut state = self.state();
+        state.store = Store::default();
+        state.dice.restart();
+    }
+}

@@ -1,0 +1,175 @@
+//! The identity systems' alias criteria, seen through HTTP.
+
+use alias_server::{Identity, IdentitySystem, MAX_CLUSTER_IDS, Server};
+use serde_json::{Value, json};
+
+use crate::common::{alias_event, import, inspect, strict_alias_event, track_alias};
+
+fn server(system: IdentitySystem) -> Server {
+    Server::builder().identity(system).start().unwrap()
+}
+
+fn cluster(server: &Server, id: &str) -> (String, Vec<String>) {
+    let Identity {
+        canonical, cluster, ..
+    } = server.identity(id).expect("a known id");
+    (canonical, cluster)
+}
+
+fn failure_reasons(server: &Server) -> Vec<Option<String>> {
+    server
+        .events()
+        .iter()
+        .map(|e| e.str_property("$failure_reason").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn original_chains_merges_and_refuses_a_reused_alias() {
+    let server = server(IdentitySystem::Original);
+    track_alias(&server, "anon-id", "user");
+    track_alias(&server, "user", "email");
+    track_alias(&server, "anon-id", "phone");
+    // Already an alias: refused, yet answered as a success.
+    track_alias(&server, "someone-else", "email");
+    assert_eq!(
+        cluster(&server, "email"),
+        (
+            "anon-id".into(),
+            vec![
+                "anon-id".into(),
+                "email".into(),
+                "phone".into(),
+                "user".into()
+            ]
+        )
+    );
+    assert_eq!(
+        failure_reasons(&server),
+        [None, None, None, Some("errAliasAlreadyExists".into())]
+    );
+    assert_eq!(cluster(&server, "someone-else").1, ["someone-else"]);
+}
+
+#[test]
+fn original_refuses_a_merge_reaching_500_ids() {
+    let server = server(IdentitySystem::Original);
+    // 498 aliases make a cluster of 499 ids; one request carries them all.
+    let events: Vec<Value> = (1..MAX_CLUSTER_IDS - 1)
+        .map(|i| strict_alias_event("root", &format!("id-{i}"), &format!("c-{i}")))
+        .collect();
+    let reply = import(&server, "strict=1", &json!(events));
+    assert_eq!(
+        reply.body,
+        r#"{"code":200,"num_records_imported":498,"status":"OK"}"#
+    );
+    assert_eq!(cluster(&server, "id-77").1.len(), 499);
+
+    let reply = import(
+        &server,
+        "strict=1",
+        &json!([strict_alias_event("root", "id-500", "c-500")]),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        failure_reasons(&server)
+            .last()
+            .cloned()
+            .flatten()
+            .as_deref(),
+        Some("errManyIDs")
+    );
+    assert_eq!(cluster(&server, "root").1.len(), 499);
+    assert_eq!(
+        cluster(&server, "id-500"),
+        ("id-500".into(), vec!["id-500".into()])
+    );
+}
+
+/// A cluster of `size` ids: `root` and `size - 1` aliases of it, in one request.
+fn make_cluster(server: &Server, root: &str, size: usize) {
+    let events: Vec<Value> = (1..size)
+        .map(|i| strict_alias_event(root, &format!("{root}-{i}"), &format!("{root}-{i}")))
+        .collect();
+    let reply = import(server, "strict=1", &json!(events));
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+#[test]
+fn original_refuses_merging_two_clusters_that_together_reach_500_ids() {
+    let server = server(IdentitySystem::Original);
+    make_cluster(&server, "a", 300);
+    make_cluster(&server, "b", 200);
+    make_cluster(&server, "c", 199);
+    import(
+        &server,
+        "strict=1",
+        &json!([strict_alias_event("a", "b", "merge-ab")]),
+    );
+    assert_eq!(
+        failure_reasons(&server)
+            .last()
+            .cloned()
+            .flatten()
+            .as_deref(),
+        Some("errManyIDs")
+    );
+    assert_eq!(cluster(&server, "b-1").0, "b");
+    import(
+        &server,
+        "strict=1",
+        &json!([strict_alias_event("a", "c", "merge-ac")]),
+    );
+    assert_eq!(failure_reasons(&server).last().cloned().flatten(), None);
+    assert_eq!(cluster(&server, "c-1"), cluster(&server, "a"));
+    assert_eq!(cluster(&server, "a").1.len(), 499);
+}
+
+#[test]
+fn legacy_aliases_an_id_once() {
+    let server = server(IdentitySystem::Legacy);
+    track_alias(&server, "anon-id", "user");
+    track_alias(&server, "elsewhere", "user");
+    track_alias(&server, "user", "email");
+    assert_eq!(
+        failure_reasons(&server),
+        [None, Some("errAliasAlreadyExists".into()), None]
+    );
+    assert_eq!(cluster(&server, "user").0, "anon-id");
+    assert_eq!(cluster(&server, "email").0, "anon-id");
+    assert_eq!(cluster(&server, "elsewhere").1, ["elsewhere"]);
+}
+
+#[test]
+fn simplified_stores_aliases_but_ignores_them() {
+    let server = server(IdentitySystem::Simplified);
+    track_alias(&server, "anon-id", "user");
+    track_alias(&server, "other", "user");
+    assert_eq!(failure_reasons(&server), [None, None]);
+    assert_eq!(
+        cluster(&server, "user"),
+        ("user".into(), vec!["user".into()])
+    );
+    assert_eq!(server.events().len(), 2);
+}
+
+#[test]
+fn the_identity_endpoint_agrees_with_the_handle() {
+    let server = server(IdentitySystem::Original);
+    track_alias(&server, "anon 1", "user+1@example.com/é");
+    let (status, body) = inspect(&server, "identity/user%2B1%40example.com%2F%C3%A9");
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"id": "user+1@example.com/é", "canonical": "anon 1", "cluster": ["anon 1", "user+1@example.com/é"]})
+    );
+    let expected = serde_json::to_value(server.identity("user+1@example.com/é").unwrap()).unwrap();
+    assert_eq!(body, expected);
+    let (status, _) = inspect(&server, "identity/anon%201");
+    assert_eq!(status, 200);
+    let (status, _) = inspect(&server, "identity/never-seen");
+    assert_eq!(status, 404);
+    // An alias of an id to itself (open in the facts) changes nothing and fails nothing.
+    crate::common::post_json(&server, "/track", &json!([alias_event("same", "same")]));
+    assert_eq!(cluster(&server, "same").1, ["same"]);
+}

@@ -1,0 +1,12 @@
+//! The server over loopback: every wire form, every answer byte for byte, the identity
+//! rules, dedup, every fault, the inspection API, and hardening against hostile clients.
+
+mod answers;
+mod common;
+mod dedup;
+mod faults;
+mod hardening;
+mod identity;
+mod inspect;
+mod lifecycle;
+mod wire_forms;
