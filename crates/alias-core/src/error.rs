@@ -177,11 +177,15 @@ impl ParseError {
     }
 }
 
-/// The start of a body as text, bounded, for error messages.
+/// The start of a body as text, bounded, with runs of white space folded to one space so
+/// that an HTML page fits on one log line.
 pub(crate) fn snippet(body: &[u8]) -> String {
     let head = &body[..body.len().min(ParseError::SNIPPET_CHARS * 4)];
     String::from_utf8_lossy(head)
-        .chars()
+        .split_whitespace()
+        .flat_map(|word| [" ", word])
+        .skip(1)
+        .flat_map(str::chars)
         .take(ParseError::SNIPPET_CHARS)
         .collect()
 }

@@ -385,6 +385,8 @@ mod tests {
         assert_eq!(err.status, StatusCode::OK);
         assert_eq!(err.snippet.len(), ParseError::SNIPPET_CHARS);
         assert!(answer(302, "").is_err());
+        let html = answer(200, "<html>\n  <body>\n\t503  </body>\n</html>").unwrap_err();
+        assert_eq!(html.snippet, "<html> <body> 503 </body> </html>");
         assert!(answer(200, "").is_err());
         assert!(answer(200, r#"{"status":"maybe"}"#).is_err());
     }
