@@ -1,1 +1,64 @@
-//! placeholder
+//! Deliver Mixpanel `$create_alias` calls with [surf].
+//!
+//! **surf and async-std are unmaintained upstream** (RUSTSEC-2026-0169; async-std is
+//! discontinued). This crate exists for code already built on them. For new code, use
+//! `alias-reqwest`, or `alias-core` with an HTTP client of your choice.
+//!
+//! A thin adapter over [`alias_core`]: the core encodes aliases into requests, parses the
+//! answers and decides every retry, `Retry-After` wait, 413 split and budget; this crate only
+//! translates requests and answers between `http` and surf's `http-types`, field by field,
+//! and waits on [`futures_timer`], which needs no particular runtime. Its [`Client`] has the
+//! same methods as `alias-reqwest`'s:
+//!
+//! - `send(aliases) -> Report`: any number of aliases, each ending accepted, rejected (with
+//!   Mixpanel's field and message), invalid, or handed back undelivered (with the last error).
+//! - `send_stream(input, on_finished) -> DeliveryStats`: the same for an input of any
+//!   length, in bounded memory, each outcome handed over as soon as it is final.
+//! - `create_alias(distinct_id, alias) -> Result<(), AliasError>`: one alias, one call.
+//!
+//! ```no_run
+//! use alias_surf::Client;
+//! use alias_surf::alias_core::{Alias, Config, DistinctId, Region, Token};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?).region(Region::Eu);
+//! let client = Client::new(config)?;
+//! client
+//!     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Transport limits
+//!
+//! Every request runs under [`TransportLimits`]: a request timeout (30 s by default) from
+//! sending to the last byte of the answer, and a cap on the answer's body (1 MiB). surf's
+//! backends offer no connect-only timeout, so connecting counts against the request
+//! timeout. A timeout, a refused, reset or closed connection, or an oversized answer becomes
+//! a [`TransportError`](alias_core::TransportError) that the core retries; nothing here
+//! panics on what the network does.
+//!
+//! # Redirects
+//!
+//! Clients this crate builds have no middleware, so they follow no redirect: Mixpanel never
+//! redirects ingestion, and following one could carry an `/import` request's credentials to
+//! another host. If you hand in your own surf client, do not give it surf's `Redirect`
+//! middleware.
+//!
+//! # Features
+//!
+//! One surf backend: `h1-client-rustls` (default: async-h1 with rustls), `h1-client`
+//! (async-h1 with native TLS), `curl-client` (libcurl), `hyper-client` (hyper 0.13).
+#![deny(missing_docs)]
+
+mod client;
+mod transport;
+
+pub use alias_core;
+pub use alias_core::TransportLimits;
+pub use client::{Client, ClientBuilder};
+
+/// The surf client could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the surf client: {0}")]
+pub struct Error(String);

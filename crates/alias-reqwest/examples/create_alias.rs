@@ -1,0 +1,45 @@
+//! Links one alias to a distinct_id through the async client.
+//!
+//! ```sh
+//! cargo run -p alias-reqwest --example create_alias -- BASE_URL TOKEN DISTINCT_ID ALIAS
+//! # e.g. against a local alias-server:
+//! cargo run -p alias-reqwest --example create_alias -- http://127.0.0.1:8080 my-token anon-1 user-1
+//! ```
+//!
+//! `BASE_URL` is `https://api.mixpanel.com` (or `-eu`, `-in`), a proxy, or a test server;
+//! plain `http` is accepted for loopback hosts only.
+
+use std::process::ExitCode;
+
+use alias_reqwest::Client;
+use alias_reqwest::alias_core::{Alias, ApiHost, Config, DistinctId, Token};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => {
+            println!("alias created");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let [base_url, token, distinct_id, alias] = args()?;
+    let config = Config::new(Token::new(token)?).api_host(ApiHost::custom(&base_url)?);
+    let client = Client::new(config)?;
+    client
+        .create_alias(DistinctId::new(distinct_id)?, Alias::new(alias)?)
+        .await?;
+    Ok(())
+}
+
+fn args() -> Result<[String; 4], String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.try_into()
+        .map_err(|_| "usage: create_alias BASE_URL TOKEN DISTINCT_ID ALIAS".to_owned())
+}

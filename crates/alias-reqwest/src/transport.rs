@@ -1,0 +1,184 @@
+//! Translation between `http` values and reqwest's, and reqwest's errors into
+//! [`TransportError`]s. Shared by the async and the blocking client.
+
+use std::error::Error as StdError;
+use std::io;
+
+use alias_core::{TransportError, TransportErrorKind, TransportLimits};
+use http::{HeaderMap, Response, StatusCode, Version};
+
+/// The async transport: one request over `http`, under `limits`.
+#[derive(Debug)]
+pub(crate) struct Async<'a> {
+    pub(crate) http: &'a reqwest::Client,
+    pub(crate) limits: TransportLimits,
+}
+
+impl alias_core::Transport for Async<'_> {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
+        // Set on each request, so that it also bounds a client the caller built.
+        *request.timeout_mut() = Some(self.limits.request_timeout);
+        let mut response = self.http.execute(request).await.map_err(|e| classify(&e))?;
+        let cap = self.limits.max_response_bytes;
+        check_declared_length(response.content_length(), cap)?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+            if body.len() + chunk.len() > cap {
+                return Err(TransportError::body_too_large(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let headers = std::mem::take(response.headers_mut());
+        Ok(assemble(
+            response.status(),
+            response.version(),
+            headers,
+            body,
+        ))
+    }
+}
+
+/// An answer from its parts.
+pub(crate) fn assemble(
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    body: Vec<u8>,
+) -> Response<Vec<u8>> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// Refuses an answer whose declared length is over the cap before reading any of it.
+pub(crate) fn check_declared_length(length: Option<u64>, cap: usize) -> Result<(), TransportError> {
+    match length {
+        Some(length) if length > cap as u64 => Err(TransportError::body_too_large(cap)),
+        _ => Ok(()),
+    }
+}
+
+/// A reqwest error (or an I/O error carrying one, as the blocking body reader returns) as a
+/// transport error.
+pub(crate) fn classify(error: &(dyn StdError + 'static)) -> TransportError {
+    TransportError::from_chain(kind(error), error)
+}
+
+fn kind(error: &(dyn StdError + 'static)) -> TransportErrorKind {
+    if let Some(error) = find::<reqwest::Error>(error) {
+        // reqwest knows timeouts and connect failures wherever they sit in its chain.
+        if error.is_timeout() {
+            return TransportErrorKind::Timeout;
+        }
+        if error.is_connect() {
+            return TransportErrorKind::Connect;
+        }
+    }
+    let mut link = Some(error);
+    while let Some(error) = link {
+        if let Some(kind) = io_kind(error) {
+            return kind;
+        }
+        if let Some(error) = error.downcast_ref::<hyper::Error>() {
+            if error.is_timeout() {
+                return TransportErrorKind::Timeout;
+            }
+            // The peer closed the connection before a whole answer came.
+            if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+                return TransportErrorKind::Closed;
+            }
+        }
+        link = error.source();
+    }
+    TransportErrorKind::Other
+}
+
+fn io_kind(error: &(dyn StdError + 'static)) -> Option<TransportErrorKind> {
+    TransportErrorKind::from_io(error.downcast_ref::<io::Error>()?.kind())
+}
+
+/// The first error of type `E` in the chain, looking inside I/O errors that carry one.
+fn find<'a, E: StdError + 'static>(error: &'a (dyn StdError + 'static)) -> Option<&'a E> {
+    let mut link = Some(error);
+    while let Some(error) = link {
+        if let Some(found) = error.downcast_ref::<E>() {
+            return Some(found);
+        }
+        if let Some(inner) = error
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<E>())
+        {
+            return Some(inner);
+        }
+        link = error.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_kinds_map_to_transport_kinds() {
+        for (io_kind, expected) in [
+            (io::ErrorKind::ConnectionReset, TransportErrorKind::Closed),
+            (io::ErrorKind::UnexpectedEof, TransportErrorKind::Closed),
+            (io::ErrorKind::BrokenPipe, TransportErrorKind::Closed),
+            (
+                io::ErrorKind::ConnectionRefused,
+                TransportErrorKind::Connect,
+            ),
+            (io::ErrorKind::TimedOut, TransportErrorKind::Timeout),
+            (io::ErrorKind::InvalidData, TransportErrorKind::Other),
+        ] {
+            let error = io::Error::new(io_kind, "boom");
+            assert_eq!(classify(&error).kind, expected, "{io_kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_message_names_every_link_of_the_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("sending failed")]
+        struct Outer(#[source] io::Error);
+        let error = Outer(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "reset by peer",
+        ));
+        let transport = classify(&error);
+        assert_eq!(transport.kind, TransportErrorKind::Closed);
+        assert_eq!(transport.message, "sending failed: reset by peer");
+    }
+
+    #[test]
+    fn declared_length_over_the_cap_is_refused_before_reading() {
+        assert_eq!(check_declared_length(Some(10), 10), Ok(()));
+        assert_eq!(check_declared_length(None, 10), Ok(()));
+        let error = check_declared_length(Some(11), 10).unwrap_err();
+        assert_eq!(error.kind, TransportErrorKind::BodyTooLarge);
+    }
+
+    #[test]
+    fn assembled_answers_keep_every_part() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "7".parse().unwrap());
+        let response = assemble(
+            StatusCode::TOO_MANY_REQUESTS,
+            Version::HTTP_11,
+            headers,
+            b"{}".to_vec(),
+        );
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.version(), Version::HTTP_11);
+        assert_eq!(response.headers()["retry-after"], "7");
+        assert_eq!(response.body(), b"{}");
+    }
+}
