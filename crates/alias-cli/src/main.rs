@@ -1,1 +1,62 @@
-fn main() {}
+//! `mixpanel-alias`: create Mixpanel aliases, bulk-import them, or serve a reference
+//! ingestion server to test against.
+//!
+//! Each subcommand lives in a module of its own with its clap `Args` and a `run` function;
+//! this file only parses the command line and dispatches.
+
+mod create;
+mod dry_run;
+mod exit;
+mod import;
+mod logging;
+mod options;
+mod outcome;
+mod sender;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(name = "mixpanel-alias", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Link one new id (--alias) to an existing one (--distinct-id), and say what happened.
+    Create(create::Args),
+    /// Import aliases in bulk from a CSV or NDJSON file, resumably.
+    Import(import::Args),
+    /// Serve a reference Mixpanel ingestion server (/track, /import, /_inspect) until
+    /// SIGINT or SIGTERM.
+    Serve(serve::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr, so that stdout stays the machine-readable channel.
+    logging::init();
+    match cli.command {
+        Command::Create(args) => create::run(&args).unwrap_or_else(|error| error.report()),
+        Command::Import(args) => import::run(&args).unwrap_or_else(|error| error.report()),
+        Command::Serve(args) => serve::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

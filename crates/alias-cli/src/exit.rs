@@ -1,0 +1,44 @@
+//! How `create` and `import` end: the exit codes of their contract, and the usage error.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit code when every alias was accepted.
+pub(crate) const ACCEPTED: u8 = 0;
+/// Exit code when any alias was rejected, invalid or undelivered, or the run was cut short.
+pub(crate) const FAILURES: u8 = 1;
+/// Exit code for a usage or configuration error.
+pub(crate) const USAGE: u8 = 2;
+
+/// A usage or configuration error: the run cannot start as asked.
+///
+/// The message names the flag (or argument) at fault and says what to do instead, since it
+/// is the only thing the operator sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UsageError(String);
+
+impl UsageError {
+    /// An error with this message.
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+
+    /// Prints the error on stderr and gives the usage exit code.
+    pub(crate) fn report(&self) -> ExitCode {
+        eprintln!("error: {self}");
+        ExitCode::from(USAGE)
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The exit code of a run that got as far as sending: 0 only when nothing failed.
+pub(crate) fn of_run(all_accepted: bool) -> ExitCode {
+    ExitCode::from(if all_accepted { ACCEPTED } else { FAILURES })
+}

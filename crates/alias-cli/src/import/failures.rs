@@ -1,0 +1,375 @@
+//! The failures file: every row that was not accepted, in the input's format, with the
+//! `line` it came from and the `reason`.
+//!
+//! A row that went out carries the `time` and `$insert_id` it was sent with, so that
+//! importing the failures file again sends the same events, which the server deduplicates
+//! against any copy that did arrive. The file can be imported as it is: the reader takes
+//! `time` and `$insert_id` back and ignores `line` and `reason`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use alias_core::CreateAlias;
+use serde_json::Value;
+
+use super::input::{Format, Header, Source};
+use crate::exit::UsageError;
+
+/// An open failures file.
+#[derive(Debug)]
+pub(crate) struct Failures {
+    path: PathBuf,
+    writer: Writer,
+}
+
+#[derive(Debug)]
+enum Writer {
+    Csv {
+        // Boxed: the CSV writer's buffers dwarf the other variant.
+        csv: Box<csv::Writer<Counted>>,
+        layout: Layout,
+    },
+    Ndjson(BufWriter<Counted>),
+}
+
+impl Failures {
+    /// Opens the failures file at `path`. A fresh import truncates it; a resumed one
+    /// (`resume_len` from the checkpoint) cuts it back to what the checkpoint covers and
+    /// appends, so a row is never listed twice.
+    pub(crate) fn open(
+        path: &Path,
+        format: Format,
+        header: Option<&Header>,
+        resume_len: Option<u64>,
+    ) -> Result<Self, UsageError> {
+        let cannot = |e: io::Error| {
+            UsageError::new(format!(
+                "--failures {}: cannot write it: {e}; pass a path in a writable directory",
+                path.display()
+            ))
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(resume_len.is_none())
+            .open(path)
+            .map_err(cannot)?;
+        let kept = match resume_len {
+            Some(len) => {
+                let current = file.metadata().map_err(cannot)?.len();
+                if current < len {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "the failures file is shorter than the checkpoint recorded: rows listed earlier may be missing"
+                    );
+                }
+                let kept = current.min(len);
+                file.set_len(kept).map_err(cannot)?;
+                file.seek(SeekFrom::Start(kept)).map_err(cannot)?;
+                kept
+            }
+            None => 0,
+        };
+        let counted = Counted {
+            file,
+            written: kept,
+        };
+        let writer = match (format, header) {
+            (Format::Csv, Some(header)) => {
+                let layout = Layout::new(header);
+                let mut csv = csv::WriterBuilder::new()
+                    .flexible(true)
+                    .from_writer(counted);
+                if kept == 0 {
+                    csv.write_record(layout.names(header))
+                        .map_err(|e| cannot(e.into()))?;
+                }
+                Writer::Csv {
+                    csv: Box::new(csv),
+                    layout,
+                }
+            }
+            _ => Writer::Ndjson(BufWriter::new(counted)),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+        })
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Adds the row read at `line`. `sent` is the alias as it went out, when it did.
+    pub(crate) fn write(
+        &mut self,
+        line: u64,
+        source: &Source,
+        sent: Option<&CreateAlias>,
+        reason: &str,
+    ) -> io::Result<()> {
+        let stamps = Stamps::of(sent);
+        match &mut self.writer {
+            Writer::Csv { csv, layout } => {
+                let empty = csv::ByteRecord::new();
+                let record = match source {
+                    Source::Csv(record) => record,
+                    // A CSV input only yields CSV records.
+                    Source::Json(_) | Source::Text(_) => &empty,
+                };
+                csv.write_record(&layout.record(record, &stamps, line, reason))?;
+            }
+            Writer::Ndjson(out) => {
+                let mut object = match source {
+                    Source::Json(object) => object.clone(),
+                    Source::Text(text) => {
+                        let mut object = serde_json::Map::new();
+                        object.insert("text".to_owned(), Value::String(text.clone()));
+                        object
+                    }
+                    Source::Csv(_) => serde_json::Map::new(),
+                };
+                if let Some(time) = stamps.time {
+                    object.insert("time".to_owned(), Value::from(time));
+                }
+                if let Some(insert_id) = stamps.insert_id {
+                    object.insert("$insert_id".to_owned(), Value::String(insert_id));
+                }
+                object.insert("line".to_owned(), Value::from(line));
+                object.insert("reason".to_owned(), Value::String(reason.to_owned()));
+                serde_json::to_writer(&mut *out, &object)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything buffered to the file and returns the file's length.
+    pub(crate) fn flush(&mut self) -> io::Result<u64> {
+        match &mut self.writer {
+            Writer::Csv { csv, .. } => {
+                csv.flush()?;
+                Ok(csv.get_ref().written)
+            }
+            Writer::Ndjson(out) => {
+                out.flush()?;
+                Ok(out.get_ref().written)
+            }
+        }
+    }
+}
+
+/// The `time` (milliseconds) and `$insert_id` an alias went out with.
+#[derive(Debug, Default)]
+struct Stamps {
+    time: Option<u64>,
+    insert_id: Option<String>,
+}
+
+impl Stamps {
+    fn of(sent: Option<&CreateAlias>) -> Self {
+        let Some(sent) = sent else {
+            return Self::default();
+        };
+        Self {
+            time: sent.time().map(super::epoch_millis),
+            insert_id: sent.insert_id().map(|id| id.as_str().to_owned()),
+        }
+    }
+}
+
+/// The columns of a CSV failures file: the input's, less its own `line` and `reason` (an
+/// input that is itself a failures file), plus `time` and `$insert_id` where missing, plus
+/// `line` and `reason`.
+#[derive(Debug)]
+struct Layout {
+    columns: Vec<Column>,
+    /// Fields of the input header; fields past these are kept at the end of the row.
+    width: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Input(usize),
+    Time(Option<usize>),
+    InsertId(Option<usize>),
+    Line,
+    Reason,
+}
+
+impl Layout {
+    fn new(header: &Header) -> Self {
+        let mut columns = Vec::new();
+        let (mut time, mut insert_id) = (false, false);
+        for (i, name) in header.names.iter().enumerate() {
+            columns.push(match name.as_str() {
+                "line" | "reason" => continue,
+                "time" if !time => {
+                    time = true;
+                    Column::Time(Some(i))
+                }
+                "$insert_id" if !insert_id => {
+                    insert_id = true;
+                    Column::InsertId(Some(i))
+                }
+                _ => Column::Input(i),
+            });
+        }
+        if !time {
+            columns.push(Column::Time(None));
+        }
+        if !insert_id {
+            columns.push(Column::InsertId(None));
+        }
+        columns.extend([Column::Line, Column::Reason]);
+        Self {
+            columns,
+            width: header.names.len(),
+        }
+    }
+
+    fn names<'a>(&self, header: &'a Header) -> Vec<&'a str> {
+        self.columns
+            .iter()
+            .map(|column| match column {
+                Column::Input(i) => header.names[*i].as_str(),
+                Column::Time(_) => "time",
+                Column::InsertId(_) => "$insert_id",
+                Column::Line => "line",
+                Column::Reason => "reason",
+            })
+            .collect()
+    }
+
+    fn record(
+        &self,
+        input: &csv::ByteRecord,
+        stamps: &Stamps,
+        line: u64,
+        reason: &str,
+    ) -> csv::ByteRecord {
+        let field = |i: &Option<usize>| i.and_then(|i| input.get(i)).unwrap_or_default();
+        let mut out = csv::ByteRecord::new();
+        for column in &self.columns {
+            match column {
+                Column::Input(i) => out.push_field(input.get(*i).unwrap_or_default()),
+                Column::Time(i) => match stamps.time {
+                    Some(time) => out.push_field(time.to_string().as_bytes()),
+                    None => out.push_field(field(i)),
+                },
+                Column::InsertId(i) => match &stamps.insert_id {
+                    Some(insert_id) => out.push_field(insert_id.as_bytes()),
+                    None => out.push_field(field(i)),
+                },
+                Column::Line => out.push_field(line.to_string().as_bytes()),
+                Column::Reason => out.push_field(reason.as_bytes()),
+            }
+        }
+        // A row longer than the header keeps its surplus, so nothing of it is lost.
+        for surplus in input.iter().skip(self.width) {
+            out.push_field(surplus);
+        }
+        out
+    }
+}
+
+/// A file that counts the bytes written to it, so that a checkpoint can record how much of
+/// the failures file it covers.
+#[derive(Debug)]
+struct Counted {
+    file: File,
+    written: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use alias_core::InsertId;
+
+    use super::*;
+
+    fn header(names: &[&str]) -> Header {
+        Header::new(&csv::ByteRecord::from(names.to_vec()), false, "in.csv").unwrap()
+    }
+
+    #[test]
+    fn a_failures_file_imported_again_keeps_its_columns_and_takes_new_stamps() {
+        let layout = Layout::new(&header(&[
+            "distinct_id",
+            "alias",
+            "time",
+            "$insert_id",
+            "line",
+            "reason",
+        ]));
+        let input = csv::ByteRecord::from(vec![
+            "anon-1",
+            "user-1",
+            "1",
+            "old-id",
+            "9",
+            "old reason",
+            "surplus",
+        ]);
+        let sent = CreateAlias::from_ids("anon-1", "user-1")
+            .unwrap()
+            .with_time(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
+            .unwrap()
+            .with_insert_id(InsertId::new("new-id").unwrap());
+        let out = layout.record(&input, &Stamps::of(Some(&sent)), 3, "rejected: no");
+        let out: Vec<&[u8]> = out.iter().collect();
+        assert_eq!(
+            out,
+            [
+                &b"anon-1"[..],
+                b"user-1",
+                b"1700000000123",
+                b"new-id",
+                b"3",
+                b"rejected: no",
+                b"surplus"
+            ]
+        );
+        let unsent = layout.record(&input, &Stamps::of(None), 3, "invalid");
+        assert_eq!(&unsent[2], b"1");
+        assert_eq!(&unsent[3], b"old-id");
+    }
+
+    #[test]
+    fn a_resumed_file_is_cut_back_to_the_checkpoint_and_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failures.ndjson");
+        std::fs::write(
+            &path,
+            "{\"line\":2}\n{\"line\":3,\"after\":\"checkpoint\"}\n",
+        )
+        .unwrap();
+        let mut failures = Failures::open(&path, Format::Ndjson, None, Some(11)).unwrap();
+        failures
+            .write(4, &Source::Text("x".into()), None, "invalid: is not JSON")
+            .unwrap();
+        let len = failures.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "{\"line\":2}\n{\"line\":4,\"reason\":\"invalid: is not JSON\",\"text\":\"x\"}\n"
+        );
+        assert_eq!(len, text.len() as u64);
+    }
+}

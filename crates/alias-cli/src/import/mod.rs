@@ -1,0 +1,319 @@
+//! `mixpanel-alias import`: aliases from a CSV or NDJSON file of any size, streamed in
+//! bounded memory, with a failures file, a checkpoint to resume from, and progress.
+//!
+//! The pieces: [`input`] reads rows on a thread of its own; the delivery (an adapter's
+//! `send_stream`) pulls them through [`Pull`]; [`tracker::Tracker`] follows each row to its
+//! outcome and keeps [`failures`], [`checkpoint`] and [`progress`] in step.
+
+mod checkpoint;
+mod failures;
+mod input;
+mod progress;
+mod signals;
+mod tracker;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alias_core::{BatchLimits, CreateAlias, Tally};
+
+use self::checkpoint::Checkpoint;
+use self::failures::Failures;
+use self::input::{FormatArg, Input, InputPath, Row, RowOptions};
+use self::progress::Progress;
+use self::tracker::{Ending, Summary, Tracker};
+use crate::exit::{self, UsageError};
+use crate::options::CommonArgs;
+use crate::sender::Sender;
+
+/// How long the delivery waits for the reader before looking at the stop flag again.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Import aliases in bulk from CSV or NDJSON.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The file to import, or - for standard input. CSV needs a header naming the
+    /// distinct_id and alias columns; optional time (seconds or milliseconds since 1970) and
+    /// $insert_id columns are sent as they are.
+    #[arg(value_name = "FILE")]
+    input: PathBuf,
+
+    /// The input format; auto means NDJSON for .ndjson and .jsonl files, CSV otherwise.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+
+    /// Send the other columns (CSV) or fields (NDJSON) as extra event properties; without
+    /// it they are ignored, but kept in the failures file.
+    #[arg(long)]
+    extra_columns: bool,
+
+    /// Aliases per request (Mixpanel takes at most 2000).
+    #[arg(
+        long,
+        default_value_t = 2000,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=2000)
+    )]
+    batch_size: u16,
+
+    /// Requests in flight at once.
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
+    concurrency: u16,
+
+    /// Write the rows that were not accepted here, in the input's format plus line and
+    /// reason. Importing this file again (same flags) sends them again. Without it, they are
+    /// listed on stderr by line.
+    #[arg(long, value_name = "PATH")]
+    failures: Option<PathBuf>,
+
+    /// Record progress here; running the same command again resumes where an interrupted
+    /// import stopped, without sending acknowledged rows again.
+    #[arg(long, value_name = "PATH")]
+    checkpoint: Option<PathBuf>,
+
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(
+        long,
+        default_value_t = 5,
+        value_name = "SECS",
+        help_heading = "Advanced"
+    )]
+    progress_interval: u64,
+
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Runs the import. The last stdout line is `accepted=N rejected=N undelivered=N invalid=N`
+/// for all runs of this import (the checkpointed ones included).
+pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
+    let mut settings = args.common.settings()?;
+    if settings.dry_run && args.checkpoint.is_some() {
+        return Err(UsageError::new(
+            "--checkpoint cannot be used with --dry-run: a dry run sends nothing, so it must \
+             not mark rows done; drop one of them",
+        ));
+    }
+    let limits = BatchLimits {
+        max_events: usize::from(args.batch_size),
+        ..settings.config.limits()
+    };
+    settings.config = settings
+        .config
+        .concurrency(usize::from(args.concurrency))
+        .batch_limits(limits);
+    let path = InputPath::new(&args.input);
+    refuse_overwriting_the_input(args)?;
+    let format = args.format.resolve(&path);
+    let identity = path.identity();
+    let resumed = match &args.checkpoint {
+        Some(checkpoint) => Checkpoint::load(checkpoint)?,
+        None => None,
+    };
+    if let (Some(found), Some(checkpoint)) = (&resumed, &args.checkpoint) {
+        if found.input != identity {
+            return Err(UsageError::new(format!(
+                "--checkpoint {} belongs to the input {}, not {identity}; pass that input, or \
+                 another --checkpoint path to start a new import",
+                checkpoint.display(),
+                found.input
+            )));
+        }
+        if found.complete {
+            eprintln!(
+                "{identity} was already imported to the end (checkpoint {}); delete the \
+                 checkpoint to import it again",
+                checkpoint.display()
+            );
+            return Ok(finish_line(&found.tally()));
+        }
+        eprintln!(
+            "resuming from line {} (checkpoint {})",
+            found.resume_line,
+            checkpoint.display()
+        );
+    }
+    let start = resumed
+        .clone()
+        .unwrap_or_else(|| Checkpoint::start(identity, SystemTime::now()));
+
+    let input = Input::open(&path, format, args.extra_columns)?;
+    let failures = args
+        .failures
+        .as_deref()
+        .map(|failures| {
+            let resume_len = resumed.as_ref().map(|r| r.failures_len.unwrap_or(0));
+            Failures::open(failures, format, input.header(), resume_len)
+        })
+        .transpose()?;
+    let dry_run = settings.dry_run;
+    let sender = Sender::new(settings)?;
+    tracing::debug!(config = ?sender.config(), ?format, "importing");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    signals::watch(Arc::clone(&stop));
+    let progress = Progress::new(input.size(), Duration::from_secs(args.progress_interval));
+    let options = RowOptions {
+        extra_columns: args.extra_columns,
+        default_time: start.default_time(),
+        resume_line: start.resume_line,
+    };
+    let rows = input.spawn(options, Arc::clone(&stop)).map_err(|e| {
+        UsageError::new(format!(
+            "cannot start the input reader: {e}; check the process's thread limits (ulimit -u)"
+        ))
+    })?;
+    let tracker = RefCell::new(Tracker::new(
+        &start,
+        args.checkpoint.clone(),
+        failures,
+        progress,
+        stop,
+        dry_run,
+    ));
+    let stats = sender.send_stream(
+        Pull {
+            rows,
+            tracker: &tracker,
+            done: false,
+        },
+        |entry| tracker.borrow_mut().finished(entry),
+    );
+    tracing::debug!(?stats, "delivery ended");
+    let summary = tracker.into_inner().end();
+    if let Some(would_send) = summary.would_send {
+        eprintln!(
+            "dry run: {would_send} aliases in {} requests would be sent; nothing was sent",
+            stats.requests
+        );
+    }
+    report(&summary, args.checkpoint.as_deref());
+    let exit = finish_line(&summary.tally);
+    Ok(match summary.ending {
+        Ending::Complete => exit,
+        Ending::Interrupted | Ending::Failed(_) => ExitCode::from(exit::FAILURES),
+    })
+}
+
+/// Refuses a `--failures` or `--checkpoint` path that is the input file itself: both are
+/// rewritten, which would destroy the input.
+fn refuse_overwriting_the_input(args: &Args) -> Result<(), UsageError> {
+    let Ok(input) = std::fs::canonicalize(&args.input) else {
+        return Ok(());
+    };
+    for (flag, path) in [
+        ("--failures", &args.failures),
+        ("--checkpoint", &args.checkpoint),
+    ] {
+        let same = path
+            .as_deref()
+            .and_then(|path| std::fs::canonicalize(path).ok())
+            .is_some_and(|path| path == input);
+        if same {
+            return Err(UsageError::new(format!(
+                "{flag} is the input file {}: it would be overwritten; pass another path",
+                args.input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Explains on stderr what is left to do.
+fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
+    let failed = summary.tally.total() - summary.tally.accepted;
+    if failed > 0 {
+        match &summary.failures {
+            Some(path) => eprintln!(
+                "{failed} rows were not accepted; {} lists them with the reason of each: fix \
+                 the invalid ones, then import that file with the same flags",
+                path.display()
+            ),
+            None => eprintln!(
+                "{failed} rows were not accepted (listed above by line); pass --failures PATH \
+                 to collect them in a file that can be imported again"
+            ),
+        }
+    }
+    let resume = match checkpoint {
+        Some(path) => format!(
+            "run the same command again to resume from the checkpoint {}",
+            path.display()
+        ),
+        None => format!(
+            "rows from line {} on were not sent; import them again (pass --checkpoint PATH to \
+             resume automatically next time)",
+            summary.resume_line
+        ),
+    };
+    match &summary.ending {
+        Ending::Complete => {}
+        Ending::Interrupted => eprintln!("interrupted: {resume}"),
+        Ending::Failed(error) => eprintln!("error: {error}"),
+    }
+}
+
+/// Prints the summary line, last on stdout, and gives the exit code it implies.
+fn finish_line(tally: &Tally) -> ExitCode {
+    println!(
+        "accepted={} rejected={} undelivered={} invalid={}",
+        tally.accepted, tally.rejected, tally.undelivered, tally.invalid
+    );
+    exit::of_run(tally.accepted == tally.total())
+}
+
+/// Milliseconds since the epoch, the wire's precision of `time`.
+fn epoch_millis(time: SystemTime) -> u64 {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The rows read, as the delivery pulls them: invalid rows are recorded on the way and
+/// skipped, and the stream ends at the end of the input, on a read error, or on stop.
+#[derive(Debug)]
+struct Pull<'a> {
+    rows: Receiver<Result<Row, String>>,
+    tracker: &'a RefCell<Tracker>,
+    done: bool,
+}
+
+impl Iterator for Pull<'_> {
+    type Item = CreateAlias;
+
+    fn next(&mut self) -> Option<CreateAlias> {
+        while !self.done {
+            let mut tracker = self.tracker.borrow_mut();
+            if tracker.should_stop() {
+                self.done = true;
+                break;
+            }
+            match self.rows.recv_timeout(STOP_POLL) {
+                Ok(Ok(row)) => {
+                    if let Some(alias) = tracker.read(row) {
+                        return Some(alias);
+                    }
+                }
+                Ok(Err(error)) => {
+                    tracker.read_failed(&error);
+                    self.done = true;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    tracker.input_ended();
+                    self.done = true;
+                }
+            }
+        }
+        None
+    }
+}

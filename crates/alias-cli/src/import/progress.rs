@@ -1,0 +1,146 @@
+//! Progress on stderr: a bar when stderr is a terminal, a plain line every few seconds
+//! otherwise (logs, CI), so that neither fills a log file with redraws.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use alias_core::Tally;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How often the bar's text is rebuilt: often enough to look live.
+const BAR_REFRESH: Duration = Duration::from_millis(100);
+
+/// Reports an import's progress.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    display: Display,
+    started: Instant,
+    shown: Instant,
+    every: Duration,
+    /// The input's size in bytes, when known: for the percentage and the ETA.
+    size: Option<u64>,
+    /// The offset of the first update: bytes done by an earlier run (a resumed import) are
+    /// left out of the rate.
+    first_offset: Option<u64>,
+}
+
+#[derive(Debug)]
+enum Display {
+    Bar(ProgressBar),
+    Lines,
+}
+
+impl Progress {
+    /// Progress over an input of `size` bytes (if known); plain lines come every `every`.
+    pub(crate) fn new(size: Option<u64>, every: Duration) -> Self {
+        let display = if std::io::stderr().is_terminal() {
+            Display::Bar(bar(size))
+        } else {
+            Display::Lines
+        };
+        let now = Instant::now();
+        Self {
+            display,
+            started: now,
+            shown: now,
+            every,
+            size,
+            first_offset: None,
+        }
+    }
+
+    /// Shows `tally` (all rows so far), the rate of the `rows` done in this run, and how far
+    /// into the input they reach (`offset`, in bytes), when it is time to.
+    pub(crate) fn update(&mut self, tally: &Tally, rows: u64, offset: u64) {
+        self.first_offset.get_or_insert(offset);
+        let due = match self.display {
+            Display::Bar(_) => BAR_REFRESH,
+            Display::Lines => self.every,
+        };
+        if self.shown.elapsed() >= due {
+            self.show(tally, rows, offset);
+        }
+    }
+
+    /// Shows the state now, whatever the time since the last.
+    fn show(&mut self, tally: &Tally, rows: u64, offset: u64) {
+        self.shown = Instant::now();
+        match &self.display {
+            Display::Bar(bar) => {
+                bar.set_position(offset);
+                bar.set_message(self.counts(tally, rows));
+            }
+            Display::Lines => eprintln!("{}", self.line(tally, rows, offset)),
+        }
+    }
+
+    /// The rate, the outcomes, and the rows done in this run: most wanted first, since a
+    /// narrow terminal cuts the end of the bar's message.
+    fn counts(&self, tally: &Tally, rows: u64) -> String {
+        format!(
+            "{:.0} rows/s, accepted={} rejected={} invalid={} undelivered={}, {rows} rows",
+            rows as f64 / self.started.elapsed().as_secs_f64().max(1e-3),
+            tally.accepted,
+            tally.rejected,
+            tally.invalid,
+            tally.undelivered
+        )
+    }
+
+    /// The state as one plain line.
+    fn line(&self, tally: &Tally, rows: u64, offset: u64) -> String {
+        let mut line = format!("progress: {}", self.counts(tally, rows));
+        if let Some(size) = self.size.filter(|&size| size > 0) {
+            line.push_str(&format!(", {}% done", offset.min(size) * 100 / size));
+            if let Some(eta) = self.eta(offset, size) {
+                line.push_str(&format!(", ETA {}s", eta.as_secs()));
+            }
+        }
+        line
+    }
+
+    /// The time left at the rate so far, once there is a rate.
+    fn eta(&self, offset: u64, size: u64) -> Option<Duration> {
+        let done = offset.saturating_sub(self.first_offset.unwrap_or(offset));
+        if done == 0 {
+            return None;
+        }
+        let left = size.saturating_sub(offset);
+        Some(self.started.elapsed().mul_f64(left as f64 / done as f64))
+    }
+
+    /// Prints a line on stderr without breaking the bar.
+    pub(crate) fn println(&self, line: &str) {
+        match &self.display {
+            Display::Bar(bar) => bar.suspend(|| eprintln!("{line}")),
+            Display::Lines => eprintln!("{line}"),
+        }
+    }
+
+    /// Removes the bar, if any, and prints the final state as a plain line.
+    pub(crate) fn finish(&mut self, tally: &Tally, rows: u64, offset: u64) {
+        if let Display::Bar(bar) = &self.display {
+            bar.finish_and_clear();
+        }
+        eprintln!("{}", self.line(tally, rows, offset));
+    }
+}
+
+fn bar(size: Option<u64>) -> ProgressBar {
+    let (bar, template) = match size {
+        Some(size) => (
+            ProgressBar::with_draw_target(Some(size), ProgressDrawTarget::stderr()),
+            "{spinner} {elapsed_precise} [{bar:16}] {percent:>3}% ETA {eta} {wide_msg}",
+        ),
+        None => (
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+            "{spinner} {elapsed_precise} {wide_msg}",
+        ),
+    };
+    // The templates above are fixed and valid; a failure would only lose the styling.
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

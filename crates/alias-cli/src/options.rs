@@ -1,0 +1,532 @@
+//! The flags `create` and `import` share, turned into an [`alias_core::Config`].
+//!
+//! Every problem is a [`UsageError`] naming the flag and saying what to do. Secret values
+//! (token, service account secret, project secret) are never echoed: clap is told to hide
+//! their environment values in `--help`, and no message here formats one.
+
+use std::time::Duration;
+
+use alias_core::{
+    ApiHost, BatchLimits, Config, ConfigError, Credentials, Endpoint, Field, Region, RetryPolicy,
+    Secret, Token, TrackBody, ValidationError,
+};
+use clap::ValueEnum;
+
+use crate::exit::UsageError;
+
+/// What stands in for a token or a secret in a dry run's output.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+/// The flags of every command that sends aliases.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CommonArgs {
+    /// The Mixpanel project token (Project Settings). Prefer the environment variable:
+    /// command-line arguments are visible to other users of the machine.
+    #[arg(
+        long,
+        env = "MIXPANEL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+
+    /// The project's data residency region; events sent to another region's host are not
+    /// ingested.
+    #[arg(long, value_enum, default_value_t = RegionArg::Us)]
+    region: RegionArg,
+
+    /// A base URL to send to instead of the region's host (a proxy, a test server).
+    /// Overrides --region. Plain http is accepted for loopback hosts only.
+    #[arg(long, value_name = "URL")]
+    api_host: Option<String>,
+
+    /// `track` needs only the token; `import` authenticates (service account, project
+    /// secret, or the token as user name) and validates strictly.
+    #[arg(long, value_enum, default_value_t = EndpointArg::Track)]
+    endpoint: EndpointArg,
+
+    /// The numeric project id, with a service account (--endpoint import).
+    #[arg(long, value_name = "ID")]
+    project_id: Option<String>,
+
+    /// The service account's user name (--endpoint import).
+    #[arg(
+        long,
+        env = "MIXPANEL_SERVICE_ACCOUNT_USER",
+        hide_env_values = true,
+        value_name = "USER"
+    )]
+    service_account_user: Option<String>,
+
+    /// The service account's secret (--endpoint import). Prefer the environment variable.
+    #[arg(
+        long,
+        env = "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    service_account_secret: Option<String>,
+
+    /// The project's API secret (--endpoint import). Deprecated by Mixpanel; prefer a
+    /// service account. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "MIXPANEL_PROJECT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    project_secret: Option<String>,
+
+    /// Ask for per-record validation (strict=1). Always on with --endpoint import.
+    #[arg(long)]
+    strict: bool,
+
+    /// The HTTP client that carries the requests.
+    #[arg(long, value_enum, default_value_t = TransportArg::Reqwest)]
+    transport: TransportArg,
+
+    /// Print the requests that would be sent, secrets redacted, and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Attempts per request, the first included, before its aliases count as undelivered.
+    #[arg(
+        long,
+        default_value_t = 8,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=1000),
+        help_heading = "Advanced"
+    )]
+    max_attempts: u32,
+
+    /// The first retry backoff in milliseconds. Scales the whole documented policy (2 s
+    /// doubling to 60 s, 1-5 s jitter, Retry-After obeyed up to 10 min): 2 makes every wait
+    /// a thousand times shorter, for loopback test servers.
+    #[arg(
+        long,
+        default_value_t = 2000,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=600_000),
+        help_heading = "Advanced"
+    )]
+    retry_initial_ms: u64,
+
+    /// How /track requests carry their events: form field `data` with JSON (as the Python
+    /// and Go SDKs send it), form field `data` with base64 (as Ruby and PHP do), or a JSON
+    /// array body.
+    #[arg(long, value_enum, default_value_t = BodyArg::FormJson, help_heading = "Advanced")]
+    body: BodyArg,
+
+    /// Compress request bodies with gzip.
+    #[arg(long, help_heading = "Advanced")]
+    gzip: bool,
+
+    /// Ask /track for a bare 1 or 0 instead of JSON with the error message (verbose=0).
+    #[arg(long, help_heading = "Advanced")]
+    no_verbose: bool,
+
+    /// Uncompressed body bytes per request. Mixpanel documents 10 MB and, elsewhere, 2 MiB;
+    /// the default is the smaller.
+    #[arg(
+        long,
+        default_value_t = BatchLimits::DEFAULT_BODY_BYTES,
+        value_name = "BYTES",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..=10_000_000),
+        help_heading = "Advanced"
+    )]
+    max_body_bytes: usize,
+}
+
+/// `--body`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BodyArg {
+    /// data=<JSON>, form-urlencoded.
+    FormJson,
+    /// data=<base64 of JSON>, form-urlencoded.
+    FormBase64,
+    /// A JSON array, application/json.
+    JsonArray,
+}
+
+impl From<BodyArg> for TrackBody {
+    fn from(body: BodyArg) -> Self {
+        match body {
+            BodyArg::FormJson => Self::FormJson,
+            BodyArg::FormBase64 => Self::FormBase64,
+            BodyArg::JsonArray => Self::JsonArray,
+        }
+    }
+}
+
+/// `--region`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RegionArg {
+    /// api.mixpanel.com
+    Us,
+    /// api-eu.mixpanel.com
+    Eu,
+    /// api-in.mixpanel.com
+    In,
+}
+
+/// `--endpoint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EndpointArg {
+    /// /track
+    Track,
+    /// /import
+    Import,
+}
+
+/// `--transport`: which adapter crate carries the requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TransportArg {
+    /// alias-reqwest (tokio).
+    Reqwest,
+    /// alias-surf (async-std).
+    Surf,
+}
+
+/// The validated common flags.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// What to send and how. In a dry run, the token and secrets in it are placeholders, so
+    /// that nothing printed from it can hold a real one.
+    pub(crate) config: Config,
+    /// The adapter to send with.
+    pub(crate) transport: TransportArg,
+    /// Print instead of sending.
+    pub(crate) dry_run: bool,
+}
+
+impl CommonArgs {
+    /// Checks the flags and builds the configuration.
+    pub(crate) fn settings(&self) -> Result<Settings, UsageError> {
+        let token = self.token()?;
+        let credentials = self.credentials()?;
+        let (token, endpoint) = if self.dry_run {
+            (placeholder_token(), credentials.map(redact))
+        } else {
+            (token, credentials)
+        };
+        let host = match &self.api_host {
+            Some(url) => ApiHost::custom(url).map_err(api_host_error)?,
+            None => ApiHost::region(self.region.into()),
+        };
+        let mut config = Config::new(token)
+            .api_host(host)
+            .endpoint(endpoint.map_or(Endpoint::Track, Endpoint::Import))
+            .retry_policy(self.retry_policy())
+            .track_body(self.body.into())
+            .gzip(self.gzip)
+            .verbose(!self.no_verbose)
+            .batch_limits(BatchLimits {
+                max_body_bytes: self.max_body_bytes,
+                ..BatchLimits::default()
+            });
+        if self.strict {
+            config = config.strict(true);
+        }
+        Ok(Settings {
+            config,
+            transport: self.transport,
+            dry_run: self.dry_run,
+        })
+    }
+
+    fn token(&self) -> Result<Token, UsageError> {
+        let missing = || {
+            UsageError::new(
+                "--token is missing: pass the project token (Mixpanel: Project Settings) with \
+                 --token or, better, the MIXPANEL_TOKEN environment variable",
+            )
+        };
+        Token::new(self.token.clone().ok_or_else(missing)?).map_err(|_| missing())
+    }
+
+    /// The `/import` credentials, or `None` for `/track`.
+    fn credentials(&self) -> Result<Option<Credentials>, UsageError> {
+        let user = self.service_account_user.as_deref();
+        let secret = self.service_account_secret.as_deref();
+        let project_secret = self.project_secret.as_deref();
+        if self.endpoint == EndpointArg::Track {
+            // Also set from the environment, so ignored rather than refused: the same shell
+            // may run both endpoints.
+            if user.is_some() || secret.is_some() || project_secret.is_some() {
+                tracing::warn!("credentials are ignored with --endpoint track: /track sends none");
+            }
+            if self.project_id.is_some() {
+                return Err(UsageError::new(
+                    "--project-id is only used with --endpoint import; add --endpoint import or \
+                     drop --project-id",
+                ));
+            }
+            return Ok(None);
+        }
+        let service_account = user.is_some() || secret.is_some();
+        match (service_account, project_secret) {
+            (true, Some(_)) => Err(UsageError::new(
+                "both a service account and --project-secret are given: keep one (a service \
+                 account is preferred; project secrets are deprecated)",
+            )),
+            (true, None) => self.service_account(user, secret).map(Some),
+            (false, Some(project_secret)) => {
+                let secret = Secret::new(project_secret).map_err(|_| {
+                    UsageError::new(
+                        "--project-secret is empty: pass the project's API secret, or drop it to \
+                         authenticate with the token",
+                    )
+                })?;
+                Ok(Some(Credentials::ProjectSecret(secret)))
+            }
+            (false, None) if self.project_id.is_some() => Err(UsageError::new(
+                "--project-id goes with a service account: add --service-account-user and \
+                 --service-account-secret, or drop --project-id",
+            )),
+            // Mixpanel accepts the project token as the Basic user name.
+            (false, None) => Ok(Some(Credentials::ProjectToken)),
+        }
+    }
+
+    fn service_account(
+        &self,
+        user: Option<&str>,
+        secret: Option<&str>,
+    ) -> Result<Credentials, UsageError> {
+        let user = user.ok_or_else(|| {
+            UsageError::new(
+                "--service-account-user is missing: a service account needs its user name too \
+                 (or MIXPANEL_SERVICE_ACCOUNT_USER)",
+            )
+        })?;
+        let secret = secret.and_then(|s| Secret::new(s).ok()).ok_or_else(|| {
+            UsageError::new(
+                "--service-account-secret is missing or empty: pass the service account's \
+                     secret, preferably as MIXPANEL_SERVICE_ACCOUNT_SECRET",
+            )
+        })?;
+        let project_id = self.project_id.as_deref().ok_or_else(|| {
+            UsageError::new(
+                "--project-id is missing: a service account acts on one project; pass its \
+                 numeric id (Mixpanel: Project Settings)",
+            )
+        })?;
+        Credentials::service_account(user, secret, project_id).map_err(credential_error)
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        let documented = RetryPolicy::default();
+        let factor = self.retry_initial_ms as f64 / documented.initial_backoff.as_millis() as f64;
+        // The range of --retry-initial-ms keeps every product far from Duration's limits.
+        let scale = |wait: Duration| wait.mul_f64(factor);
+        RetryPolicy {
+            initial_backoff: Duration::from_millis(self.retry_initial_ms),
+            max_backoff: scale(documented.max_backoff),
+            min_jitter: scale(documented.min_jitter),
+            max_jitter: scale(documented.max_jitter),
+            max_retry_after: scale(documented.max_retry_after),
+            max_attempts: self.max_attempts,
+            ..documented
+        }
+    }
+}
+
+impl From<RegionArg> for Region {
+    fn from(region: RegionArg) -> Self {
+        match region {
+            RegionArg::Us => Self::Us,
+            RegionArg::Eu => Self::Eu,
+            RegionArg::In => Self::In,
+        }
+    }
+}
+
+fn placeholder_token() -> Token {
+    Token::new(REDACTED).unwrap_or_else(|_| unreachable!("the placeholder is not blank"))
+}
+
+/// The same kind of credentials with placeholder secrets, for a dry run.
+fn redact(credentials: Credentials) -> Credentials {
+    let placeholder =
+        || Secret::new(REDACTED).unwrap_or_else(|_| unreachable!("the placeholder is not blank"));
+    match credentials {
+        Credentials::ServiceAccount {
+            user, project_id, ..
+        } => Credentials::ServiceAccount {
+            user,
+            secret: placeholder(),
+            project_id,
+        },
+        Credentials::ProjectSecret(_) => Credentials::ProjectSecret(placeholder()),
+        Credentials::ProjectToken => Credentials::ProjectToken,
+    }
+}
+
+/// `--api-host`'s error, with the CLI's way out rather than the library's.
+fn api_host_error(error: ConfigError) -> UsageError {
+    match error {
+        ConfigError::InsecureHttp { url } => UsageError::new(format!(
+            "--api-host {url:?} uses plain http to a host that is not this machine: use https \
+             (plain http is accepted for localhost only, since /import requests carry \
+             credentials)"
+        )),
+        ConfigError::BadApiHost { url, reason } => UsageError::new(format!(
+            "--api-host {url:?} is not usable: {reason}; pass a base URL such as \
+             https://api-eu.mixpanel.com"
+        )),
+        ConfigError::Invalid(invalid) => credential_error(invalid),
+    }
+}
+
+fn credential_error(error: ValidationError) -> UsageError {
+    let flag = match error.field {
+        Field::ServiceAccountUser => "--service-account-user",
+        Field::ProjectId => "--project-id",
+        Field::Secret => "--service-account-secret",
+        _ => "a credential flag",
+    };
+    // The problem never holds the value of a secret: secrets are only checked for blankness.
+    UsageError::new(format!(
+        "{flag} {}; check the value in Mixpanel's Project Settings",
+        error.problem
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn settings(args: &[&str]) -> Result<Settings, UsageError> {
+        let mut argv = vec!["test", "--token", "tok-secret-1"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().common.settings()
+    }
+
+    #[test]
+    fn api_host_overrides_the_region() {
+        let config = settings(&["--region", "eu", "--api-host", "http://127.0.0.1:9"])
+            .unwrap()
+            .config;
+        assert_eq!(config.host().to_string(), "http://127.0.0.1:9");
+        let config = settings(&["--region", "in"]).unwrap().config;
+        assert_eq!(config.host().to_string(), "https://api-in.mixpanel.com");
+    }
+
+    #[test]
+    fn plain_http_to_another_host_names_the_flag() {
+        let error = settings(&["--api-host", "http://10.1.2.3"]).unwrap_err();
+        assert!(error.to_string().starts_with("--api-host"), "{error}");
+        assert!(error.to_string().contains("use https"), "{error}");
+    }
+
+    #[test]
+    fn a_service_account_needs_all_three_parts() {
+        let error = settings(&[
+            "--endpoint",
+            "import",
+            "--service-account-user",
+            "sa",
+            "--service-account-secret",
+            "s3",
+        ])
+        .unwrap_err();
+        assert!(
+            error.to_string().starts_with("--project-id is missing"),
+            "{error}"
+        );
+        let config = settings(&[
+            "--endpoint",
+            "import",
+            "--service-account-user",
+            "sa",
+            "--service-account-secret",
+            "s3",
+            "--project-id",
+            "42",
+        ])
+        .unwrap()
+        .config;
+        assert!(matches!(
+            config.endpoint_kind(),
+            Endpoint::Import(Credentials::ServiceAccount { project_id, .. }) if project_id == "42"
+        ));
+        let error = settings(&[
+            "--endpoint",
+            "import",
+            "--service-account-user",
+            "sa",
+            "--service-account-secret",
+            "s3",
+            "--project-id",
+            "4x2",
+        ])
+        .unwrap_err();
+        assert!(error.to_string().starts_with("--project-id "), "{error}");
+    }
+
+    #[test]
+    fn service_account_and_project_secret_conflict() {
+        let error = settings(&[
+            "--endpoint",
+            "import",
+            "--service-account-secret",
+            "s3",
+            "--project-secret",
+            "p",
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("keep one"), "{error}");
+    }
+
+    #[test]
+    fn import_without_credentials_uses_the_token() {
+        let config = settings(&["--endpoint", "import"]).unwrap().config;
+        assert_eq!(
+            config.endpoint_kind(),
+            &Endpoint::Import(Credentials::ProjectToken)
+        );
+        assert!(config.is_strict());
+    }
+
+    #[test]
+    fn a_dry_run_config_holds_no_secret() {
+        let config = settings(&[
+            "--dry-run",
+            "--endpoint",
+            "import",
+            "--project-secret",
+            "proj-secret-2",
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(config.token().expose(), REDACTED);
+        let Endpoint::Import(Credentials::ProjectSecret(secret)) = config.endpoint_kind() else {
+            panic!("{config:?}");
+        };
+        assert_eq!(secret.expose(), REDACTED);
+    }
+
+    #[test]
+    fn retry_initial_ms_scales_the_documented_policy() {
+        let config = settings(&["--retry-initial-ms", "2", "--max-attempts", "3"])
+            .unwrap()
+            .config;
+        let retry = config.retry();
+        assert_eq!(retry.initial_backoff, Duration::from_millis(2));
+        assert_eq!(retry.max_backoff, Duration::from_millis(60));
+        assert_eq!(retry.max_jitter, Duration::from_millis(5));
+        assert_eq!(retry.max_attempts, 3);
+        assert_eq!(
+            settings(&[]).unwrap().config.retry(),
+            &RetryPolicy::default()
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! `mixpanel-alias serve`: the reference ingestion server as a process.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use alias_core::Secret;
+use alias_server::{
+    DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_TOKEN, FaultSpec, IdentitySystem, Server,
+    ServiceAccount,
+};
+use clap::ValueEnum;
+
+/// The server's default service account as `--service-account` takes it. clap needs a
+/// literal; a test checks it against the server's constants.
+const DEFAULT_SERVICE_ACCOUNT: &str = "test-service-account:test-service-account-secret";
+
+/// Options of `serve`.
+///
+/// The server prints `listening on http://HOST:PORT` as its first line on stdout, then
+/// serves until SIGINT or SIGTERM and exits 0.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+
+    /// Identity system applied to $create_alias.
+    #[arg(long, value_enum, default_value_t = IdMerge::Original)]
+    id_merge: IdMerge,
+
+    /// Faults to inject into /track and /import, e.g.
+    /// `500=0.1,502=0.05,503=0.05,429=0.1,reset=0.05,ack_lost=0.05,slow=0.02`.
+    /// Default: none.
+    #[arg(long, value_name = "SPEC")]
+    faults: Option<FaultSpec>,
+
+    /// Seed of the fault draws: the same seed injects the same faults.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
+
+    /// Largest request body, in bytes, on the wire and once decompressed.
+    #[arg(long, value_name = "N", default_value_t = 2 * 1024 * 1024)]
+    max_body_bytes: usize,
+
+    /// How long the `slow` fault holds an answer back, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    slow_ms: u64,
+
+    /// Project token that /track events must carry and /import accepts as Basic user.
+    #[arg(long, default_value = DEFAULT_TOKEN)]
+    token: String,
+
+    /// Project secret /import accepts as Basic user (deprecated by Mixpanel).
+    #[arg(long, value_name = "SECRET", default_value = DEFAULT_PROJECT_SECRET, value_parser = secret)]
+    project_secret: Secret,
+
+    /// Service account /import accepts, as USER:SECRET, with --project-id.
+    #[arg(long, value_name = "USER:SECRET", default_value = DEFAULT_SERVICE_ACCOUNT, value_parser = user_and_secret)]
+    service_account: (String, Secret),
+
+    /// Project the service account acts on (the `project_id` query parameter).
+    #[arg(long, value_name = "ID", default_value = DEFAULT_PROJECT_ID)]
+    project_id: String,
+
+    /// Seconds the server's clock runs ahead of this machine's (negative: behind).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    clock_skew_secs: i64,
+}
+
+/// `--id-merge` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IdMerge {
+    /// Original ID Merge: chaining, errAliasAlreadyExists, errManyIDs at 500 ids.
+    Original,
+    /// Legacy: an id can be aliased once.
+    Legacy,
+    /// Simplified ID Merge: $create_alias stored, ignored for identity.
+    Simplified,
+}
+
+impl From<IdMerge> for IdentitySystem {
+    fn from(merge: IdMerge) -> Self {
+        match merge {
+            IdMerge::Original => Self::Original,
+            IdMerge::Legacy => Self::Legacy,
+            IdMerge::Simplified => Self::Simplified,
+        }
+    }
+}
+
+fn secret(value: &str) -> Result<Secret, String> {
+    Secret::new(value).map_err(|e| e.to_string())
+}
+
+fn user_and_secret(value: &str) -> Result<(String, Secret), String> {
+    let (user, password) = value
+        .split_once(':')
+        .ok_or("expected USER:SECRET, with a ':' between them")?;
+    if user.trim().is_empty() {
+        return Err("the user before ':' is empty".to_owned());
+    }
+    Ok((user.to_owned(), secret(password)?))
+}
+
+/// Starts the server, prints its address, and serves until SIGINT or SIGTERM.
+pub(crate) fn run(args: Args) -> ExitCode {
+    let (user, account_secret) = args.service_account;
+    let started = Server::builder()
+        .addr(args.addr)
+        .identity(args.id_merge.into())
+        .faults(args.faults.unwrap_or_default())
+        .seed(args.seed)
+        .max_body_bytes(args.max_body_bytes)
+        .slow_delay(Duration::from_millis(args.slow_ms))
+        .token(args.token)
+        .project_secret(args.project_secret)
+        .service_accounts([ServiceAccount::new(user, account_secret, args.project_id)])
+        .clock_skew_secs(args.clock_skew_secs)
+        .start();
+    let server = match started {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Handlers go in before the first line: a tool that reads it may signal at once.
+    let stop = match StopSignals::install() {
+        Ok(stop) => stop,
+        Err(error) => {
+            eprintln!("error: cannot listen for stop signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The first line is a contract: tools wait for it and read the URL from it.
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "listening on {}", server.url())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        eprintln!("error: cannot write the address to stdout");
+        return ExitCode::FAILURE;
+    }
+    drop(stdout);
+    let waited = stop.wait();
+    server.shutdown();
+    match waited {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: cannot wait for a stop signal: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened for from the moment of `install`.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let _entered = runtime.enter();
+            let interrupt = signal(SignalKind::interrupt())?;
+            let terminate = signal(SignalKind::terminate())?;
+            Ok(Self {
+                runtime,
+                interrupt,
+                terminate,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self { runtime })
+    }
+
+    /// Blocks until one of the signals arrives.
+    fn wait(self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            let Self {
+                runtime,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        self.runtime.block_on(tokio::signal::ctrl_c())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alias_server::{DEFAULT_SERVICE_ACCOUNT_SECRET, DEFAULT_SERVICE_ACCOUNT_USER};
+
+    use super::*;
+
+    #[test]
+    fn the_default_service_account_is_the_servers() {
+        assert_eq!(
+            DEFAULT_SERVICE_ACCOUNT,
+            format!("{DEFAULT_SERVICE_ACCOUNT_USER}:{DEFAULT_SERVICE_ACCOUNT_SECRET}")
+        );
+    }
+
+    #[test]
+    fn service_accounts_parse_and_explain_mistakes() {
+        let (user, secret) = user_and_secret("sa:se:cret").unwrap();
+        assert_eq!((user.as_str(), secret.expose()), ("sa", "se:cret"));
+        assert!(
+            user_and_secret("no-colon")
+                .unwrap_err()
+                .contains("USER:SECRET")
+        );
+        assert!(user_and_secret(":secret").is_err());
+        assert!(user_and_secret("user:").is_err());
+    }
+
+    #[test]
+    fn id_merge_names_map_to_identity_systems() {
+        for merge in IdMerge::value_variants() {
+            let name = merge.to_possible_value().unwrap().get_name().to_owned();
+            assert_eq!(name.parse::<IdentitySystem>(), Ok((*merge).into()));
+        }
+    }
+}
