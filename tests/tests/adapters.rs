@@ -4,104 +4,20 @@
 //! alias-server; the `suite!` macro at the end runs every case once per client (reqwest
 //! async, reqwest blocking, surf), so the three cannot drift apart unnoticed.
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use alias_core::{
-    Alias, AliasError, AliasOutcome, ApiHost, BatchLimits, Config, CreateAlias, Credentials,
-    DeliveryError, DeliveryStats, DistinctId, Endpoint, Report, ReportEntry, RetryPolicy, Secret,
-    Token, TransportErrorKind, TransportLimits,
+    AliasError, AliasOutcome, ApiHost, BatchLimits, Config, CreateAlias, Credentials,
+    DeliveryError, Endpoint, Report, RetryPolicy, Secret, Token, TransportErrorKind,
+    TransportLimits,
 };
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_SERVICE_ACCOUNT_SECRET, DEFAULT_SERVICE_ACCOUNT_USER,
     DEFAULT_TOKEN, Server,
 };
-
-/// The clients under test.
-#[derive(Debug, Clone, Copy)]
-enum Adapter {
-    ReqwestAsync,
-    ReqwestBlocking,
-    Surf,
-}
-
-/// A client of any adapter behind one blocking interface. Async clients run on the calling
-/// thread (a current-thread tokio runtime, async-std's `block_on`), so that thread-local
-/// tracing subscribers see their spans.
-enum Client {
-    ReqwestAsync(alias_reqwest::Client, tokio::runtime::Runtime),
-    ReqwestBlocking(alias_reqwest::blocking::Client),
-    Surf(alias_surf::Client),
-}
-
-impl Adapter {
-    fn client(self, config: Config, limits: TransportLimits) -> Client {
-        match self {
-            Self::ReqwestAsync => Client::ReqwestAsync(
-                alias_reqwest::Client::builder(config)
-                    .limits(limits)
-                    .build()
-                    .unwrap(),
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap(),
-            ),
-            Self::ReqwestBlocking => Client::ReqwestBlocking(
-                alias_reqwest::blocking::Client::builder(config)
-                    .limits(limits)
-                    .build()
-                    .unwrap(),
-            ),
-            Self::Surf => Client::Surf(
-                alias_surf::Client::builder(config)
-                    .limits(limits)
-                    .build()
-                    .unwrap(),
-            ),
-        }
-    }
-}
-
-impl Client {
-    fn send(&self, aliases: Vec<CreateAlias>) -> Report {
-        match self {
-            Self::ReqwestAsync(client, runtime) => runtime.block_on(client.send(aliases)),
-            Self::ReqwestBlocking(client) => client.send(aliases),
-            Self::Surf(client) => async_std::task::block_on(client.send(aliases)),
-        }
-    }
-
-    fn send_stream(
-        &self,
-        input: impl IntoIterator<Item = CreateAlias>,
-        on_finished: impl FnMut(ReportEntry),
-    ) -> DeliveryStats {
-        match self {
-            Self::ReqwestAsync(client, runtime) => {
-                runtime.block_on(client.send_stream(input, on_finished))
-            }
-            Self::ReqwestBlocking(client) => client.send_stream(input, on_finished),
-            Self::Surf(client) => async_std::task::block_on(client.send_stream(input, on_finished)),
-        }
-    }
-
-    fn create_alias(&self, distinct_id: &str, alias: &str) -> Result<(), AliasError> {
-        let distinct_id = DistinctId::new(distinct_id).unwrap();
-        let alias = Alias::new(alias).unwrap();
-        match self {
-            Self::ReqwestAsync(client, runtime) => {
-                runtime.block_on(client.create_alias(distinct_id, alias))
-            }
-            Self::ReqwestBlocking(client) => client.create_alias(distinct_id, alias),
-            Self::Surf(client) => {
-                async_std::task::block_on(client.create_alias(distinct_id, alias))
-            }
-        }
-    }
-}
+use alias_tests::adapter::Adapter;
+use alias_tests::trace::{self, Captured};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -563,29 +479,6 @@ fn connection_refused(adapter: Adapter) {
     );
 }
 
-/// A `MakeWriter` that keeps everything written, for reading back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Self;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 fn traces_count_and_hide_secrets(adapter: Adapter) {
     let server = Server::builder()
         .faults("503=0.5".parse().unwrap())
@@ -604,14 +497,8 @@ fn traces_count_and_hide_secrets(adapter: Adapter) {
         TransportLimits::default(),
     );
     let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(false)
-        .finish();
 
-    let reports = tracing::subscriber::with_default(subscriber, || {
+    let reports = tracing::subscriber::with_default(trace::subscriber(&captured), || {
         [
             track.send(aliases("trace", 3)),
             import.send(aliases("trace-import", 3)),
@@ -623,7 +510,7 @@ fn traces_count_and_hide_secrets(adapter: Adapter) {
         server.stats().faults_injected >= 1,
         "the seed must inject a retry"
     );
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     // One `deliver` span per send, closed with its counts, and attempt spans inside it.
     assert!(text.matches("deliver{").count() >= 2, "{text}");
     assert!(text.contains("accepted=3"), "{text}");
