@@ -345,11 +345,12 @@ fn expected_verdict(answer: &Answer) -> Verdict {
             retry_after: None,
             message: TEMPORARY_FAILURE.into(),
         },
+        // The page, with its white space folded as error snippets keep it.
         Answer::ProxyError { status } => Verdict::Retry {
             status: *status,
             retry_after: None,
             message: format!(
-                "<html>\r\n<head><title>{0} {1}</title></head>\r\n<body>\r\n<center><h1>{0} {1}</h1></center>\r\n</body>\r\n</html>",
+                "<html> <head><title>{0} {1}</title></head> <body> <center><h1>{0} {1}</h1></center> </body> </html>",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or("Error")
             ),
