@@ -1,8 +1,7 @@
 //! The adapter chosen by `--transport` (or the dry-run printer), behind one blocking call.
 
-use std::time::{Instant, SystemTime};
-
-use alias_core::{Clock, Config, CreateAlias, DeliveryStats, ReportEntry};
+use alias_core::{Config, CreateAlias, DeliveryStats, ReportEntry};
+use alias_reqwest::TokioClock;
 use tokio::runtime::Runtime;
 
 use crate::dry_run::Printer;
@@ -107,22 +106,4 @@ fn runtime_error(error: std::io::Error) -> UsageError {
     UsageError::new(format!(
         "cannot start the async runtime: {error}; check the process's thread limits (ulimit -u)"
     ))
-}
-
-/// The system clocks and tokio's timer, for the dry run's delivery loop.
-#[derive(Debug)]
-struct TokioClock;
-
-impl Clock for TokioClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn wall_now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
-    async fn sleep_until(&self, deadline: Instant) {
-        tokio::time::sleep_until(deadline.into()).await;
-    }
 }

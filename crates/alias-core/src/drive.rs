@@ -16,7 +16,8 @@ use crate::config::Config;
 use crate::create_alias::CreateAlias;
 use crate::delivery::{Action, Delivery};
 use crate::error::TransportError;
-use crate::report::{DeliveryStats, ReportEntry, Tally};
+use crate::id::{Alias, DistinctId};
+use crate::report::{AliasError, DeliveryStats, Report, ReportEntry, Tally};
 
 /// Sends one request and reads its whole answer.
 pub trait Transport {
@@ -143,6 +144,41 @@ pub async fn deliver<T: Transport, C: Clock>(
         .record("retries", stats.retries)
         .record("splits", stats.splits);
     stats
+}
+
+/// [`deliver`], collecting every outcome into a [`Report`]: the whole of an adapter's
+/// `send`.
+pub async fn deliver_all<T: Transport, C: Clock>(
+    config: Config,
+    transport: &T,
+    clock: &C,
+    jitter_seed: u64,
+    aliases: impl IntoIterator<Item = CreateAlias>,
+) -> Report {
+    let mut entries = Vec::new();
+    let stats = deliver(config, transport, clock, jitter_seed, aliases, |entry| {
+        entries.push(entry);
+    })
+    .await;
+    Report { entries, stats }
+}
+
+/// One alias through [`deliver`], its outcome as a `Result`: the whole of an adapter's
+/// `create_alias`.
+pub async fn deliver_one<T: Transport, C: Clock>(
+    config: Config,
+    transport: &T,
+    clock: &C,
+    jitter_seed: u64,
+    distinct_id: DistinctId,
+    alias: Alias,
+) -> Result<(), AliasError> {
+    let link = CreateAlias::new(distinct_id, alias)?;
+    deliver_all(config, transport, clock, jitter_seed, [link])
+        .await
+        .entries
+        .into_iter()
+        .try_for_each(|entry| entry.outcome.into_result())
 }
 
 /// Runs `delivery` until every alias from `input` (and any added before) has its outcome,

@@ -52,7 +52,7 @@ pub mod server;
 pub use config::{ApiHost, BatchLimits, Config, Credentials, Endpoint, Region, TrackBody};
 pub use create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
 pub use delivery::{Action, Delivery, Outgoing, RequestId};
-pub use drive::{Clock, Transport, TransportLimits, deliver, drive};
+pub use drive::{Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one, drive};
 pub use encode::{Batch, MAX_EVENT_BYTES, USER_AGENT};
 pub use error::{
     ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,

@@ -121,9 +121,15 @@ impl Client {
     /// Delivers `aliases` and reports what became of each, in input order. See
     /// [`crate::Client::send`].
     pub fn send(&self, aliases: impl IntoIterator<Item = CreateAlias>) -> Report {
-        let mut entries = Vec::new();
-        let stats = self.send_stream(aliases, |entry| entries.push(entry));
-        Report { entries, stats }
+        thread::scope(|scope| {
+            block_on(alias_core::deliver_all(
+                self.config.clone(),
+                &self.transport(scope),
+                &TimerClock,
+                fastrand::u64(..),
+                aliases,
+            ))
+        })
     }
 
     /// Delivers every alias of `input` in bounded memory, handing each outcome to
@@ -147,14 +153,9 @@ impl Client {
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
         thread::scope(|scope| {
-            let transport = Threads {
-                scope,
-                http: &self.http,
-                limits: self.limits,
-            };
             block_on(alias_core::deliver(
                 self.config.clone(),
-                &transport,
+                &self.transport(scope),
                 &TimerClock,
                 fastrand::u64(..),
                 input,
@@ -166,11 +167,28 @@ impl Client {
     /// Links `alias` to `distinct_id`, with retries, and says how it ended. See
     /// [`crate::Client::create_alias`].
     pub fn create_alias(&self, distinct_id: DistinctId, alias: Alias) -> Result<(), AliasError> {
-        let link = CreateAlias::new(distinct_id, alias)?;
-        self.send([link])
-            .entries
-            .into_iter()
-            .try_for_each(|entry| entry.outcome.into_result())
+        thread::scope(|scope| {
+            block_on(alias_core::deliver_one(
+                self.config.clone(),
+                &self.transport(scope),
+                &TimerClock,
+                fastrand::u64(..),
+                distinct_id,
+                alias,
+            ))
+        })
+    }
+
+    /// Sends each request on its own thread of `scope`.
+    fn transport<'scope, 'env>(
+        &'env self,
+        scope: &'scope Scope<'scope, 'env>,
+    ) -> Threads<'scope, 'env> {
+        Threads {
+            scope,
+            http: &self.http,
+            limits: self.limits,
+        }
     }
 }
 

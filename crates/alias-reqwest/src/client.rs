@@ -113,9 +113,14 @@ impl Client {
     /// Never fails as a whole: every alias ends accepted, rejected (with Mixpanel's field
     /// and message), invalid, or undelivered (with the last error, to send again later).
     pub async fn send(&self, aliases: impl IntoIterator<Item = CreateAlias>) -> Report {
-        let mut entries = Vec::new();
-        let stats = self.send_stream(aliases, |entry| entries.push(entry)).await;
-        Report { entries, stats }
+        alias_core::deliver_all(
+            self.config.clone(),
+            &self.transport(),
+            &TokioClock,
+            fastrand::u64(..),
+            aliases,
+        )
+        .await
     }
 
     /// Delivers every alias of `input`, handing each outcome to `on_finished` in input order
@@ -141,16 +146,11 @@ impl Client {
         input: impl IntoIterator<Item = CreateAlias>,
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
-        let transport = Async {
-            http: &self.http,
-            limits: self.limits,
-        };
-        let seed = fastrand::u64(..);
         alias_core::deliver(
             self.config.clone(),
-            &transport,
+            &self.transport(),
             &TokioClock,
-            seed,
+            fastrand::u64(..),
             input,
             on_finished,
         )
@@ -179,12 +179,22 @@ impl Client {
         distinct_id: DistinctId,
         alias: Alias,
     ) -> Result<(), AliasError> {
-        let link = CreateAlias::new(distinct_id, alias)?;
-        let report = self.send([link]).await;
-        report
-            .entries
-            .into_iter()
-            .try_for_each(|entry| entry.outcome.into_result())
+        alias_core::deliver_one(
+            self.config.clone(),
+            &self.transport(),
+            &TokioClock,
+            fastrand::u64(..),
+            distinct_id,
+            alias,
+        )
+        .await
+    }
+
+    fn transport(&self) -> Async<'_> {
+        Async {
+            http: &self.http,
+            limits: self.limits,
+        }
     }
 }
 
@@ -231,9 +241,11 @@ impl ClientBuilder {
     }
 }
 
-/// The system clocks and tokio's timer.
-#[derive(Debug)]
-struct TokioClock;
+/// The system clocks and tokio's timer: the [`Clock`] of this crate's async client, for
+/// driving [`alias_core::deliver`] over a [`Transport`](alias_core::Transport) of your own
+/// on tokio.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioClock;
 
 impl Clock for TokioClock {
     fn now(&self) -> Instant {

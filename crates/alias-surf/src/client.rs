@@ -110,9 +110,14 @@ impl Client {
     /// Never fails as a whole: every alias ends accepted, rejected (with Mixpanel's field
     /// and message), invalid, or undelivered (with the last error, to send again later).
     pub async fn send(&self, aliases: impl IntoIterator<Item = CreateAlias>) -> Report {
-        let mut entries = Vec::new();
-        let stats = self.send_stream(aliases, |entry| entries.push(entry)).await;
-        Report { entries, stats }
+        alias_core::deliver_all(
+            self.config.clone(),
+            &self.transport(),
+            &TimerClock,
+            fastrand::u64(..),
+            aliases,
+        )
+        .await
     }
 
     /// Delivers every alias of `input`, handing each outcome to `on_finished` in input order
@@ -138,16 +143,11 @@ impl Client {
         input: impl IntoIterator<Item = CreateAlias>,
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
-        let transport = Surf {
-            http: &self.http,
-            limits: self.limits,
-        };
-        let seed = fastrand::u64(..);
         alias_core::deliver(
             self.config.clone(),
-            &transport,
+            &self.transport(),
             &TimerClock,
-            seed,
+            fastrand::u64(..),
             input,
             on_finished,
         )
@@ -176,12 +176,22 @@ impl Client {
         distinct_id: DistinctId,
         alias: Alias,
     ) -> Result<(), AliasError> {
-        let link = CreateAlias::new(distinct_id, alias)?;
-        self.send([link])
-            .await
-            .entries
-            .into_iter()
-            .try_for_each(|entry| entry.outcome.into_result())
+        alias_core::deliver_one(
+            self.config.clone(),
+            &self.transport(),
+            &TimerClock,
+            fastrand::u64(..),
+            distinct_id,
+            alias,
+        )
+        .await
+    }
+
+    fn transport(&self) -> Surf<'_> {
+        Surf {
+            http: &self.http,
+            limits: self.limits,
+        }
     }
 }
 
