@@ -112,3 +112,30 @@ impl Client {
         }
     }
 }
+
+/// Runs each case, a function `fn(Adapter)` in scope, once per library client: one test
+/// per case in each of the modules `reqwest_async`, `reqwest_blocking` and `surf`, so that
+/// the three cannot drift apart unnoticed.
+///
+/// ```text
+/// fn success(adapter: Adapter) { /* ... */ }
+/// alias_tests::adapter_suite!(success);
+/// ```
+#[macro_export]
+macro_rules! adapter_suite {
+    ($($case:ident),* $(,)?) => {
+        $crate::adapter_suite!(@for reqwest_async, ReqwestAsync, $($case),*);
+        $crate::adapter_suite!(@for reqwest_blocking, ReqwestBlocking, $($case),*);
+        $crate::adapter_suite!(@for surf, Surf, $($case),*);
+    };
+    (@for $module:ident, $adapter:ident, $($case:ident),*) => {
+        mod $module {
+            $(
+                #[test]
+                fn $case() {
+                    super::$case($crate::adapter::Adapter::$adapter);
+                }
+            )*
+        }
+    };
+}

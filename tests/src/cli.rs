@@ -161,8 +161,9 @@ pub fn send(
     Ok(observed)
 }
 
-/// `accepted=N rejected=N undelivered=N invalid=N`, exactly.
-fn parse_summary(line: &str) -> Option<HashMap<&'static str, u64>> {
+/// The counts of the import's summary line, `accepted=N rejected=N undelivered=N
+/// invalid=N` exactly, by name.
+pub fn parse_summary(line: &str) -> Option<HashMap<&'static str, u64>> {
     let mut counts = HashMap::new();
     let names = ["accepted", "rejected", "undelivered", "invalid"];
     let mut words = line.split(' ');

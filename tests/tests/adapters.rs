@@ -1,7 +1,7 @@
 //! One behaviour suite for every adapter.
 //!
 //! Each case is a function of the [`Adapter`] under test, run against an in-process
-//! alias-server; the `suite!` macro at the end runs every case once per client (reqwest
+//! alias-server; `adapter_suite!` at the end runs every case once per client (reqwest
 //! async, reqwest blocking, surf), so the three cannot drift apart unnoticed.
 
 use std::net::TcpListener;
@@ -524,25 +524,7 @@ fn traces_count_and_hide_secrets(adapter: Adapter) {
     }
 }
 
-macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        suite!(@for reqwest_async, ReqwestAsync, $($case),*);
-        suite!(@for reqwest_blocking, ReqwestBlocking, $($case),*);
-        suite!(@for surf, Surf, $($case),*);
-    };
-    (@for $module:ident, $adapter:ident, $($case:ident),*) => {
-        mod $module {
-            $(
-                #[test]
-                fn $case() {
-                    super::$case(super::Adapter::$adapter);
-                }
-            )*
-        }
-    };
-}
-
-suite!(
+alias_tests::adapter_suite!(
     success,
     verbose_error,
     strict_partial_failure,

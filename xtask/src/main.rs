@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's tasks, one module each.
 
 mod conformance;
+mod fuzz;
+mod soak;
 
 use std::process::ExitCode;
 
@@ -8,7 +10,10 @@ use clap::{Parser, Subcommand};
 
 /// Project tasks.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Project tasks")]
+#[command(
+    name = "cargo xtask",
+    about = "Project tasks: conformance, soak, fuzz"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -18,10 +23,17 @@ struct Cli {
 enum Task {
     /// Runs every conformance vector through every client against the reference server.
     Conformance(conformance::Args),
+    /// Throws mutated and random inputs at the response parser and the request decoder.
+    Fuzz(fuzz::Args),
+    /// Delivers many aliases with every client through a server that faults 30% of
+    /// requests, then checks none was lost or stored twice.
+    Soak(soak::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Conformance(args) => conformance::run(&args),
+        Task::Fuzz(args) => fuzz::run(&args),
+        Task::Soak(args) => soak::run(&args),
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use alias_core::{
     ApiHost, BatchLimits, Config, ConfigError, Credentials, Endpoint, Field, Region, RetryPolicy,
-    Secret, Token, TrackBody, ValidationError,
+    Secret, Token, TrackBody, TransportLimits, ValidationError,
 };
 use clap::ValueEnum;
 
@@ -111,6 +111,17 @@ pub(crate) struct CommonArgs {
     )]
     retry_initial_ms: u64,
 
+    /// The longest one request may take, from sending it to the last byte of its answer,
+    /// in milliseconds; a request that takes longer counts as failed and is sent again.
+    #[arg(
+        long,
+        default_value_t = default_request_timeout_ms(),
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        help_heading = "Advanced"
+    )]
+    request_timeout_ms: u64,
+
     /// How /track requests carry their events: form field `data` with JSON (as the Python
     /// and Go SDKs send it), form field `data` with base64 (as Ruby and PHP do), or a JSON
     /// array body.
@@ -197,6 +208,13 @@ pub(crate) struct Settings {
     pub(crate) transport: TransportArg,
     /// Print instead of sending.
     pub(crate) dry_run: bool,
+    /// The bounds on each request.
+    pub(crate) limits: TransportLimits,
+}
+
+/// The adapters' default request timeout, as `--request-timeout-ms` takes it.
+fn default_request_timeout_ms() -> u64 {
+    u64::try_from(TransportLimits::default().request_timeout.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl CommonArgs {
@@ -231,6 +249,8 @@ impl CommonArgs {
             config,
             transport: self.transport,
             dry_run: self.dry_run,
+            limits: TransportLimits::default()
+                .request_timeout(Duration::from_millis(self.request_timeout_ms)),
         })
     }
 
@@ -512,6 +532,13 @@ mod tests {
             panic!("{config:?}");
         };
         assert_eq!(secret.expose(), REDACTED);
+    }
+
+    #[test]
+    fn request_timeout_ms_bounds_each_request() {
+        let limits = settings(&["--request-timeout-ms", "250"]).unwrap().limits;
+        assert_eq!(limits.request_timeout, Duration::from_millis(250));
+        assert_eq!(settings(&[]).unwrap().limits, TransportLimits::default());
     }
 
     #[test]

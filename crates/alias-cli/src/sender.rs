@@ -36,6 +36,7 @@ impl Sender {
             config,
             transport,
             dry_run,
+            limits,
         } = settings;
         if dry_run {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -51,14 +52,19 @@ impl Sender {
                     .enable_all()
                     .build()
                     .map_err(runtime_error)?;
-                let client = alias_reqwest::Client::new(config).map_err(|e| {
-                    UsageError::new(format!(
-                        "--transport reqwest cannot start: {e}; try --transport surf"
-                    ))
-                })?;
+                let client = alias_reqwest::Client::builder(config)
+                    .limits(limits)
+                    .build()
+                    .map_err(|e| {
+                        UsageError::new(format!(
+                            "--transport reqwest cannot start: {e}; try --transport surf"
+                        ))
+                    })?;
                 Ok(Self::Reqwest { client, runtime })
             }
-            TransportArg::Surf => alias_surf::Client::new(config)
+            TransportArg::Surf => alias_surf::Client::builder(config)
+                .limits(limits)
+                .build()
                 .map(Self::Surf)
                 .map_err(|e| {
                     UsageError::new(format!(

@@ -132,7 +132,9 @@ async fn discard(mut body: Incoming, settings: &Settings) -> Result<(), Close> {
             if let Some(data) = frame.data_ref() {
                 seen += data.len() as u64;
                 if seen > MAX_DISCARD_BYTES {
-                    return Err(Close::BodyRead("an unread body is too long to drain".to_owned()));
+                    return Err(Close::BodyRead(
+                        "an unread body is too long to drain".to_owned(),
+                    ));
                 }
             }
         }

@@ -57,13 +57,15 @@ impl Client {
 
     /// A client for `config` over your own surf client. The default [`TransportLimits`]'
     /// request timeout and body cap apply to each request. Do not add surf's `Redirect`
-    /// middleware to it: following a redirect could carry credentials to another host.
+    /// middleware to it: following a redirect could carry credentials to another host. With
+    /// async-h1, turn keep-alive off: its pool would lend a connection whose exchange timed
+    /// out to the next request, which would then read the late answer as its own.
     ///
     /// ```
     /// use alias_surf::Client;
     /// use alias_surf::alias_core::{Config, Token};
     ///
-    /// let http = surf::Client::new();
+    /// let http: surf::Client = surf::Config::new().set_http_keep_alive(false).try_into()?;
     /// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -214,7 +216,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends over `http` instead of a client built here. Give it no redirect middleware.
+    /// Sends over `http` instead of a client built here. Give it no redirect middleware and,
+    /// with async-h1, no keep-alive (see [`Client::with_http_client`]).
     pub fn http_client(mut self, http: surf::Client) -> Self {
         self.http = Some(http);
         self
@@ -226,8 +229,13 @@ impl ClientBuilder {
             Some(http) => http,
             // The backend's own timeout (async-h1: the wait for the answer's head; curl: the
             // whole exchange) is set to the request timeout, which this crate enforces anyway.
+            // No keep-alive: async-h1's pool takes back a connection whose exchange was given
+            // up (a timeout, a capped body) and lends it to the next request, which then
+            // reads the late answer of the one before as its own.
             None => surf::Client::try_from(
-                surf::Config::new().set_timeout(Some(self.limits.request_timeout)),
+                surf::Config::new()
+                    .set_timeout(Some(self.limits.request_timeout))
+                    .set_http_keep_alive(false),
             )
             .map_err(|e| Error(e.to_string()))?,
         };

@@ -45,6 +45,20 @@
 //! another host. If you hand in your own surf client, do not give it surf's `Redirect`
 //! middleware.
 //!
+//! # Connections
+//!
+//! Clients this crate builds open a connection per request: async-h1's pool would lend a
+//! connection whose exchange was given up (a timeout, a capped body) to the next request,
+//! which would then read the late answer of the one before as its own, and report accepted
+//! an alias the server never stored. Give a surf client of your own no keep-alive either.
+//!
+//! # Logging
+//!
+//! async-h1 logs every request at TRACE level through the `log` crate (target
+//! `async_h1`), with its headers: an `/import` request's `Authorization` included. Keep
+//! that target below TRACE wherever credentials are used, e.g.
+//! `RUST_LOG=trace,async_h1=debug`. This crate logs no secret itself.
+//!
 //! # Features
 //!
 //! One surf backend: `h1-client-rustls` (default: async-h1 with rustls), `h1-client`

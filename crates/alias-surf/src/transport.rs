@@ -118,10 +118,13 @@ pub(crate) fn head_from_surf(answer: &surf::Response) -> Result<Response<Vec<u8>
     for (name, values) in answer.iter() {
         let name = HeaderName::from_bytes(name.as_str().as_bytes())
             .map_err(|_| unreadable("header name"))?;
+        // A value `http` cannot hold is skipped, not fatal: async-h1 adds a `Date` to an
+        // answer without one as `date: <date>\r\n`, line break included, and no header but
+        // `Retry-After` matters to the core.
         for value in values {
-            let value =
-                HeaderValue::from_str(value.as_str()).map_err(|_| unreadable("header value"))?;
-            response.headers_mut().append(name.clone(), value);
+            if let Ok(value) = HeaderValue::from_str(value.as_str()) {
+                response.headers_mut().append(name.clone(), value);
+            }
         }
     }
     Ok(response)
@@ -238,6 +241,17 @@ mod tests {
         assert_eq!(response.headers()["retry-after"], "7");
         let twice: Vec<_> = response.headers().get_all("x-twice").iter().collect();
         assert_eq!(twice, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_header_value_http_cannot_hold_is_skipped() {
+        // What async-h1 adds to an answer that has no `Date` of its own.
+        let mut answer = types::Response::new(types::StatusCode::Ok);
+        answer.insert_header("date", "date: Sat, 28 Nov 2026 13:32:26 GMT\r\n");
+        answer.insert_header("retry-after", "7");
+        let response = head_from_surf(&surf::Response::from(answer)).unwrap();
+        assert!(response.headers().get("date").is_none());
+        assert_eq!(response.headers()["retry-after"], "7");
     }
 
     #[test]

@@ -166,24 +166,37 @@ fn an_oversized_body_is_drained_so_the_writer_reads_the_413() {
         body.len()
     );
     let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&body).expect("the whole body is accepted");
     let mut answer = [0u8; 512];
     let read = stream.read(&mut answer).unwrap();
     let answer = String::from_utf8_lossy(&answer[..read]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(answer.contains("request exceeds max limit of 1024 bytes"), "{answer}");
+    assert!(
+        answer.contains("request exceeds max limit of 1024 bytes"),
+        "{answer}"
+    );
 }
 
 /// A fault answer is an answer too: a 503 comes after the body was read, not instead of it.
 #[test]
 fn a_faulted_request_is_drained_before_the_fault_answer() {
-    let server = Server::builder().faults("503=1.0".parse().unwrap()).start().unwrap();
+    let server = Server::builder()
+        .faults("503=1.0".parse().unwrap())
+        .start()
+        .unwrap();
     let body = vec![b'x'; 1024 * 1024];
-    let head = format!("POST /track HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", body.len());
+    let head = format!(
+        "POST /track HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(&body).expect("the whole body is accepted");
     let mut answer = [0u8; 64];

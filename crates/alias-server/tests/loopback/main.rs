@@ -6,6 +6,7 @@ mod common;
 mod dedup;
 mod faults;
 mod hardening;
+mod hostile;
 mod identity;
 mod inspect;
 mod lifecycle;
