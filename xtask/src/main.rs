@@ -1,5 +1,6 @@
 //! `cargo xtask <task>`: the project's tasks, one module each.
 
+mod bench;
 mod conformance;
 mod fuzz;
 mod soak;
@@ -12,7 +13,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
-    about = "Project tasks: conformance, soak, fuzz"
+    about = "Project tasks: conformance, bench, soak, fuzz"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,6 +22,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Task {
+    /// Measures every client's throughput against the server's ceiling, the CLI's peak
+    /// memory and the official Python SDK (release builds; prints a table, writes JSON).
+    Bench(bench::Args),
     /// Runs every conformance vector through every client against the reference server.
     Conformance(conformance::Args),
     /// Throws mutated and random inputs at the response parser and the request decoder.
@@ -32,6 +36,7 @@ enum Task {
 
 fn main() -> ExitCode {
     match Cli::parse().task {
+        Task::Bench(args) => bench::run(&args),
         Task::Conformance(args) => conformance::run(&args),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Soak(args) => soak::run(&args),

@@ -1,13 +1,17 @@
-//! Encode, parse and delivery costs, each encode beside its naive two-step baseline.
+//! Encode, decode, parse and delivery costs, each encode beside its naive two-step baseline.
 
 use std::hint::black_box;
+use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use alias_core::server::{DecodeLimits, decode_request};
 use alias_core::{
     Action, Config, CreateAlias, Credentials, Delivery, Endpoint, Token, TrackBody, parse_response,
 };
 use base64::Engine as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use serde::Serialize;
 
 fn now() -> SystemTime {
@@ -47,8 +51,10 @@ struct NaiveProperties<'a> {
     insert_id: String,
 }
 
-/// `serde_json::to_vec` of the whole array, then the body form on top of that buffer.
-fn naive_body(aliases: &[CreateAlias], body: TrackBody) -> Vec<u8> {
+/// The body the naive way builds it: `serde_json::to_vec` of the events (an array, or the
+/// lone object a `/track` form carries alone), then the body form on top of that buffer,
+/// then gzip of the whole body.
+fn naive_body(aliases: &[CreateAlias], body: TrackBody, gzip: bool) -> Vec<u8> {
     let events: Vec<NaiveEvent<'_>> = aliases
         .iter()
         .map(|a| NaiveEvent {
@@ -62,36 +68,68 @@ fn naive_body(aliases: &[CreateAlias], body: TrackBody) -> Vec<u8> {
             },
         })
         .collect();
-    let json = serde_json::to_vec(&events).expect("serializable");
-    match body {
+    let json = match events.as_slice() {
+        [lone] if body != TrackBody::JsonArray => serde_json::to_vec(lone),
+        all => serde_json::to_vec(all),
+    }
+    .expect("serializable");
+    let form = |data: &[u8]| {
+        let mut out = b"data=".to_vec();
+        out.extend(form_urlencoded::byte_serialize(data).flat_map(str::bytes));
+        out.extend_from_slice(b"&verbose=1&ip=0");
+        out
+    };
+    let plain = match body {
         TrackBody::JsonArray => json,
-        TrackBody::FormJson => {
-            let mut out = b"data=".to_vec();
-            out.extend(form_urlencoded::byte_serialize(&json).flat_map(str::bytes));
-            out.extend_from_slice(b"&verbose=1&ip=0");
-            out
-        }
-        TrackBody::FormBase64 => {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(&json);
-            let mut out = b"data=".to_vec();
-            out.extend(form_urlencoded::byte_serialize(encoded.as_bytes()).flat_map(str::bytes));
-            out.extend_from_slice(b"&verbose=1&ip=0");
-            out
-        }
+        TrackBody::FormJson => form(&json),
+        TrackBody::FormBase64 => form(
+            base64::engine::general_purpose::STANDARD
+                .encode(&json)
+                .as_bytes(),
+        ),
+    };
+    if gzip {
+        // The level the core compresses at, so that only the way of building differs.
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(&plain).expect("in memory");
+        encoder.finish().expect("in memory")
+    } else {
+        plain
     }
 }
 
+/// The body forms, by bench name.
+const FORMS: [(&str, TrackBody); 3] = [
+    ("form_json", TrackBody::FormJson),
+    ("form_base64", TrackBody::FormBase64),
+    ("json_array", TrackBody::JsonArray),
+];
+
+fn import_config() -> Config {
+    config().endpoint(Endpoint::Import(Credentials::ProjectToken))
+}
+
+/// The one request `config` makes of `aliases`.
+fn one_request(config: &Config, aliases: &[CreateAlias]) -> http::Request<Vec<u8>> {
+    let mut batches = config.encode(aliases, now()).expect("valid");
+    assert_eq!(batches.len(), 1, "every bench input fits one request");
+    batches.remove(0).request
+}
+
+/// Each encode bench beside its naive baseline, which builds the same bytes (checked here,
+/// so that the ratio compares like with like). An `/import` body is a `/track` JSON array
+/// body, so `naive/json_array` is the baseline of `import/json_array` too.
 fn encode(c: &mut Criterion) {
-    let forms = [
-        ("form_json", TrackBody::FormJson),
-        ("form_base64", TrackBody::FormBase64),
-        ("json_array", TrackBody::JsonArray),
-    ];
     for n in [1, 50, 2000] {
         let input = aliases(n);
         let mut group = c.benchmark_group(format!("encode/{n}"));
         group.throughput(Throughput::Elements(n as u64));
-        for (name, form) in forms {
+        for (name, form) in FORMS {
+            assert_eq!(
+                one_request(&config().track_body(form), &input).body(),
+                &naive_body(&input, form, false),
+                "{name}: the baseline builds the same body"
+            );
             for gzip in [false, true] {
                 let config = config().track_body(form).gzip(gzip);
                 let label = if gzip {
@@ -102,15 +140,18 @@ fn encode(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new("track", &label), |b| {
                     b.iter(|| config.encode(black_box(&input), now()).expect("valid"))
                 });
+                group.bench_function(BenchmarkId::new("naive", &label), |b| {
+                    b.iter(|| naive_body(black_box(&input), form, gzip))
+                });
             }
-            group.bench_function(BenchmarkId::new("naive", name), |b| {
-                b.iter(|| naive_body(black_box(&input), form))
-            });
         }
+        assert_eq!(
+            one_request(&import_config(), &input).body(),
+            &naive_body(&input, TrackBody::JsonArray, false),
+            "import: the baseline builds the same body"
+        );
         for gzip in [false, true] {
-            let config = config()
-                .endpoint(Endpoint::Import(Credentials::ProjectToken))
-                .gzip(gzip);
+            let config = import_config().gzip(gzip);
             let label = if gzip {
                 "json_array+gzip"
             } else {
@@ -122,6 +163,33 @@ fn encode(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+/// The server side: a 2000-alias request of each form back into events.
+fn decode(c: &mut Criterion) {
+    let input = aliases(2000);
+    let limits = DecodeLimits::default();
+    let mut group = c.benchmark_group("decode/2000");
+    group.throughput(Throughput::Elements(2000));
+    let configs = FORMS
+        .map(|(name, form)| (format!("track/{name}"), config().track_body(form)))
+        .into_iter()
+        .chain([("track/form_json+gzip".to_owned(), config().gzip(true))])
+        .chain([("import/json_array".to_owned(), import_config())]);
+    for (name, config) in configs {
+        let request = one_request(&config, &input);
+        assert_eq!(
+            decode_request(&request, &limits)
+                .expect("decodes")
+                .records
+                .len(),
+            2000
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| decode_request(black_box(&request), &limits).expect("decodes"))
+        });
+    }
+    group.finish();
 }
 
 fn response(status: u16, body: Vec<u8>) -> http::Response<Vec<u8>> {
@@ -189,5 +257,5 @@ fn delivery_round(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode, parse, delivery_round);
+criterion_group!(benches, encode, decode, parse, delivery_round);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! The `$create_alias` event: what a caller asks for, validated before anything is encoded.
 
+use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -180,29 +181,64 @@ impl CreateAlias {
         (self.time.unwrap_or(now), insert_id)
     }
 
+    /// Room for [`CreateAlias::write_json`]'s output: exact for a stamped event whose
+    /// strings need no escaping and that has no extra property, so that the common event is
+    /// written without growing its buffer.
+    pub(crate) fn json_len_hint(&self, token: &str) -> usize {
+        /// `{"event":"$create_alias","properties":{"distinct_id":"","alias":"","token":""}}`
+        const SKELETON: usize = 79;
+        /// `,"time":` with 13 digits, and `,"$insert_id":` with 32 hex digits in quotes.
+        const STAMPS: usize = 21 + 48;
+        SKELETON
+            + STAMPS
+            + self.distinct_id.as_str().len()
+            + self.alias.as_str().len()
+            + token.len()
+    }
+
     /// Writes the event as compact JSON, properties in the order the Python SDK writes them.
     /// `stamps` stand in for the alias's own time and insert id.
+    ///
+    /// The keys and punctuation are written as literal bytes and only the values go through
+    /// serde_json's escaping: this is the hot loop of every body form, and a derived
+    /// `Serialize` would escape the constant keys of every event again (the bytes are the
+    /// same, which the golden tests check).
     pub(crate) fn write_json(
         &self,
         token: &str,
         stamps: Option<&(SystemTime, InsertId)>,
-        out: impl std::io::Write,
+        mut out: impl Write,
     ) {
         let time = stamps.map(|(t, _)| *t).or(self.time);
         let insert_id = stamps.map(|(_, id)| id).or(self.insert_id.as_ref());
-        let event = WireEvent {
-            event: EVENT_NAME,
-            properties: WireProperties {
-                distinct_id: self.distinct_id.as_str(),
-                alias: self.alias.as_str(),
-                token,
-                time: time.map(|t| millis(t.duration_since(UNIX_EPOCH).unwrap_or_default())),
-                insert_id: insert_id.map(InsertId::as_str),
-                extra: &self.properties,
-            },
-        };
-        // Serializing strings and `serde_json::Value`s into an in-memory writer cannot fail.
-        let written = serde_json::to_writer(out, &event);
+        // Writing strings, integers and `serde_json::Value`s into an in-memory writer
+        // cannot fail.
+        let written = (|| {
+            out.write_all(br#"{"event":"#)?;
+            serde_json::to_writer(&mut out, EVENT_NAME)?;
+            out.write_all(br#","properties":{"distinct_id":"#)?;
+            serde_json::to_writer(&mut out, self.distinct_id.as_str())?;
+            out.write_all(br#","alias":"#)?;
+            serde_json::to_writer(&mut out, self.alias.as_str())?;
+            out.write_all(br#","token":"#)?;
+            serde_json::to_writer(&mut out, token)?;
+            if let Some(time) = time {
+                out.write_all(br#","time":"#)?;
+                let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+                serde_json::to_writer(&mut out, &millis(since_epoch))?;
+            }
+            if let Some(insert_id) = insert_id {
+                out.write_all(br#","$insert_id":"#)?;
+                serde_json::to_writer(&mut out, insert_id.as_str())?;
+            }
+            for (name, value) in &self.properties {
+                out.write_all(b",")?;
+                serde_json::to_writer(&mut out, name)?;
+                out.write_all(b":")?;
+                serde_json::to_writer(&mut out, value)?;
+            }
+            out.write_all(b"}}")
+        })();
         debug_assert!(written.is_ok());
     }
 }
@@ -210,25 +246,6 @@ impl CreateAlias {
 /// Whole milliseconds, saturating: the wire form of `time`.
 pub(crate) fn millis(since_epoch: Duration) -> u64 {
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
-}
-
-#[derive(Serialize)]
-struct WireEvent<'a> {
-    event: &'static str,
-    properties: WireProperties<'a>,
-}
-
-#[derive(Serialize)]
-struct WireProperties<'a> {
-    distinct_id: &'a str,
-    alias: &'a str,
-    token: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    time: Option<u64>,
-    #[serde(rename = "$insert_id", skip_serializing_if = "Option::is_none")]
-    insert_id: Option<&'a str>,
-    #[serde(flatten)]
-    extra: &'a Map<String, Value>,
 }
 
 #[cfg(test)]
@@ -296,6 +313,15 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"event":"$create_alias","properties":{"distinct_id":"anon-1","alias":"user-1","token":"TOKEN"}}"#
         );
+    }
+
+    #[test]
+    fn the_length_hint_is_exact_for_a_plain_stamped_event() {
+        let alias = link();
+        let stamps = alias.stamps(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let mut out = Vec::new();
+        alias.write_json("TOKEN", Some(&stamps), &mut out);
+        assert_eq!(alias.json_len_hint("TOKEN"), out.len());
     }
 
     #[test]

@@ -1,0 +1,322 @@
+//! The figures against the targets of issue 7: one table on stdout, the same as JSON.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::Sender;
+use super::python::SDK;
+use super::workload::{BATCH, CONCURRENCY};
+
+/// Every client at this share of the server's ceiling or more.
+const CEILING_SHARE: f64 = 0.8;
+/// The CLI's peak resident memory for the large import, at most.
+const MAX_IMPORT_RSS: u64 = 64 * 1024 * 1024;
+/// Every client at this multiple of the Python SDK's rate or more.
+const PYTHON_MULTIPLE: f64 = 100.0;
+
+/// Everything one `cargo xtask bench` measured.
+#[derive(Debug)]
+pub(super) struct Figures {
+    /// Aliases per throughput run.
+    pub(super) aliases: usize,
+    /// Aliases per second of each run, by sender, in [`Sender::ALL`] order.
+    pub(super) throughput: Vec<(Sender, Vec<f64>)>,
+    pub(super) import: Import,
+    /// The Python SDK's figure, or why there is none.
+    pub(super) python: Result<Python, String>,
+    /// The machine's CPU and cores.
+    pub(super) machine: String,
+    /// `/proc/loadavg`'s 1, 5 and 15 minute averages before and after measuring.
+    pub(super) load: [String; 2],
+}
+
+/// The CLI's large import.
+#[derive(Debug)]
+pub(super) struct Import {
+    pub(super) rows: usize,
+    /// `None` where `/proc` is not available.
+    pub(super) peak_rss: Option<u64>,
+    pub(super) aliases_per_second: f64,
+}
+
+/// The Python SDK's run.
+#[derive(Debug)]
+pub(super) struct Python {
+    pub(super) aliases: usize,
+    pub(super) aliases_per_second: f64,
+}
+
+/// One line of the table: a figure, and its target when it has one.
+#[derive(Debug)]
+struct Line {
+    measurement: String,
+    figure: String,
+    target: Option<Target>,
+}
+
+#[derive(Debug)]
+struct Target {
+    text: String,
+    /// The figure divided by the target's bound.
+    ratio: f64,
+    met: bool,
+}
+
+impl Target {
+    fn at_least(text: String, value: f64, bound: f64) -> Self {
+        Self {
+            text,
+            ratio: value / bound,
+            met: value >= bound,
+        }
+    }
+
+    fn at_most(text: String, value: f64, bound: f64) -> Self {
+        Self {
+            text,
+            ratio: value / bound,
+            met: value <= bound,
+        }
+    }
+}
+
+impl Figures {
+    fn best(&self, sender: Sender) -> f64 {
+        self.throughput
+            .iter()
+            .filter(|(s, _)| *s == sender)
+            .flat_map(|(_, rates)| rates.iter().copied())
+            .fold(0.0, f64::max)
+    }
+
+    /// The clients: best run each.
+    fn clients(&self) -> impl Iterator<Item = (Sender, f64)> + '_ {
+        self.throughput
+            .iter()
+            .filter(|(sender, _)| *sender != Sender::Ceiling)
+            .map(|&(sender, _)| (sender, self.best(sender)))
+    }
+
+    fn lines(&self) -> Vec<Line> {
+        let mut lines = self.throughput_lines();
+        lines.extend(self.import_lines());
+        lines.extend(self.python_lines());
+        lines
+    }
+
+    fn throughput_lines(&self) -> Vec<Line> {
+        let ceiling = self.best(Sender::Ceiling);
+        let ceiling_line = Line {
+            measurement: "server ceiling (raw keep-alive HTTP/1.1)".to_owned(),
+            figure: rate(ceiling),
+            target: None,
+        };
+        let client_lines = self.clients().map(|(sender, best)| Line {
+            measurement: sender.name().to_owned(),
+            figure: format!("{} ({:.2} of ceiling)", rate(best), best / ceiling),
+            target: Some(Target::at_least(
+                format!(">= {CEILING_SHARE} of ceiling"),
+                best / ceiling,
+                CEILING_SHARE,
+            )),
+        });
+        std::iter::once(ceiling_line).chain(client_lines).collect()
+    }
+
+    fn import_lines(&self) -> [Line; 2] {
+        let import = &self.import;
+        let rows = thousands(import.rows);
+        [
+            Line {
+                measurement: format!("cli import of {rows} rows: peak RSS"),
+                figure: import
+                    .peak_rss
+                    .map_or("not measured (no /proc)".to_owned(), |bytes| {
+                        format!("{:.1} MiB", mib(bytes))
+                    }),
+                target: import.peak_rss.map(|bytes| {
+                    Target::at_most(
+                        format!("<= {:.0} MiB", mib(MAX_IMPORT_RSS)),
+                        bytes as f64,
+                        MAX_IMPORT_RSS as f64,
+                    )
+                }),
+            },
+            Line {
+                measurement: format!("cli import of {rows} rows: rate"),
+                figure: rate(import.aliases_per_second),
+                target: None,
+            },
+        ]
+    }
+
+    fn python_lines(&self) -> Vec<Line> {
+        let python = match &self.python {
+            Ok(python) => python,
+            Err(why) => {
+                return vec![Line {
+                    measurement: format!("python SDK {SDK}"),
+                    figure: format!("not measured: {why}"),
+                    target: None,
+                }];
+            }
+        };
+        let slowest = self
+            .clients()
+            .map(|(_, best)| best)
+            .fold(f64::INFINITY, f64::min);
+        let multiple = slowest / python.aliases_per_second;
+        vec![
+            Line {
+                measurement: format!("python SDK {SDK}, {} alias() calls", python.aliases),
+                figure: rate(python.aliases_per_second),
+                target: None,
+            },
+            Line {
+                measurement: "slowest client / python SDK".to_owned(),
+                figure: format!("{multiple:.0}x"),
+                target: Some(Target::at_least(
+                    format!(">= {PYTHON_MULTIPLE:.0}x"),
+                    multiple,
+                    PYTHON_MULTIPLE,
+                )),
+            },
+        ]
+    }
+
+    /// Prints the table.
+    pub(super) fn print(&self) {
+        let runs = self.throughput.first().map_or(0, |(_, rates)| rates.len());
+        println!(
+            "{} aliases per run, batches of {BATCH}, {CONCURRENCY} in flight; best of {runs} runs",
+            thousands(self.aliases)
+        );
+        println!("machine: {}", self.machine);
+        println!(
+            "load average (1, 5, 15 min): {} before, {} after",
+            self.load[0], self.load[1]
+        );
+        println!();
+        print_row(["measurement", "figure", "target", "figure/target"]);
+        println!("{}", "-".repeat(WIDTHS.iter().sum::<usize>() + 16));
+        for line in self.lines() {
+            let (target, ratio) = match &line.target {
+                Some(target) => (
+                    target.text.as_str(),
+                    format!(
+                        "{:.2} {}",
+                        target.ratio,
+                        if target.met { "met" } else { "MISSED" }
+                    ),
+                ),
+                None => ("", String::new()),
+            };
+            print_row([&line.measurement, &line.figure, target, &ratio]);
+        }
+    }
+
+    /// Writes every figure, each run's included, as JSON to `path`.
+    pub(super) fn write_json(&self, path: &Path) -> Result<(), String> {
+        let throughput: serde_json::Map<String, Value> = self
+            .throughput
+            .iter()
+            .map(|(sender, rates)| {
+                let figure = json!({ "best": self.best(*sender), "runs": rates });
+                (sender.name().to_owned(), figure)
+            })
+            .collect();
+        let targets: Vec<Value> = self
+            .lines()
+            .into_iter()
+            .filter_map(|line| {
+                let target = line.target?;
+                Some(json!({
+                    "measurement": line.measurement,
+                    "figure": line.figure,
+                    "target": target.text,
+                    "ratio": target.ratio,
+                    "met": target.met,
+                }))
+            })
+            .collect();
+        let python = match &self.python {
+            Ok(python) => json!({
+                "sdk": SDK,
+                "aliases": python.aliases,
+                "aliases_per_second": python.aliases_per_second,
+            }),
+            Err(why) => json!({ "sdk": SDK, "not_measured": why }),
+        };
+        let document = json!({
+            "machine": self.machine,
+            "load_average": { "before": self.load[0], "after": self.load[1] },
+            "aliases_per_run": self.aliases,
+            "batch": BATCH,
+            "concurrency": CONCURRENCY,
+            "aliases_per_second": throughput,
+            "cli_import": {
+                "rows": self.import.rows,
+                "peak_rss_bytes": self.import.peak_rss,
+                "aliases_per_second": self.import.aliases_per_second,
+            },
+            "python_sdk": python,
+            "targets": targets,
+        });
+        let text = serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+}
+
+/// The widths of the table's first three columns.
+const WIDTHS: [usize; 3] = [50, 40, 22];
+
+fn print_row([measurement, figure, target, ratio]: [&str; 4]) {
+    let [a, b, c] = WIDTHS;
+    println!("{measurement:<a$}{figure:<b$}{target:<c$}{ratio}");
+}
+
+fn rate(per_second: f64) -> String {
+    format!("{} aliases/s", thousands(per_second.round() as usize))
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn targets_say_whether_they_are_met() {
+        let above = Target::at_least(String::new(), 0.9, 0.8);
+        assert!(above.met && (above.ratio - 1.125).abs() < 1e-9);
+        assert!(!Target::at_least(String::new(), 0.7, 0.8).met);
+        let under = Target::at_most(String::new(), 32.0, 64.0);
+        assert!(under.met && (under.ratio - 0.5).abs() < 1e-9);
+        assert!(!Target::at_most(String::new(), 65.0, 64.0).met);
+    }
+}
