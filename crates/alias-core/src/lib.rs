@@ -35,6 +35,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod client;
 mod config;
 mod create_alias;
 mod delivery;
@@ -49,6 +50,7 @@ mod secret;
 #[cfg(feature = "server")]
 pub mod server;
 
+pub use client::{AliasClient, AliasClientBuilder, HttpClient};
 pub use config::{ApiHost, BatchLimits, Config, Credentials, Endpoint, Region, TrackBody};
 pub use create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
 pub use delivery::{Action, Delivery, Outgoing, RequestId};

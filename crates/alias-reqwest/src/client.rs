@@ -1,19 +1,21 @@
-//! The async client: [`alias_core::deliver`] over reqwest, sleeping on tokio's timer.
+//! The async client: [`AliasClient`] over reqwest, sleeping on tokio's timer.
 
 use std::time::{Instant, SystemTime};
 
 use alias_core::{
-    Alias, AliasError, Clock, Config, CreateAlias, DeliveryStats, DistinctId, Report, ReportEntry,
-    TransportLimits,
+    AliasClient, AliasClientBuilder, Clock, HttpClient, TransportError, TransportLimits,
 };
+use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::Async;
+use crate::transport::send_async;
 
-/// Delivers `$create_alias` calls over a [`reqwest::Client`], in a tokio runtime.
+/// Delivers `$create_alias` calls over a [`reqwest::Client`], in a tokio runtime: `new`,
+/// `with_http_client`, `builder`, `send`, `send_stream` and `create_alias`, as every
+/// adapter of [`alias_core`] offers them.
 ///
 /// Cheap to clone: clones share the connection pool. Several batches are in flight at once,
-/// up to [`Config::concurrency`].
+/// up to [`Config::concurrency`](alias_core::Config::concurrency).
 ///
 /// ```no_run
 /// use alias_reqwest::Client;
@@ -33,211 +35,47 @@ use crate::transport::Async;
 /// }
 /// # Ok(()) }
 /// ```
+pub type Client = AliasClient<ReqwestClient>;
+
+/// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
+/// [`reqwest::Client`].
+pub type ClientBuilder = AliasClientBuilder<ReqwestClient>;
+
+/// A [`reqwest::Client`] as the HTTP client of a [`Client`]. Made from yours with `into()`,
+/// so `Client::with_http_client(config, reqwest_client)` takes it as it is.
 #[derive(Debug, Clone)]
-pub struct Client {
-    http: reqwest::Client,
-    config: Config,
-    limits: TransportLimits,
+pub struct ReqwestClient(reqwest::Client);
+
+impl From<reqwest::Client> for ReqwestClient {
+    fn from(http: reqwest::Client) -> Self {
+        Self(http)
+    }
 }
 
-impl Client {
-    /// A client for `config`, over a reqwest client built with the default
-    /// [`TransportLimits`] and no redirects.
-    ///
-    /// ```
-    /// use alias_reqwest::Client;
-    /// use alias_reqwest::alias_core::{Config, Token};
-    ///
-    /// let client = Client::new(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn new(config: Config) -> Result<Self, Error> {
-        Self::builder(config).build()
+impl HttpClient for ReqwestClient {
+    type Clock = TokioClock;
+    type BuildError = Error;
+
+    fn build(limits: &TransportLimits) -> Result<Self, Error> {
+        reqwest::Client::builder()
+            .connect_timeout(limits.connect_timeout)
+            .timeout(limits.request_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map(Self)
+            .map_err(Error::Build)
     }
 
-    /// A client for `config` over your own reqwest client, keeping its pool, proxy and TLS
-    /// settings. The default [`TransportLimits`]' request timeout and body cap apply to
-    /// each request; build `http` with `.redirect(reqwest::redirect::Policy::none())`, since
-    /// following a redirect could carry credentials to another host.
-    ///
-    /// ```
-    /// use alias_reqwest::Client;
-    /// use alias_reqwest::alias_core::{Config, Token};
-    ///
-    /// let http = reqwest::Client::builder()
-    ///     .redirect(reqwest::redirect::Policy::none())
-    ///     .build()?;
-    /// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_http_client(config: Config, http: reqwest::Client) -> Self {
-        Self {
-            http,
-            config,
-            limits: TransportLimits::default(),
-        }
-    }
-
-    /// A builder, to set the [`TransportLimits`] as well.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use alias_reqwest::{Client, TransportLimits};
-    /// use alias_reqwest::alias_core::{Config, Token};
-    ///
-    /// let client = Client::builder(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))
-    ///     .limits(TransportLimits::default().request_timeout(Duration::from_secs(60)))
-    ///     .build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder(config: Config) -> ClientBuilder {
-        ClientBuilder {
-            config,
-            limits: TransportLimits::default(),
-            http: None,
-        }
-    }
-
-    /// The configuration requests are built from.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The limits every request runs under.
-    pub fn limits(&self) -> TransportLimits {
-        self.limits
-    }
-
-    /// Delivers `aliases` and reports what became of each, in input order.
-    ///
-    /// Never fails as a whole: every alias ends accepted, rejected (with Mixpanel's field
-    /// and message), invalid, or undelivered (with the last error, to send again later).
-    pub async fn send(&self, aliases: impl IntoIterator<Item = CreateAlias>) -> Report {
-        alias_core::deliver_all(
-            self.config.clone(),
-            &self.transport(),
-            &TokioClock,
-            fastrand::u64(..),
-            aliases,
-        )
-        .await
-    }
-
-    /// Delivers every alias of `input`, handing each outcome to `on_finished` in input order
-    /// as soon as it is final, and returns the traffic counters.
-    ///
-    /// Input is read only as fast as requests go out, so memory stays bounded whatever the
-    /// length of `input`: this is the call for bulk imports.
-    ///
-    /// ```no_run
-    /// # use alias_reqwest::Client;
-    /// # use alias_reqwest::alias_core::{CreateAlias, Tally};
-    /// # async fn run(client: Client, lines: Vec<(String, String)>) {
-    /// let input = lines
-    ///     .iter()
-    ///     .filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok());
-    /// let mut tally = Tally::default();
-    /// let stats = client.send_stream(input, |entry| tally.add(&entry.outcome)).await;
-    /// println!("{} accepted in {} requests", tally.accepted, stats.requests);
-    /// # }
-    /// ```
-    pub async fn send_stream(
+    async fn send(
         &self,
-        input: impl IntoIterator<Item = CreateAlias>,
-        on_finished: impl FnMut(ReportEntry),
-    ) -> DeliveryStats {
-        alias_core::deliver(
-            self.config.clone(),
-            &self.transport(),
-            &TokioClock,
-            fastrand::u64(..),
-            input,
-            on_finished,
-        )
-        .await
+        request: Request<Vec<u8>>,
+        limits: TransportLimits,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        send_async(&self.0, request, limits).await
     }
 
-    /// Links `alias` to `distinct_id`, with retries, and says how it ended.
-    ///
-    /// ```no_run
-    /// # use alias_reqwest::Client;
-    /// use alias_reqwest::alias_core::{Alias, AliasError, DistinctId};
-    ///
-    /// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// match client
-    ///     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
-    ///     .await
-    /// {
-    ///     Ok(()) => {}
-    ///     Err(AliasError::Rejected(why)) => eprintln!("refused: {why}"),
-    ///     Err(other) => return Err(other.into()),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn create_alias(
-        &self,
-        distinct_id: DistinctId,
-        alias: Alias,
-    ) -> Result<(), AliasError> {
-        alias_core::deliver_one(
-            self.config.clone(),
-            &self.transport(),
-            &TokioClock,
-            fastrand::u64(..),
-            distinct_id,
-            alias,
-        )
-        .await
-    }
-
-    fn transport(&self) -> Async<'_> {
-        Async {
-            http: &self.http,
-            limits: self.limits,
-        }
-    }
-}
-
-/// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your reqwest client.
-#[derive(Debug)]
-#[must_use]
-pub struct ClientBuilder {
-    config: Config,
-    limits: TransportLimits,
-    http: Option<reqwest::Client>,
-}
-
-impl ClientBuilder {
-    /// The limits for every request. With a client of your own, the connect timeout is
-    /// yours; the request timeout and the body cap still apply.
-    pub fn limits(mut self, limits: TransportLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sends over `http` instead of a client built here. Build it with no redirect policy.
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// The client. Fails only when a reqwest client built here cannot start (its TLS back
-    /// end, its resolver).
-    pub fn build(self) -> Result<Client, Error> {
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.limits.connect_timeout)
-                .timeout(self.limits.request_timeout)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(Error::Build)?,
-        };
-        Ok(Client {
-            http,
-            config: self.config,
-            limits: self.limits,
-        })
+    fn jitter_seed(&self) -> u64 {
+        fastrand::u64(..)
     }
 }
 
@@ -263,7 +101,7 @@ impl Clock for TokioClock {
 
 #[cfg(test)]
 mod tests {
-    use alias_core::Token;
+    use alias_core::{Alias, AliasError, Config, DistinctId, Token};
 
     use super::*;
 

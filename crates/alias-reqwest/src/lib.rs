@@ -53,7 +53,7 @@ mod transport;
 
 pub use alias_core;
 pub use alias_core::TransportLimits;
-pub use client::{Client, ClientBuilder, TokioClock};
+pub use client::{Client, ClientBuilder, ReqwestClient, TokioClock};
 
 /// A client could not be built.
 #[derive(Debug, thiserror::Error)]

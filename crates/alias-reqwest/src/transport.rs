@@ -7,39 +7,32 @@ use std::io;
 use alias_core::{TransportError, TransportErrorKind, TransportLimits};
 use http::{HeaderMap, Response, StatusCode, Version};
 
-/// The async transport: one request over `http`, under `limits`.
-#[derive(Debug)]
-pub(crate) struct Async<'a> {
-    pub(crate) http: &'a reqwest::Client,
-    pub(crate) limits: TransportLimits,
-}
-
-impl alias_core::Transport for Async<'_> {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<Response<Vec<u8>>, TransportError> {
-        let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
-        // Set on each request, so that it also bounds a client the caller built.
-        *request.timeout_mut() = Some(self.limits.request_timeout);
-        let mut response = self.http.execute(request).await.map_err(|e| classify(&e))?;
-        let cap = self.limits.max_response_bytes;
-        check_declared_length(response.content_length(), cap)?;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
-            if body.len() + chunk.len() > cap {
-                return Err(TransportError::body_too_large(cap));
-            }
-            body.extend_from_slice(&chunk);
+/// Sends one request over the async client `http`, under `limits`.
+pub(crate) async fn send_async(
+    http: &reqwest::Client,
+    request: http::Request<Vec<u8>>,
+    limits: TransportLimits,
+) -> Result<Response<Vec<u8>>, TransportError> {
+    let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
+    // Set on each request, so that it also bounds a client the caller built.
+    *request.timeout_mut() = Some(limits.request_timeout);
+    let mut response = http.execute(request).await.map_err(|e| classify(&e))?;
+    let cap = limits.max_response_bytes;
+    check_declared_length(response.content_length(), cap)?;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+        if body.len() + chunk.len() > cap {
+            return Err(TransportError::body_too_large(cap));
         }
-        let headers = std::mem::take(response.headers_mut());
-        Ok(assemble(
-            response.status(),
-            response.version(),
-            headers,
-            body,
-        ))
+        body.extend_from_slice(&chunk);
     }
+    let headers = std::mem::take(response.headers_mut());
+    Ok(assemble(
+        response.status(),
+        response.version(),
+        headers,
+        body,
+    ))
 }
 
 /// An answer from its parts.

@@ -1,26 +1,36 @@
-//! The client: [`alias_core::deliver`] over surf, sleeping on a runtime-neutral timer.
+//! The client: [`AliasClient`] over surf, sleeping on a runtime-neutral timer.
 
 use std::time::{Instant, SystemTime};
 
 use alias_core::{
-    Alias, AliasError, Clock, Config, CreateAlias, DeliveryStats, DistinctId, Report, ReportEntry,
-    TransportLimits,
+    AliasClient, AliasClientBuilder, Clock, HttpClient, TransportError, TransportLimits,
 };
+use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::Surf;
+use crate::transport::send_bounded;
 
-/// Delivers `$create_alias` calls over a [`surf::Client`].
+/// Delivers `$create_alias` calls over a [`surf::Client`]: `new`, `with_http_client`,
+/// `builder`, `send`, `send_stream` and `create_alias`, as every adapter of [`alias_core`]
+/// offers them.
 ///
-/// Cheap to clone: clones share the connection pool. Several batches are in flight at once,
-/// up to [`Config::concurrency`].
+/// Cheap to clone: clones share the HTTP client. Several batches are in flight at once, up
+/// to [`Config::concurrency`](alias_core::Config::concurrency).
+///
+/// surf's backends have no connect-only timeout, so [`TransportLimits::connect_timeout`] is
+/// not applied: connecting counts against the request timeout, which covers the whole
+/// exchange. With a surf client of your own, give it no `Redirect` middleware (following a
+/// redirect could carry credentials to another host) and, with async-h1, no keep-alive: its
+/// pool would lend a connection whose exchange timed out to the next request, which would
+/// then read the late answer as its own.
 ///
 /// ```no_run
 /// use alias_surf::Client;
 /// use alias_surf::alias_core::{AliasOutcome, Config, CreateAlias, Token};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = Client::new(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))?;
+/// let http: surf::Client = surf::Config::new().set_http_keep_alive(false).try_into()?;
+/// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
 /// let links = vec![
 ///     CreateAlias::from_ids("anon-1", "user-1@example.com")?,
 ///     CreateAlias::from_ids("anon-2", "user-2@example.com")?,
@@ -33,223 +43,59 @@ use crate::transport::Surf;
 /// }
 /// # Ok(()) }
 /// ```
+pub type Client = AliasClient<SurfClient>;
+
+/// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
+/// [`surf::Client`].
+pub type ClientBuilder = AliasClientBuilder<SurfClient>;
+
+/// A [`surf::Client`] as the HTTP client of a [`Client`]. Made from yours with `into()`, so
+/// `Client::with_http_client(config, surf_client)` takes it as it is.
 #[derive(Debug, Clone)]
-pub struct Client {
-    http: surf::Client,
-    config: Config,
-    limits: TransportLimits,
+pub struct SurfClient(surf::Client);
+
+impl From<surf::Client> for SurfClient {
+    fn from(http: surf::Client) -> Self {
+        Self(http)
+    }
 }
 
-impl Client {
-    /// A client for `config`, over a surf client of the enabled backend with the default
-    /// [`TransportLimits`] and no middleware (so no redirects are followed).
-    ///
-    /// ```
-    /// use alias_surf::Client;
-    /// use alias_surf::alias_core::{Config, Token};
-    ///
-    /// let client = Client::new(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn new(config: Config) -> Result<Self, Error> {
-        Self::builder(config).build()
-    }
+impl HttpClient for SurfClient {
+    type Clock = TimerClock;
+    type BuildError = Error;
 
-    /// A client for `config` over your own surf client. The default [`TransportLimits`]'
-    /// request timeout and body cap apply to each request. Do not add surf's `Redirect`
-    /// middleware to it: following a redirect could carry credentials to another host. With
-    /// async-h1, turn keep-alive off: its pool would lend a connection whose exchange timed
-    /// out to the next request, which would then read the late answer as its own.
-    ///
-    /// ```
-    /// use alias_surf::Client;
-    /// use alias_surf::alias_core::{Config, Token};
-    ///
-    /// let http: surf::Client = surf::Config::new().set_http_keep_alive(false).try_into()?;
-    /// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_http_client(config: Config, http: surf::Client) -> Self {
-        Self {
-            http,
-            config,
-            limits: TransportLimits::default(),
-        }
-    }
-
-    /// A builder, to set the [`TransportLimits`] as well.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use alias_surf::{Client, TransportLimits};
-    /// use alias_surf::alias_core::{Config, Token};
-    ///
-    /// let client = Client::builder(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))
-    ///     .limits(TransportLimits::default().request_timeout(Duration::from_secs(60)))
-    ///     .build()?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn builder(config: Config) -> ClientBuilder {
-        ClientBuilder {
-            config,
-            limits: TransportLimits::default(),
-            http: None,
-        }
-    }
-
-    /// The configuration requests are built from.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// The limits every request runs under.
-    pub fn limits(&self) -> TransportLimits {
-        self.limits
-    }
-
-    /// Delivers `aliases` and reports what became of each, in input order.
-    ///
-    /// Never fails as a whole: every alias ends accepted, rejected (with Mixpanel's field
-    /// and message), invalid, or undelivered (with the last error, to send again later).
-    pub async fn send(&self, aliases: impl IntoIterator<Item = CreateAlias>) -> Report {
-        alias_core::deliver_all(
-            self.config.clone(),
-            &self.transport(),
-            &TimerClock,
-            fastrand::u64(..),
-            aliases,
+    fn build(limits: &TransportLimits) -> Result<Self, Error> {
+        // The backend's own timeout (async-h1: the wait for the answer's head; curl: the
+        // whole exchange) is set to the request timeout, which this crate enforces anyway.
+        // No keep-alive: async-h1's pool takes back a connection whose exchange was given
+        // up (a timeout, a capped body) and lends it to the next request, which then reads
+        // the late answer of the one before as its own. No middleware: no redirects.
+        surf::Client::try_from(
+            surf::Config::new()
+                .set_timeout(Some(limits.request_timeout))
+                .set_http_keep_alive(false),
         )
-        .await
+        .map(Self)
+        .map_err(|e| Error(e.to_string()))
     }
 
-    /// Delivers every alias of `input`, handing each outcome to `on_finished` in input order
-    /// as soon as it is final, and returns the traffic counters.
-    ///
-    /// Input is read only as fast as requests go out, so memory stays bounded whatever the
-    /// length of `input`: this is the call for bulk imports.
-    ///
-    /// ```no_run
-    /// # use alias_surf::Client;
-    /// # use alias_surf::alias_core::{CreateAlias, Tally};
-    /// # async fn run(client: Client, lines: Vec<(String, String)>) {
-    /// let input = lines
-    ///     .iter()
-    ///     .filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok());
-    /// let mut tally = Tally::default();
-    /// let stats = client.send_stream(input, |entry| tally.add(&entry.outcome)).await;
-    /// println!("{} accepted in {} requests", tally.accepted, stats.requests);
-    /// # }
-    /// ```
-    pub async fn send_stream(
+    async fn send(
         &self,
-        input: impl IntoIterator<Item = CreateAlias>,
-        on_finished: impl FnMut(ReportEntry),
-    ) -> DeliveryStats {
-        alias_core::deliver(
-            self.config.clone(),
-            &self.transport(),
-            &TimerClock,
-            fastrand::u64(..),
-            input,
-            on_finished,
-        )
-        .await
+        request: Request<Vec<u8>>,
+        limits: TransportLimits,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        send_bounded(&self.0, request, limits).await
     }
 
-    /// Links `alias` to `distinct_id`, with retries, and says how it ended.
-    ///
-    /// ```no_run
-    /// # use alias_surf::Client;
-    /// use alias_surf::alias_core::{Alias, AliasError, DistinctId};
-    ///
-    /// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
-    /// match client
-    ///     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
-    ///     .await
-    /// {
-    ///     Ok(()) => {}
-    ///     Err(AliasError::Rejected(why)) => eprintln!("refused: {why}"),
-    ///     Err(other) => return Err(other.into()),
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn create_alias(
-        &self,
-        distinct_id: DistinctId,
-        alias: Alias,
-    ) -> Result<(), AliasError> {
-        alias_core::deliver_one(
-            self.config.clone(),
-            &self.transport(),
-            &TimerClock,
-            fastrand::u64(..),
-            distinct_id,
-            alias,
-        )
-        .await
-    }
-
-    fn transport(&self) -> Surf<'_> {
-        Surf {
-            http: &self.http,
-            limits: self.limits,
-        }
+    fn jitter_seed(&self) -> u64 {
+        fastrand::u64(..)
     }
 }
 
-/// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your surf client.
-#[derive(Debug)]
-#[must_use]
-pub struct ClientBuilder {
-    config: Config,
-    limits: TransportLimits,
-    http: Option<surf::Client>,
-}
-
-impl ClientBuilder {
-    /// The limits for every request.
-    ///
-    /// surf's backends have no connect-only timeout, so `connect_timeout` is not applied:
-    /// connecting counts against `request_timeout`, which covers the whole exchange.
-    pub fn limits(mut self, limits: TransportLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sends over `http` instead of a client built here. Give it no redirect middleware and,
-    /// with async-h1, no keep-alive (see [`Client::with_http_client`]).
-    pub fn http_client(mut self, http: surf::Client) -> Self {
-        self.http = Some(http);
-        self
-    }
-
-    /// The client. Fails only when the backend's client cannot be built.
-    pub fn build(self) -> Result<Client, Error> {
-        let http = match self.http {
-            Some(http) => http,
-            // The backend's own timeout (async-h1: the wait for the answer's head; curl: the
-            // whole exchange) is set to the request timeout, which this crate enforces anyway.
-            // No keep-alive: async-h1's pool takes back a connection whose exchange was given
-            // up (a timeout, a capped body) and lends it to the next request, which then
-            // reads the late answer of the one before as its own.
-            None => surf::Client::try_from(
-                surf::Config::new()
-                    .set_timeout(Some(self.limits.request_timeout))
-                    .set_http_keep_alive(false),
-            )
-            .map_err(|e| Error(e.to_string()))?,
-        };
-        Ok(Client {
-            http,
-            config: self.config,
-            limits: self.limits,
-        })
-    }
-}
-
-/// The system clocks, and a timer that needs no particular runtime.
-#[derive(Debug)]
-struct TimerClock;
+/// The system clocks, and a timer that needs no particular runtime (futures-timer): the
+/// [`Clock`] of this crate's client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimerClock;
 
 impl Clock for TimerClock {
     fn now(&self) -> Instant {
@@ -267,7 +113,7 @@ impl Clock for TimerClock {
 
 #[cfg(test)]
 mod tests {
-    use alias_core::Token;
+    use alias_core::{Alias, AliasError, Config, DistinctId, Token};
 
     use super::*;
 

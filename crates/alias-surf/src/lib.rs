@@ -70,7 +70,7 @@ mod transport;
 
 pub use alias_core;
 pub use alias_core::TransportLimits;
-pub use client::{Client, ClientBuilder};
+pub use client::{Client, ClientBuilder, SurfClient, TimerClock};
 
 /// The surf client could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,60 +11,52 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode, Version};
 use surf::http as types;
 
-/// One request over `http`, under `limits`.
-#[derive(Debug)]
-pub(crate) struct Surf<'a> {
-    pub(crate) http: &'a surf::Client,
-    pub(crate) limits: TransportLimits,
-}
-
-impl alias_core::Transport for Surf<'_> {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<Response<Vec<u8>>, TransportError> {
-        // surf has no per-request deadline; this one covers connecting, sending and reading
-        // the whole answer, on a timer that belongs to no runtime.
-        let deadline = futures_timer::Delay::new(self.limits.request_timeout);
-        match select(pin!(self.exchange(request)), deadline).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right(((), _)) => Err(TransportError::new(
-                TransportErrorKind::Timeout,
-                format!(
-                    "no whole answer within the request timeout of {:?}",
-                    self.limits.request_timeout
-                ),
-            )),
-        }
+/// Sends one request over `http`, under `limits`.
+pub(crate) async fn send_bounded(
+    http: &surf::Client,
+    request: http::Request<Vec<u8>>,
+    limits: TransportLimits,
+) -> Result<Response<Vec<u8>>, TransportError> {
+    // surf has no per-request deadline; this one covers connecting, sending and reading
+    // the whole answer, on a timer that belongs to no runtime.
+    let deadline = futures_timer::Delay::new(limits.request_timeout);
+    match select(pin!(exchange(http, request, limits)), deadline).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(((), _)) => Err(TransportError::new(
+            TransportErrorKind::Timeout,
+            format!(
+                "no whole answer within the request timeout of {:?}",
+                limits.request_timeout
+            ),
+        )),
     }
 }
 
-impl Surf<'_> {
-    async fn exchange(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<Response<Vec<u8>>, TransportError> {
-        let request = to_surf(request)?;
-        let mut answer = self.http.send(request).await.map_err(|e| classify(&e))?;
-        let cap = self.limits.max_response_bytes;
-        if answer.len().is_some_and(|len| len > cap) {
-            return Err(TransportError::body_too_large(cap));
-        }
-        let mut response = head_from_surf(&answer)?;
-        // One byte past the cap tells an answer over it from one exactly at it.
-        let mut body = Vec::new();
-        answer
-            .take_body()
-            .take(cap as u64 + 1)
-            .read_to_end(&mut body)
-            .await
-            .map_err(|e| TransportError::from_chain(kind(&e), &e))?;
-        if body.len() > cap {
-            return Err(TransportError::body_too_large(cap));
-        }
-        *response.body_mut() = body;
-        Ok(response)
+async fn exchange(
+    http: &surf::Client,
+    request: http::Request<Vec<u8>>,
+    limits: TransportLimits,
+) -> Result<Response<Vec<u8>>, TransportError> {
+    let request = to_surf(request)?;
+    let mut answer = http.send(request).await.map_err(|e| classify(&e))?;
+    let cap = limits.max_response_bytes;
+    if answer.len().is_some_and(|len| len > cap) {
+        return Err(TransportError::body_too_large(cap));
     }
+    let mut response = head_from_surf(&answer)?;
+    // One byte past the cap tells an answer over it from one exactly at it.
+    let mut body = Vec::new();
+    answer
+        .take_body()
+        .take(cap as u64 + 1)
+        .read_to_end(&mut body)
+        .await
+        .map_err(|e| TransportError::from_chain(kind(&e), &e))?;
+    if body.len() > cap {
+        return Err(TransportError::body_too_large(cap));
+    }
+    *response.body_mut() = body;
+    Ok(response)
 }
 
 /// An `http` request as a surf request: method, URL, every header value, and the body.
