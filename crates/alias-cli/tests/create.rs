@@ -6,11 +6,27 @@ mod support;
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_SERVICE_ACCOUNT_SECRET, DEFAULT_SERVICE_ACCOUNT_USER, DEFAULT_TOKEN,
 };
+use assert_cmd::Command;
 use support::{TRANSPORTS, mixpanel_alias, output, server};
 
 /// base64 of `test-service-account:`, the start of the service account's Basic value: it
 /// must never be printed, since the rest of that value is the secret.
 const BASIC_VALUE_START: &str = "dGVzdC1zZXJ2aWNlLWFjY291bnQ6";
+
+/// Sends to `/import` as the server's service account, its secret from the environment as
+/// users are told to pass it.
+fn as_service_account(command: &mut Command) -> &mut Command {
+    command
+        .args(["--endpoint", "import", "--project-id", DEFAULT_PROJECT_ID])
+        .env(
+            "MIXPANEL_SERVICE_ACCOUNT_USER",
+            DEFAULT_SERVICE_ACCOUNT_USER,
+        )
+        .env(
+            "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+            DEFAULT_SERVICE_ACCOUNT_SECRET,
+        )
+}
 
 #[test]
 fn an_accepted_alias_prints_one_line_and_exits_0_with_either_transport() {
@@ -34,24 +50,8 @@ fn an_accepted_alias_prints_one_line_and_exits_0_with_either_transport() {
 #[test]
 fn import_endpoint_with_a_service_account_is_accepted() {
     let server = server();
-    mixpanel_alias("create", &server)
-        .args([
-            "--distinct-id",
-            "anon-1",
-            "--alias",
-            "user-1",
-            "--endpoint",
-            "import",
-        ])
-        .args(["--project-id", DEFAULT_PROJECT_ID])
-        .env(
-            "MIXPANEL_SERVICE_ACCOUNT_USER",
-            DEFAULT_SERVICE_ACCOUNT_USER,
-        )
-        .env(
-            "MIXPANEL_SERVICE_ACCOUNT_SECRET",
-            DEFAULT_SERVICE_ACCOUNT_SECRET,
-        )
+    as_service_account(&mut mixpanel_alias("create", &server))
+        .args(["--distinct-id", "anon-1", "--alias", "user-1"])
         .assert()
         .code(0);
     assert_eq!(server.stats().events_stored, 1);
@@ -171,25 +171,8 @@ fn usage_errors_exit_2_and_name_the_flag() {
 #[test]
 fn a_dry_run_prints_the_request_with_secrets_redacted_and_sends_nothing() {
     let server = server();
-    let assert = mixpanel_alias("create", &server)
-        .args([
-            "--distinct-id",
-            "anon-1",
-            "--alias",
-            "user-1",
-            "--dry-run",
-            "--endpoint",
-            "import",
-        ])
-        .args(["--project-id", DEFAULT_PROJECT_ID])
-        .env(
-            "MIXPANEL_SERVICE_ACCOUNT_USER",
-            DEFAULT_SERVICE_ACCOUNT_USER,
-        )
-        .env(
-            "MIXPANEL_SERVICE_ACCOUNT_SECRET",
-            DEFAULT_SERVICE_ACCOUNT_SECRET,
-        )
+    let assert = as_service_account(&mut mixpanel_alias("create", &server))
+        .args(["--distinct-id", "anon-1", "--alias", "user-1", "--dry-run"])
         .assert()
         .code(0);
     let (stdout, stderr) = output(&assert);
@@ -229,25 +212,10 @@ fn a_dry_run_prints_the_request_with_secrets_redacted_and_sends_nothing() {
 fn no_secret_is_printed_even_with_trace_logs() {
     for transport in TRANSPORTS {
         let server = server();
-        let assert = mixpanel_alias("create", &server)
-            .args([
-                "--distinct-id",
-                "anon-1",
-                "--alias",
-                "user-1",
-                "--endpoint",
-                "import",
-            ])
-            .args(["--project-id", DEFAULT_PROJECT_ID, "--transport", transport])
+        let assert = as_service_account(&mut mixpanel_alias("create", &server))
+            .args(["--distinct-id", "anon-1", "--alias", "user-1"])
+            .args(["--transport", transport])
             .env("RUST_LOG", "trace")
-            .env(
-                "MIXPANEL_SERVICE_ACCOUNT_USER",
-                DEFAULT_SERVICE_ACCOUNT_USER,
-            )
-            .env(
-                "MIXPANEL_SERVICE_ACCOUNT_SECRET",
-                DEFAULT_SERVICE_ACCOUNT_SECRET,
-            )
             .assert()
             .code(0);
         let (stdout, stderr) = output(&assert);
