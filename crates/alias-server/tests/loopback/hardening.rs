@@ -155,25 +155,31 @@ fn one_connection_carries_several_requests() {
     assert_eq!(server.stats().requests, 2);
 }
 
-/// A client that writes its whole body before reading (as async-h1 does) must see the
-/// 413, not a broken pipe: the server drains what it refuses.
-#[test]
-fn an_oversized_body_is_drained_so_the_writer_reads_the_413() {
-    let server = Server::builder().max_body_bytes(1024).start().unwrap();
-    let body = vec![b'x'; 4 * 1024 * 1024];
+/// Posts a body of `len` bytes to `/track` the way async-h1 does, all of it before reading,
+/// and returns the start of the answer.
+fn write_whole_body_then_read(server: &Server, len: usize) -> String {
     let head = format!(
-        "POST /track HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
-        body.len()
+        "POST /track HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\n\r\n"
     );
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body).expect("the whole body is accepted");
+    stream
+        .write_all(&vec![b'x'; len])
+        .expect("the whole body is accepted");
     let mut answer = [0u8; 512];
     let read = stream.read(&mut answer).unwrap();
-    let answer = String::from_utf8_lossy(&answer[..read]);
+    String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
+/// A client that writes its whole body before reading (as async-h1 does) must see the
+/// 413, not a broken pipe: the server drains what it refuses.
+#[test]
+fn an_oversized_body_is_drained_so_the_writer_reads_the_413() {
+    let server = Server::builder().max_body_bytes(1024).start().unwrap();
+    let answer = write_whole_body_then_read(&server, 4 * 1024 * 1024);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
         answer.contains("request exceeds max limit of 1024 bytes"),
@@ -188,18 +194,6 @@ fn a_faulted_request_is_drained_before_the_fault_answer() {
         .faults("503=1.0".parse().unwrap())
         .start()
         .unwrap();
-    let body = vec![b'x'; 1024 * 1024];
-    let head = format!(
-        "POST /track HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(server.addr()).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body).expect("the whole body is accepted");
-    let mut answer = [0u8; 64];
-    let read = stream.read(&mut answer).unwrap();
-    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 503"));
+    let answer = write_whole_body_then_read(&server, 1024 * 1024);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
 }
