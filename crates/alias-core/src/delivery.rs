@@ -245,12 +245,6 @@ impl Delivery {
         self.slots.len()
     }
 
-    /// Whether a request could be sent right now if one were ready: a driver that streams
-    /// input adds aliases until this is false or a batch is queued.
-    pub fn has_capacity(&self) -> bool {
-        self.in_flight.len() < self.config.concurrency
-    }
-
     /// How many batches are queued to be sent now.
     pub fn queued_batches(&self) -> usize {
         self.ready.len()
