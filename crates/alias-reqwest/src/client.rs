@@ -35,6 +35,75 @@ use crate::transport::send_async;
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// A client with the default limits:
+///
+/// ```
+/// use alias_reqwest::Client;
+/// use alias_reqwest::alias_core::{Config, Token};
+///
+/// let client = Client::new(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Over your own HTTP client:
+///
+/// ```
+/// use alias_reqwest::Client;
+/// use alias_reqwest::alias_core::{Config, Token};
+///
+/// let http = reqwest::Client::builder()
+///     .redirect(reqwest::redirect::Policy::none())
+///     .build()?;
+/// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// With chosen limits:
+///
+/// ```
+/// use std::time::Duration;
+/// use alias_reqwest::{Client, TransportLimits};
+/// use alias_reqwest::alias_core::{Config, Token};
+///
+/// let client = Client::builder(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))
+///     .limits(TransportLimits::default().request_timeout(Duration::from_secs(60)))
+///     .build()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A bulk import, in bounded memory:
+///
+/// ```no_run
+/// # use alias_reqwest::Client;
+/// # use alias_reqwest::alias_core::{CreateAlias, Tally};
+/// # async fn run(client: Client, lines: Vec<(String, String)>) {
+/// let input = lines
+///     .iter()
+///     .filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok());
+/// let mut tally = Tally::default();
+/// let stats = client.send_stream(input, |entry| tally.add(&entry.outcome)).await;
+/// println!("{} accepted in {} requests", tally.accepted, stats.requests);
+/// # }
+/// ```
+///
+/// One alias, one call:
+///
+/// ```no_run
+/// # use alias_reqwest::Client;
+/// use alias_reqwest::alias_core::{Alias, AliasError, DistinctId};
+///
+/// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
+/// match client
+///     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
+///     .await
+/// {
+///     Ok(()) => {}
+///     Err(AliasError::Rejected(why)) => eprintln!("refused: {why}"),
+///     Err(other) => return Err(other.into()),
+/// }
+/// # Ok(()) }
+/// ```
 pub type Client = AliasClient<ReqwestClient>;
 
 /// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
