@@ -125,8 +125,8 @@ impl Observed {
             },
             AliasOutcome::Rejected(rejection) => Self {
                 kind: OutcomeKind::Rejected,
-                field: rejection.field.clone(),
-                detail: rejection.message.clone(),
+                field: rejection.field().map(str::to_owned),
+                detail: rejection.message().to_owned(),
             },
             AliasOutcome::Invalid(error) => Self::invalid(error),
             AliasOutcome::Undelivered(undelivered) => Self {

@@ -165,9 +165,9 @@ fn verbose_error(adapter: Adapter) {
         panic!("not rejected: {entry:?}");
     };
     // Verbose /track answers HTTP 200 with `{"status":0,"error":"..."}`.
-    assert_eq!(rejection.status, 200);
-    assert_eq!(rejection.field, None);
-    assert!(rejection.message.contains("'time'"), "{rejection:?}");
+    assert_eq!(rejection.status(), 200);
+    assert_eq!(rejection.field(), None);
+    assert!(rejection.message().contains("'time'"), "{rejection:?}");
     assert!(server.events().is_empty());
     assert_eq!(server.stats().events_rejected, 1);
 }
@@ -198,8 +198,8 @@ fn strict_partial_failure(adapter: Adapter) {
         panic!("the stale alias was not rejected: {outcomes:?}");
     };
     assert_eq!(stale.0, "anon-stale");
-    assert_eq!(rejection.status, 400);
-    assert_eq!(rejection.field.as_deref(), Some("properties.time"));
+    assert_eq!(rejection.status(), 400);
+    assert_eq!(rejection.field(), Some("properties.time"));
     assert_eq!(stored(&server), sorted_ids(&fresh));
 }
 
@@ -222,12 +222,12 @@ fn unauthorized(adapter: Adapter) {
         let AliasOutcome::Rejected(rejection) = &entry.outcome else {
             panic!("not rejected: {entry:?}");
         };
-        assert_eq!(rejection.status, 401);
+        assert_eq!(rejection.status(), 401);
     }
     assert_eq!(report.entries.len(), 3);
     assert_eq!(report.stats.requests, 1, "a 401 is not retried");
     match client.create_alias("anon-auth", "user-auth") {
-        Err(AliasError::Rejected(rejection)) => assert_eq!(rejection.status, 401),
+        Err(AliasError::Rejected(rejection)) => assert_eq!(rejection.status(), 401),
         other => panic!("expected a 401 rejection: {other:?}"),
     }
     assert!(server.events().is_empty());

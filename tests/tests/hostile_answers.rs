@@ -225,7 +225,7 @@ fn malformed_json_is_an_unexpected_answer_or_a_rejection(adapter: Adapter) {
         panic!("{adapter:?}: {report:?}");
     };
     assert_eq!(
-        (rejection.status.as_u16(), rejection.message.as_str()),
+        (rejection.status().as_u16(), rejection.message()),
         (400, body)
     );
     assert_eq!(server.log().requests.len(), 1, "a 400 is not sent again");

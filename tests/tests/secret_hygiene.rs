@@ -72,13 +72,16 @@ fn both_credentials() -> [Credentials; 2] {
 fn kind(outcome: &AliasOutcome) -> String {
     match outcome {
         AliasOutcome::Accepted => "accepted".to_owned(),
-        AliasOutcome::Rejected(rejection) => format!("rejected {}", rejection.status.as_u16()),
+        AliasOutcome::Rejected(rejection) => format!("rejected {}", rejection.status().as_u16()),
         AliasOutcome::Invalid(_) => "invalid".to_owned(),
         AliasOutcome::Undelivered(undelivered) => match &undelivered.last_error {
             DeliveryError::Transport(error) => format!("undelivered {:?}", error.kind),
             DeliveryError::Status { status, .. } => format!("undelivered {}", status.as_u16()),
             DeliveryError::UnexpectedAnswer(_) => "undelivered unexpected".to_owned(),
             DeliveryError::Abandoned => "undelivered abandoned".to_owned(),
+            DeliveryError::Refused(rejection) => {
+                format!("undelivered refused {}", rejection.status().as_u16())
+            }
         },
     }
 }

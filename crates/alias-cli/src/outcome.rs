@@ -1,6 +1,6 @@
 //! One alias's outcome in words: the line `create` prints and the `reason` of a failed row.
 
-use alias_core::{AliasOutcome, http::StatusCode};
+use alias_core::{AliasOutcome, Rejection};
 
 /// The outcome in one word.
 pub(crate) fn kind(outcome: &AliasOutcome) -> &'static str {
@@ -32,13 +32,11 @@ pub(crate) fn reason(outcome: &AliasOutcome) -> Option<String> {
 pub(crate) fn advice(outcome: &AliasOutcome) -> &'static str {
     match outcome {
         AliasOutcome::Accepted => "",
-        AliasOutcome::Rejected(rejection)
-            if matches!(
-                rejection.status,
-                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
-            ) =>
-        {
+        AliasOutcome::Rejected(Rejection::Credentials { .. }) => {
             "check --token and, with --endpoint import, the service account or project secret"
+        }
+        AliasOutcome::Rejected(Rejection::IdentityEventsNotAllowed { .. }) => {
+            "the project uses Simplified ID Merge: link ids with an association event instead"
         }
         AliasOutcome::Rejected(_) => "fix the value Mixpanel names, then send it again",
         AliasOutcome::Invalid(_) => "fix the value named, then send it again",
@@ -50,15 +48,15 @@ pub(crate) fn advice(outcome: &AliasOutcome) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use alias_core::{DeliveryError, Field, Problem, Rejection, Undelivered, ValidationError};
+    use alias_core::http::StatusCode;
+    use alias_core::{DeliveryError, Field, Problem, Undelivered, ValidationError};
 
     use super::*;
 
     #[test]
     fn each_failure_says_what_happened_and_what_to_do() {
-        let denied = AliasOutcome::Rejected(Rejection {
+        let denied = AliasOutcome::Rejected(Rejection::Credentials {
             status: StatusCode::UNAUTHORIZED,
-            field: None,
             message: "Invalid credentials".into(),
         });
         assert_eq!(

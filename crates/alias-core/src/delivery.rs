@@ -9,14 +9,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 
 use crate::batch::halves;
 use crate::config::Config;
 use crate::create_alias::CreateAlias;
 use crate::encode::{EncodedEvent, body_overhead, encode_batch};
 use crate::error::TransportError;
-use crate::parse::{Verdict, parse_response};
+use crate::parse::{FailedRecord, Verdict, parse_response};
 use crate::report::{
     AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Undelivered,
 };
@@ -329,48 +329,35 @@ impl Delivery {
         };
         match parse_response(response) {
             Ok(Verdict::Accepted { .. }) => self.settle_all(&batch, &AliasOutcome::Accepted),
-            Ok(Verdict::PartiallyRejected { failed, .. }) => {
-                if failed.iter().any(|f| f.index >= batch.positions.len()) {
-                    // The answer names events this request did not carry: it cannot be
-                    // mapped back, so trust none of it and ask again.
-                    let error = DeliveryError::Status {
-                        status: response.status(),
-                        message: "failed_records names an index outside the request".to_owned(),
-                    };
-                    self.retry_later(batch, error, None, now);
-                    return;
-                }
-                let mut outcomes = vec![AliasOutcome::Accepted; batch.positions.len()];
-                for record in failed {
-                    outcomes[record.index] = AliasOutcome::Rejected(Rejection {
-                        status: response.status(),
-                        field: record.field,
-                        message: record.message,
-                    });
-                }
-                for (position, outcome) in batch.positions.iter().zip(outcomes) {
-                    self.settle(*position, outcome);
+            Ok(Verdict::PartiallyRejected { imported, failed }) => {
+                match per_alias(response.status(), batch.positions.len(), imported, failed) {
+                    Ok(outcomes) => {
+                        for (position, outcome) in batch.positions.iter().zip(outcomes) {
+                            self.settle(*position, outcome);
+                        }
+                    }
+                    // The answer cannot be mapped back to the events it is about: trust none
+                    // of it and ask again (the `$insert_id`s make a repeat harmless).
+                    Err(message) => {
+                        let error = DeliveryError::Status {
+                            status: response.status(),
+                            message,
+                        };
+                        self.retry_later(batch, error, None, now);
+                    }
                 }
             }
             Ok(Verdict::Rejected { status, message }) => {
-                let rejection = AliasOutcome::Rejected(Rejection {
-                    status,
-                    field: None,
-                    message,
-                });
-                self.settle_all(&batch, &rejection);
+                let rejection = Rejection::classify(status, None, message);
+                self.settle_all(&batch, &AliasOutcome::Rejected(rejection));
             }
             Ok(Verdict::TooLarge { message }) => {
                 if batch.events.len() > 1 {
                     self.stats.splits += 1;
                     self.split_to_front(batch);
                 } else {
-                    let rejection = AliasOutcome::Rejected(Rejection {
-                        status: response.status(),
-                        field: None,
-                        message,
-                    });
-                    self.settle_all(&batch, &rejection);
+                    let rejection = Rejection::classify(response.status(), None, message);
+                    self.settle_all(&batch, &AliasOutcome::Rejected(rejection));
                 }
             }
             Ok(Verdict::Retry {
@@ -494,4 +481,45 @@ impl Delivery {
             stats: self.stats,
         }
     }
+}
+
+/// The outcome of each of the `len` events of a request answered with `failed` records.
+///
+/// A record with an index names one event. Records without one (Simplified ID Merge answers
+/// plain strings) are about the request: they refuse every event no indexed record names,
+/// when the answer says nothing was imported. An answer that names an event outside the
+/// request, or that mixes unindexed records with imported events, cannot be mapped back:
+/// the error says why.
+fn per_alias(
+    status: StatusCode,
+    len: usize,
+    imported: Option<u64>,
+    failed: Vec<FailedRecord>,
+) -> Result<Vec<AliasOutcome>, String> {
+    if failed.iter().any(|f| f.index.is_some_and(|i| i >= len)) {
+        return Err("failed_records names an index outside the request".to_owned());
+    }
+    let (indexed, whole): (Vec<_>, Vec<_>) = failed.into_iter().partition(|f| f.index.is_some());
+    let whole_request = (!whole.is_empty()).then(|| {
+        let messages: Vec<String> = whole.into_iter().map(|f| f.message).collect();
+        Rejection::classify(status, None, messages.join("; "))
+    });
+    if whole_request.is_some() && imported.is_some_and(|n| n > 0) {
+        return Err(
+            "failed_records holds records about the whole request, yet some events were imported"
+                .to_owned(),
+        );
+    }
+    let unnamed = match whole_request {
+        Some(rejection) => AliasOutcome::Rejected(rejection),
+        None => AliasOutcome::Accepted,
+    };
+    let mut outcomes = vec![unnamed; len];
+    for record in indexed {
+        if let Some(index) = record.index {
+            outcomes[index] =
+                AliasOutcome::Rejected(Rejection::classify(status, record.field, record.message));
+        }
+    }
+    Ok(outcomes)
 }

@@ -12,10 +12,11 @@ pub const MAX_ID_BYTES: usize = 255;
 /// Longest `$insert_id` Mixpanel accepts.
 pub const MAX_INSERT_ID_BYTES: usize = 36;
 
-/// Values Mixpanel refuses as a distinct_id (facts §8). Compared case-insensitively after
+/// Values Mixpanel refuses as a distinct_id (facts §8), and `lmy47d`, which Mixpanel's
+/// importer also treats as bad. Compared case-insensitively after
 /// trimming: `"Null"` or `" none "` are the same placeholder to a person reading a report,
 /// and an alias is never worth making from one.
-const PLACEHOLDERS: [&str; 18] = [
+const PLACEHOLDERS: [&str; 19] = [
     "00000000-0000-0000-0000-000000000000",
     "anon",
     "anonymous",
@@ -33,6 +34,8 @@ const PLACEHOLDERS: [&str; 18] = [
     "false",
     "[]",
     "{}",
+    // Not in Mixpanel's list, but refused by its own importer (facts §8).
+    "lmy47d",
     "",
 ];
 
@@ -192,7 +195,7 @@ mod tests {
     #[test]
     fn placeholders_are_refused_in_any_case_and_padding() {
         for value in [
-            "null", "NULL", " Null ", "n/a", "N/A", "<nil>", "{}", "0", "-1",
+            "null", "NULL", " Null ", "n/a", "N/A", "<nil>", "{}", "0", "-1", "lmy47d", "LMY47D",
         ] {
             let err = DistinctId::new(value).unwrap_err();
             assert_eq!(err.field, Field::DistinctId);

@@ -61,7 +61,10 @@ pub use error::{
     ValidationError,
 };
 pub use id::{Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder};
-pub use parse::{FailedRecord, RetryAfter, TEMPORARY_FAILURE, Verdict, parse_response};
+pub use parse::{
+    FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED, RetryAfter, TEMPORARY_FAILURE, Verdict,
+    parse_response,
+};
 pub use report::{
     AliasError, AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally,
     Undelivered,

@@ -52,21 +52,102 @@ pub enum Verdict {
     },
 }
 
-/// One event refused by strict validation.
+/// The message Mixpanel puts in `failed_records` when a project on Simplified ID Merge
+/// refuses identity events (`$create_alias`, `$identify`, `$merge`) on `/import` (facts §7).
+pub const IDENTITY_EVENTS_NOT_ALLOWED: &str =
+    "identity events are not allowed when project is using simplified identity management";
+
+/// One entry of a strict answer's `failed_records`.
+///
+/// Mixpanel's API spec shows objects naming the refused event by `index`; a project on
+/// Simplified ID Merge answers plain strings instead, which name no event (facts §7). Both
+/// forms are read, also mixed in one answer: a string becomes a record with only a
+/// `message`, and is written back as a string.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(from = "WireRecord", into = "WireRecord")]
 pub struct FailedRecord {
-    /// 0-based position of the event in the request.
-    pub index: usize,
+    /// 0-based position of the event in the request; `None` for a record given as a plain
+    /// string, which is about the request rather than one event.
+    pub index: Option<usize>,
     /// The event's `$insert_id`, when it had one. The wire key is `insert_id`; Mixpanel's
     /// prose says `$insert_id`; both are read.
-    #[serde(default, alias = "$insert_id", skip_serializing_if = "Option::is_none")]
     pub insert_id: Option<String>,
     /// The refused field, e.g. `properties.time`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Why it was refused.
-    #[serde(default)]
     pub message: String,
+}
+
+impl FailedRecord {
+    /// A record given as a plain string: a message about the whole request.
+    pub fn message_only(message: impl Into<String>) -> Self {
+        Self {
+            index: None,
+            insert_id: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// The two wire forms of a failed record.
+#[derive(Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum WireRecord {
+    Text(String),
+    Object {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+        #[serde(default, alias = "$insert_id", skip_serializing_if = "Option::is_none")]
+        insert_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+        #[serde(default)]
+        message: String,
+    },
+}
+
+impl From<WireRecord> for FailedRecord {
+    fn from(wire: WireRecord) -> Self {
+        match wire {
+            WireRecord::Text(message) => Self::message_only(message),
+            WireRecord::Object {
+                index,
+                insert_id,
+                field,
+                message,
+            } => Self {
+                index,
+                insert_id,
+                field,
+                message,
+            },
+        }
+    }
+}
+
+impl From<FailedRecord> for WireRecord {
+    fn from(record: FailedRecord) -> Self {
+        match record {
+            FailedRecord {
+                index: None,
+                insert_id: None,
+                field: None,
+                message,
+            } => Self::Text(message),
+            FailedRecord {
+                index,
+                insert_id,
+                field,
+                message,
+            } => Self::Object {
+                index,
+                insert_id,
+                field,
+                message,
+            },
+        }
+    }
 }
 
 /// When the server asks the client to come back.
@@ -322,6 +403,34 @@ mod tests {
         assert_eq!(failed[0].insert_id.as_deref(), Some("a1"));
         assert_eq!(failed[1].insert_id.as_deref(), Some("b2"));
         assert_eq!(failed[1].field.as_deref(), Some("properties.alias"));
+    }
+
+    #[test]
+    fn failed_records_as_strings_objects_or_both() {
+        let strings = format!(
+            r#"{{"code":400,"error":"x","failed_records":["{IDENTITY_EVENTS_NOT_ALLOWED}"],"num_records_imported":0,"status":"Bad Request"}}"#
+        );
+        assert_eq!(
+            answer(400, &strings),
+            Ok(Verdict::PartiallyRejected {
+                imported: Some(0),
+                failed: vec![FailedRecord::message_only(IDENTITY_EVENTS_NOT_ALLOWED)],
+            })
+        );
+        let mixed = r#"{"code":400,"failed_records":["whole",{"index":3,"message":"one"}],"num_records_imported":0,"status":"Bad Request"}"#;
+        let Ok(Verdict::PartiallyRejected { failed, .. }) = answer(400, mixed) else {
+            panic!("not partial");
+        };
+        assert_eq!(failed[0], FailedRecord::message_only("whole"));
+        assert_eq!(
+            (failed[1].index, failed[1].message.as_str()),
+            (Some(3), "one")
+        );
+        // Written back in the form they were read.
+        assert_eq!(
+            serde_json::to_string(&failed).unwrap(),
+            r#"["whole",{"index":3,"message":"one"}]"#
+        );
     }
 
     #[test]

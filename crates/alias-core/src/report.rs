@@ -4,6 +4,7 @@ use http::StatusCode;
 
 use crate::create_alias::CreateAlias;
 use crate::error::{ParseError, TransportError, ValidationError};
+use crate::parse::IDENTITY_EVENTS_NOT_ALLOWED;
 
 /// The final result for one alias.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +64,90 @@ pub enum AliasError {
 
 /// Why Mixpanel refused an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("HTTP {status}: {}{message}", .field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
-pub struct Rejection {
+pub enum Rejection {
+    /// The event (or the request carrying it) was refused for what it holds: strict
+    /// validation names the field, other answers only a message.
+    #[error("HTTP {status}: {}{message}", .field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Refused {
+        /// The HTTP status of the answer.
+        status: StatusCode,
+        /// The refused field, when strict validation named one (e.g. `properties.time`).
+        field: Option<String>,
+        /// Mixpanel's message.
+        message: String,
+    },
+    /// The project uses Simplified ID Merge, whose `/import` refuses identity events
+    /// (`$create_alias` included) whole; on `/track` it stores them without merging. Ids are
+    /// linked there by an event carrying both `$device_id` and `$user_id`. Every later
+    /// `$create_alias` of the project is refused the same way.
+    #[error(
+        "HTTP {status}: the project uses Simplified ID Merge, which refuses $create_alias ({IDENTITY_EVENTS_NOT_ALLOWED:?}); link the ids with an association event ($device_id and $user_id) instead"
+    )]
+    IdentityEventsNotAllowed {
+        /// The HTTP status of the answer.
+        status: StatusCode,
+    },
+    /// The credentials were refused (401 or 403): every later request with them will be.
+    #[error("HTTP {status}: {message}")]
+    Credentials {
+        /// The HTTP status of the answer.
+        status: StatusCode,
+        /// Mixpanel's message.
+        message: String,
+    },
+}
+
+impl Rejection {
+    /// The refusal Mixpanel's answer stands for: the Simplified ID Merge message and
+    /// refused credentials are told apart from a refusal of this one event.
+    pub fn classify(status: StatusCode, field: Option<String>, message: String) -> Self {
+        if message == IDENTITY_EVENTS_NOT_ALLOWED {
+            Self::IdentityEventsNotAllowed { status }
+        } else if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+            Self::Credentials { status, message }
+        } else {
+            Self::Refused {
+                status,
+                field,
+                message,
+            }
+        }
+    }
+
     /// The HTTP status of the answer.
-    pub status: StatusCode,
-    /// The refused field, when strict validation named one (e.g. `properties.time`).
-    pub field: Option<String>,
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Refused { status, .. }
+            | Self::IdentityEventsNotAllowed { status }
+            | Self::Credentials { status, .. } => *status,
+        }
+    }
+
+    /// The refused field, when strict validation named one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Refused { field, .. } => field.as_deref(),
+            Self::IdentityEventsNotAllowed { .. } | Self::Credentials { .. } => None,
+        }
+    }
+
     /// Mixpanel's message.
-    pub message: String,
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Refused { message, .. } | Self::Credentials { message, .. } => message,
+            Self::IdentityEventsNotAllowed { .. } => IDENTITY_EVENTS_NOT_ALLOWED,
+        }
+    }
+
+    /// Whether every later request to the project will be refused the same way, whatever
+    /// it carries: Simplified ID Merge's refusal of identity events, and refused
+    /// credentials. A delivery stops sending after one (see [`DeliveryError::Refused`]).
+    pub fn is_project_level(&self) -> bool {
+        matches!(
+            self,
+            Self::IdentityEventsNotAllowed { .. } | Self::Credentials { .. }
+        )
+    }
 }
 
 /// Why an alias is handed back undelivered.
@@ -103,6 +180,11 @@ pub enum DeliveryError {
     /// The delivery was finished before this alias got an answer.
     #[error("abandoned before an answer arrived")]
     Abandoned,
+    /// Not sent: an earlier request of the delivery was refused for a reason that refuses
+    /// every request to the project ([`Rejection::is_project_level`]), so sending it would
+    /// only be refused too. Once the cause is fixed, it may be sent again as it is.
+    #[error("not sent, since an earlier request was refused: {0}")]
+    Refused(Rejection),
 }
 
 /// One alias and its outcome.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
     Action, AliasOutcome, BatchLimits, Config, CreateAlias, Delivery, DeliveryError, Outgoing,
-    RetryPolicy, Token, TransportError, TransportErrorKind,
+    Rejection, RetryPolicy, Token, TransportError, TransportErrorKind,
 };
 use http::Response;
 
@@ -166,7 +166,7 @@ fn too_large_splits_in_halves_down_to_one_alias() {
         panic!("{:?}", report.entries[0].outcome);
     };
     assert_eq!(
-        (rejection.status.as_u16(), rejection.message.as_str()),
+        (rejection.status().as_u16(), rejection.message()),
         (413, "too big")
     );
     assert!(report.entries[1].outcome.is_accepted() && report.entries[2].outcome.is_accepted());
@@ -189,8 +189,73 @@ fn strict_failures_map_to_their_aliases() {
     let AliasOutcome::Rejected(rejection) = &report.entries[2].outcome else {
         unreachable!()
     };
-    assert_eq!(rejection.field.as_deref(), Some("properties.alias"));
+    assert_eq!(rejection.field(), Some("properties.alias"));
     assert_eq!(report.entries[2].alias.alias().as_str(), "user-2");
+}
+
+/// What a project on Simplified ID Merge answers `/import` for identity events (facts §7).
+const SIMPLIFIED_REFUSAL: &str = r#"{"code":400,"error":"some data points in the request failed validation","failed_records":["identity events are not allowed when project is using simplified identity management"],"num_records_imported":0,"status":"Bad Request"}"#;
+
+#[test]
+fn simplified_id_merge_refuses_every_alias_of_the_batch_by_name() {
+    let (mut delivery, now) = start(config().strict(true), 3);
+    let out = expect_send(&mut delivery, now);
+    delivery.on_response(out.id, &answer(400, SIMPLIFIED_REFUSAL), now);
+    let report = delivery.into_report();
+    assert_eq!(report.tally().rejected, 3);
+    for entry in &report.entries {
+        let AliasOutcome::Rejected(rejection) = &entry.outcome else {
+            panic!("{:?}", entry.outcome);
+        };
+        assert_eq!(
+            rejection,
+            &Rejection::IdentityEventsNotAllowed {
+                status: http::StatusCode::BAD_REQUEST
+            }
+        );
+        assert!(rejection.is_project_level());
+        assert!(
+            rejection.to_string().contains("Simplified ID Merge"),
+            "{rejection}"
+        );
+    }
+}
+
+#[test]
+fn string_and_object_records_mix_in_one_answer() {
+    let (mut delivery, now) = start(config().strict(true), 3);
+    let out = expect_send(&mut delivery, now);
+    let body = r#"{"code":400,"failed_records":[{"index":1,"field":"properties.time","message":"too old"},"the rest is refused"],"num_records_imported":0,"status":"Bad Request"}"#;
+    delivery.on_response(out.id, &answer(400, body), now);
+    let report = delivery.into_report();
+    let refusals: Vec<_> = report
+        .entries
+        .iter()
+        .map(|e| match &e.outcome {
+            AliasOutcome::Rejected(r) => (r.field().map(str::to_owned), r.message().to_owned()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        refusals,
+        [
+            (None, "the rest is refused".to_owned()),
+            (Some("properties.time".to_owned()), "too old".to_owned()),
+            (None, "the rest is refused".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn records_about_the_whole_request_beside_imported_events_are_not_guessed_at() {
+    let (mut delivery, now) = start(config().strict(true), 3);
+    let out = expect_send(&mut delivery, now);
+    let body = r#"{"code":400,"failed_records":["something"],"num_records_imported":2,"status":"Bad Request"}"#;
+    delivery.on_response(out.id, &answer(400, body), now);
+    assert!(
+        expect_wait(&mut delivery, now).is_some(),
+        "retried, not settled"
+    );
 }
 
 #[test]

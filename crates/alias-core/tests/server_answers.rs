@@ -60,13 +60,13 @@ fn strict_partial_failure() {
             num_records_imported: 23,
             failed_records: vec![
                 FailedRecord {
-                    index: 0,
+                    index: Some(0),
                     insert_id: Some("13c2c4b1-2b1a-4f4a-9a4e-0c0b0f0e0d0c".into()),
                     field: Some("properties.time".into()),
                     message: "'properties.time' is invalid: must be specified".into(),
                 },
                 FailedRecord {
-                    index: 4,
+                    index: Some(4),
                     insert_id: None,
                     field: Some("properties.$insert_id".into()),
                     message: "'$insert_id' is missing".into(),

@@ -60,7 +60,7 @@ pub(crate) fn ingest(
             Err(failure) => {
                 store.stats.events_rejected += 1;
                 failed.push(FailedRecord {
-                    index,
+                    index: Some(index),
                     insert_id: failure.insert_id,
                     field: Some(failure.field),
                     message: failure.message,
@@ -191,7 +191,7 @@ mod tests {
             Answer::ValidationFailed {
                 num_records_imported: 1,
                 failed_records: vec![FailedRecord {
-                    index: 1,
+                    index: Some(1),
                     insert_id: Some("bad-1".into()),
                     field: Some("properties.time".into()),
                     message: "'time' is missing".into(),
