@@ -59,8 +59,8 @@ fn config_args(spec: &ClientSpec) -> Result<Vec<String>, String> {
     if spec.verbose == Some(false) {
         args.push("--no-verbose".to_owned());
     }
-    if spec.strict == Some(true) {
-        args.push("--strict".to_owned());
+    if spec.strict == Some(false) {
+        args.push("--no-strict".to_owned());
     }
     if spec.gzip == Some(true) {
         args.push("--gzip".to_owned());

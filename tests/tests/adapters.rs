@@ -154,7 +154,8 @@ fn success(adapter: Adapter) {
 
 fn verbose_error(adapter: Adapter) {
     let server = skewed_server();
-    let client = adapter.client(config(&server), TransportLimits::default());
+    // Without strict validation, as the official SDKs send it.
+    let client = adapter.client(config(&server).strict(false), TransportLimits::default());
 
     let report = client.send(vec![stale_to_a_skewed_server("anon-old", "user-old")]);
 

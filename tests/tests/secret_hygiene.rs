@@ -79,6 +79,9 @@ fn kind(outcome: &AliasOutcome) -> String {
             DeliveryError::Status { status, .. } => format!("undelivered {}", status.as_u16()),
             DeliveryError::UnexpectedAnswer(_) => "undelivered unexpected".to_owned(),
             DeliveryError::Abandoned => "undelivered abandoned".to_owned(),
+            DeliveryError::Undetermined { status, .. } => {
+                format!("undelivered undetermined {}", status.as_u16())
+            }
             DeliveryError::Refused(rejection) => {
                 format!("undelivered refused {}", rejection.status().as_u16())
             }

@@ -77,9 +77,12 @@ pub(crate) struct CommonArgs {
     )]
     project_secret: Option<String>,
 
-    /// Ask for per-record validation (strict=1). Always on with --endpoint import.
-    #[arg(long)]
-    strict: bool,
+    /// Do not ask for per-record validation (strict=0). By default every request asks for
+    /// it, so that each row gets its own outcome; without it, /track answers a batch
+    /// holding one refused row with a single 0, and the batch is split and sent again
+    /// until the refused row is found.
+    #[arg(long, help_heading = "Advanced")]
+    no_strict: bool,
 
     /// The HTTP client that carries the requests.
     #[arg(long, value_enum, default_value_t = TransportArg::Reqwest)]
@@ -242,8 +245,8 @@ impl CommonArgs {
                 max_body_bytes: self.max_body_bytes,
                 ..BatchLimits::default()
             });
-        if self.strict {
-            config = config.strict(true);
+        if self.no_strict {
+            config = config.strict(false);
         }
         Ok(Settings {
             config,

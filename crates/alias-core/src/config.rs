@@ -272,7 +272,7 @@ pub struct Config {
     pub(crate) host: ApiHost,
     pub(crate) endpoint: Endpoint,
     pub(crate) verbose: bool,
-    pub(crate) strict: Option<bool>,
+    pub(crate) strict: bool,
     pub(crate) ip: bool,
     pub(crate) gzip: bool,
     pub(crate) track_body: TrackBody,
@@ -291,7 +291,7 @@ impl Config {
             host: ApiHost::default(),
             endpoint: Endpoint::Track,
             verbose: true,
-            strict: None,
+            strict: true,
             ip: false,
             gzip: false,
             track_body: TrackBody::FormJson,
@@ -326,10 +326,17 @@ impl Config {
         self
     }
 
-    /// Asks for per-record validation (`strict=1`). Default: off for `/track`, on for
-    /// `/import`.
+    /// Asks for per-record validation (`strict=1`). Default on, for both endpoints: the
+    /// answer then says which events were refused and why, so that every alias gets its
+    /// own outcome. Mixpanel's page for this very call documents `strict` on `/track`.
+    ///
+    /// Without it, `/track` answers a batch with one refused event `0` (or a verbose
+    /// error) for the whole batch, while storing the others; a delivery then splits the
+    /// batch and sends the halves again until each refusal is pinned on one event, which
+    /// is safe only with [`Config::idempotent`] on (the default). `/import` without it
+    /// drops invalid events silently.
     pub fn strict(mut self, strict: bool) -> Self {
-        self.strict = Some(strict);
+        self.strict = strict;
         self
     }
 
@@ -411,7 +418,6 @@ impl Config {
     /// Whether requests ask for strict validation.
     pub fn is_strict(&self) -> bool {
         self.strict
-            .unwrap_or(matches!(self.endpoint, Endpoint::Import(_)))
     }
 
     /// Whether events get a `time` and `$insert_id` before their first encoding.
@@ -511,14 +517,14 @@ mod tests {
     }
 
     #[test]
-    fn strict_defaults_follow_the_endpoint() {
+    fn strict_is_on_for_both_endpoints_unless_turned_off() {
         let token = Token::new("t").unwrap();
-        assert!(!Config::new(token.clone()).is_strict());
+        assert!(Config::new(token.clone()).is_strict());
         assert!(
             Config::new(token.clone())
                 .endpoint(Endpoint::Import(Credentials::ProjectToken))
                 .is_strict()
         );
-        assert!(Config::new(token).strict(true).is_strict());
+        assert!(!Config::new(token).strict(false).is_strict());
     }
 }

@@ -347,6 +347,24 @@ impl Delivery {
                     }
                 }
             }
+            // Without strict validation, `0` (or a verbose error) with HTTP 200 says only that
+            // some event of the batch was refused: the others may be stored. Halves are sent
+            // again until the refusal is pinned on one event; their `$insert_id`s make the
+            // repeats harmless.
+            Ok(Verdict::Rejected { status, message })
+                if status.is_success() && batch.events.len() > 1 =>
+            {
+                if self.config.stamps_events() {
+                    self.stats.splits += 1;
+                    self.split_to_front(batch);
+                } else {
+                    let undetermined = AliasOutcome::Undelivered(Undelivered {
+                        attempts: batch.attempts,
+                        last_error: DeliveryError::Undetermined { status, message },
+                    });
+                    self.settle_all(&batch, &undetermined);
+                }
+            }
             Ok(Verdict::Rejected { status, message }) => {
                 let rejection = Rejection::classify(status, None, message);
                 self.settle_all(&batch, &AliasOutcome::Rejected(rejection));

@@ -180,6 +180,19 @@ pub enum DeliveryError {
     /// The delivery was finished before this alias got an answer.
     #[error("abandoned before an answer arrived")]
     Abandoned,
+    /// The server refused the request as a whole without saying which of its events it
+    /// refused (a non-strict `0`), and the events carry no `$insert_id` (idempotent
+    /// delivery is off), so sending parts of it again could store some twice. Some of its
+    /// events may have been stored.
+    #[error(
+        "HTTP {status}: {message}; which events of the request were refused cannot be told, and without idempotent delivery they are not sent again"
+    )]
+    Undetermined {
+        /// The status of the answer.
+        status: StatusCode,
+        /// Mixpanel's message.
+        message: String,
+    },
     /// Not sent: an earlier request of the delivery was refused for a reason that refuses
     /// every request to the project ([`Rejection::is_project_level`]), so sending it would
     /// only be refused too. Once the cause is fixed, it may be sent again as it is.
@@ -206,7 +219,8 @@ pub struct DeliveryStats {
     pub requests: u64,
     /// Retries scheduled after a passing failure.
     pub retries: u64,
-    /// Batches split in two after a 413.
+    /// Batches split in two: after a 413, or after a non-strict refusal (`0`) of several
+    /// events, to find the refused one.
     pub splits: u64,
 }
 

@@ -282,7 +282,9 @@ fn final_refusals_are_not_retried() {
         (200, r#"{"status":0,"error":"token, missing or empty"}"#),
         (200, "0"),
     ] {
-        let (mut delivery, now) = start(config(), 2);
+        // A non-strict refusal of several events is split (below); of one, it is final.
+        let aliases = if status == 200 { 1 } else { 2 };
+        let (mut delivery, now) = start(config(), aliases);
         let out = expect_send(&mut delivery, now);
         delivery.on_response(out.id, &answer(status, body), now);
         assert!(
@@ -290,9 +292,60 @@ fn final_refusals_are_not_retried() {
             "{status} {body}"
         );
         let report = delivery.into_report();
-        assert_eq!(report.tally().rejected, 2, "{status} {body}");
+        assert_eq!(report.tally().rejected, aliases as u64, "{status} {body}");
         assert_eq!(report.stats.retries, 0);
     }
+}
+
+#[test]
+fn a_non_strict_zero_for_several_events_is_split_until_the_refused_one_is_found() {
+    let (mut delivery, now) = start(config().strict(false), 3);
+    let whole = expect_send(&mut delivery, now);
+    assert_eq!(whole.aliases, 3);
+    delivery.on_response(whole.id, &answer(200, "0"), now);
+    let (left, right) = (
+        expect_send(&mut delivery, now),
+        expect_send(&mut delivery, now),
+    );
+    assert_eq!((left.aliases, right.aliases), (1, 2));
+    delivery.on_response(left.id, &answer(200, "1"), now);
+    delivery.on_response(right.id, &answer(200, "0"), now);
+    let (second, third) = (
+        expect_send(&mut delivery, now),
+        expect_send(&mut delivery, now),
+    );
+    delivery.on_response(second.id, &answer(200, "0"), now);
+    delivery.on_response(third.id, &answer(200, "1"), now);
+    assert!(matches!(delivery.poll(now), Action::Done));
+    let report = delivery.into_report();
+    let accepted: Vec<_> = report
+        .entries
+        .iter()
+        .map(|e| e.outcome.is_accepted())
+        .collect();
+    assert_eq!(accepted, [true, false, true]);
+    assert_eq!(report.stats.splits, 2);
+    assert_eq!(report.stats.requests, 5);
+}
+
+#[test]
+fn without_idempotent_delivery_a_non_strict_zero_is_undetermined_not_guessed() {
+    let (mut delivery, now) = start(config().strict(false).idempotent(false), 2);
+    let out = expect_send(&mut delivery, now);
+    delivery.on_response(out.id, &answer(200, "0"), now);
+    assert!(matches!(delivery.poll(now), Action::Done));
+    let report = delivery.into_report();
+    for entry in &report.entries {
+        assert!(
+            matches!(
+                &entry.outcome,
+                AliasOutcome::Undelivered(u) if matches!(u.last_error, DeliveryError::Undetermined { .. })
+            ),
+            "{:?}",
+            entry.outcome
+        );
+    }
+    assert_eq!(report.stats.requests, 1, "nothing sent again");
 }
 
 #[test]

@@ -16,7 +16,7 @@
 //! assert_eq!(decoded.records[0].as_event().and_then(|e| e.distinct_id()), Some("anon-1"));
 //!
 //! let answer = Answer::success(AnswerStyle::for_decoded(&decoded), 1);
-//! assert_eq!(parse_response(&encode_response(&answer))?, Verdict::Accepted { imported: None });
+//! assert_eq!(parse_response(&encode_response(&answer))?, Verdict::Accepted { imported: Some(1) });
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
