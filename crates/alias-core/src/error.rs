@@ -178,16 +178,49 @@ impl ParseError {
 }
 
 /// The start of a body as text, bounded, with runs of white space folded to one space so
-/// that an HTML page fits on one log line.
+/// that an HTML page fits on one log line, and control characters escaped.
 pub(crate) fn snippet(body: &[u8]) -> String {
     let head = &body[..body.len().min(ParseError::SNIPPET_CHARS * 4)];
-    String::from_utf8_lossy(head)
+    let folded: String = String::from_utf8_lossy(head)
         .split_whitespace()
         .flat_map(|word| [" ", word])
         .skip(1)
         .flat_map(str::chars)
         .take(ParseError::SNIPPET_CHARS)
-        .collect()
+        .collect();
+    escape_controls(&folded).into_owned()
+}
+
+/// `text` with every character that a terminal would act on rather than show written as
+/// a visible escape (`\u{1b}`): C0 and C1 controls (ANSI and OSC sequences, BEL, CR, line
+/// breaks) and the bidirectional overrides that reorder what follows them.
+///
+/// Text from outside (a server's answer, an input file) passes through this before it
+/// reaches a message, so that printing an error cannot rewrite the operator's screen.
+///
+/// ```
+/// use alias_core::escape_controls;
+///
+/// assert_eq!(escape_controls("plain text"), "plain text");
+/// assert_eq!(escape_controls("red\u{1b}[31m\r\u{7}"), "red\\u{1b}[31m\\u{d}\\u{7}");
+/// ```
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    fn acts(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(acts) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if acts(c) {
+            escaped.push_str(&c.escape_unicode().to_string());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// How the transport failed to carry a request, as reported by an adapter.

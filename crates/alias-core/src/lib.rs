@@ -58,7 +58,7 @@ pub use drive::{Clock, Transport, TransportLimits, deliver, deliver_all, deliver
 pub use encode::{Batch, MAX_EVENT_BYTES, USER_AGENT};
 pub use error::{
     ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,
-    ValidationError,
+    ValidationError, escape_controls,
 };
 pub use id::{Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder};
 pub use parse::{

@@ -4,12 +4,13 @@
 //! by what was asked for: proxies answer HTML, `/import` answers strict JSON even without
 //! `strict=1`, and old deployments answer a bare `1`.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, Response, StatusCode, header};
 use serde::Deserialize;
 
-use crate::error::{ParseError, snippet};
+use crate::error::{ParseError, escape_controls, snippet};
 
 /// The verbose error Mixpanel gives for a passing server-side fault: worth retrying.
 pub const TEMPORARY_FAILURE: &str = "a temporary failure occurred";
@@ -297,12 +298,24 @@ pub fn parse_response<B: AsRef<[u8]>>(response: &Response<B>) -> Result<Verdict,
     }
 }
 
+/// The JSON answer in `body`, its text escaped for printing (see [`escape_controls`]).
 fn parse_json(body: &[u8]) -> Option<JsonAnswer> {
-    if body.first() == Some(&b'{') {
-        serde_json::from_slice(body).ok()
-    } else {
-        None
+    if body.first() != Some(&b'{') {
+        return None;
     }
+    let mut answer: JsonAnswer = serde_json::from_slice(body).ok()?;
+    let escape = |text: &mut String| {
+        if let Cow::Owned(escaped) = escape_controls(text) {
+            *text = escaped;
+        }
+    };
+    answer.error.as_mut().map(escape);
+    for record in answer.failed_records.iter_mut().flatten() {
+        escape(&mut record.message);
+        record.field.as_mut().map(escape);
+        record.insert_id.as_mut().map(escape);
+    }
+    Some(answer)
 }
 
 fn verbose_failure(status: StatusCode, error: &str) -> Verdict {
@@ -431,6 +444,28 @@ mod tests {
             serde_json::to_string(&failed).unwrap(),
             r#"["whole",{"index":3,"message":"one"}]"#
         );
+    }
+
+    #[test]
+    fn text_from_the_server_cannot_drive_a_terminal() {
+        let Ok(Verdict::Rejected { message, .. }) = answer(
+            200,
+            "{\"status\":0,\"error\":\"bad\\u001b]0;pwned\\u0007\\r\"}",
+        ) else {
+            panic!("not rejected");
+        };
+        assert_eq!(message, "bad\\u{1b}]0;pwned\\u{7}\\u{d}");
+        let body = r#"{"code":400,"failed_records":[{"index":0,"field":"a\u001b[2J","message":"\u202etxt.exe"}],"status":"Bad Request"}"#;
+        let Ok(Verdict::PartiallyRejected { failed, .. }) = answer(400, body) else {
+            panic!("not partial");
+        };
+        assert_eq!(failed[0].field.as_deref(), Some("a\\u{1b}[2J"));
+        assert_eq!(failed[0].message, "\\u{202e}txt.exe");
+        let html = answer(503, "<h1>\u{1b}[31mdown</h1>");
+        let Ok(Verdict::Retry { message, .. }) = html else {
+            panic!("not a retry");
+        };
+        assert_eq!(message, "<h1>\\u{1b}[31mdown</h1>");
     }
 
     #[test]
