@@ -1,6 +1,8 @@
 //! The three library clients behind one blocking interface, for suites that run the same
 //! case through each: the adapter suite, hostile answers, secret hygiene, the soak.
 
+use futures_util::stream;
+
 use alias_core::{
     Alias, AliasError, Config, CreateAlias, DeliveryStats, DistinctId, Report, ReportEntry,
     TransportLimits,
@@ -86,10 +88,12 @@ impl Client {
     ) -> DeliveryStats {
         match self {
             Self::ReqwestAsync(client, runtime) => {
-                runtime.block_on(client.send_stream(input, on_finished))
+                runtime.block_on(client.send_stream(stream::iter(input), on_finished))
             }
             Self::ReqwestBlocking(client) => client.send_stream(input, on_finished),
-            Self::Surf(client) => async_std::task::block_on(client.send_stream(input, on_finished)),
+            Self::Surf(client) => {
+                async_std::task::block_on(client.send_stream(stream::iter(input), on_finished))
+            }
         }
     }
 

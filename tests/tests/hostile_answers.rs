@@ -139,22 +139,22 @@ fn a_huge_retry_after_is_capped(adapter: Adapter) {
         }
     });
     // A wait beyond `max_elapsed` would end the delivery at once, after one attempt; four
-    // attempts show every wait was cut to `max_retry_after`.
+    // attempts or more show every wait was cut to `max_retry_after`. (429s do not use up
+    // the attempt budget: the elapsed one ends the retries.)
     let config = Config::new(Token::new(DEFAULT_TOKEN).unwrap())
         .api_host(ApiHost::custom(&server.url()).unwrap())
         .retry_policy(RetryPolicy {
-            max_attempts: 4,
             max_retry_after: Duration::from_millis(20),
-            max_elapsed: Duration::from_secs(60),
+            max_elapsed: Duration::from_millis(300),
             ..RetryPolicy::fast()
         });
     let undelivered = undelivered(adapter, config, TransportLimits::default());
-    assert_eq!(undelivered.attempts, 4, "{undelivered:?}");
+    assert!(undelivered.attempts >= 4, "{undelivered:?}");
     assert!(
         matches!(&undelivered.last_error, DeliveryError::Status { status, .. } if *status == 429),
         "{undelivered:?}"
     );
-    assert_eq!(server.log().requests.len(), 4);
+    assert_eq!(server.log().requests.len(), undelivered.attempts as usize);
 }
 
 /// The transport-security promise too: a redirect is not followed, so the `/import`

@@ -91,6 +91,7 @@ impl Sender {
         input: impl IntoIterator<Item = CreateAlias>,
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
+        let input = futures_util::stream::iter(input);
         match self {
             Self::Reqwest { client, runtime } => {
                 runtime.block_on(client.send_stream(input, on_finished))
@@ -102,6 +103,7 @@ impl Sender {
                 &TokioClock,
                 0,
                 input,
+                std::future::pending(),
                 on_finished,
             )),
         }

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 
+use futures_util::Stream;
 use http::{Request, Response};
 
 use crate::config::Config;
@@ -112,10 +113,27 @@ impl<H: HttpClient> AliasClient<H> {
     /// as soon as it is final, and returns the traffic counters.
     ///
     /// Input is read only as fast as requests go out, so memory stays bounded whatever the
-    /// length of `input`: this is the call for bulk imports.
+    /// length of `input`: this is the call for bulk imports. An iterator becomes a stream
+    /// with `futures::stream::iter`.
     pub async fn send_stream(
         &self,
-        input: impl IntoIterator<Item = CreateAlias>,
+        input: impl Stream<Item = CreateAlias>,
+        on_finished: impl FnMut(ReportEntry),
+    ) -> DeliveryStats {
+        self.send_stream_until(input, std::future::pending(), on_finished)
+            .await
+    }
+
+    /// [`AliasClient::send_stream`], stopping promptly once `stop` completes: nothing more
+    /// is sent, aliases not yet sent or waiting for a retry come back undelivered
+    /// ([`DeliveryError::Abandoned`](crate::DeliveryError::Abandoned)) at once, and the
+    /// call returns when the requests in flight are answered, within the request timeout.
+    /// A [`StopSignal`](crate::StopSignal) from [`stop_signal`](crate::stop_signal) can be
+    /// triggered from any thread.
+    pub async fn send_stream_until(
+        &self,
+        input: impl Stream<Item = CreateAlias>,
+        stop: impl Future<Output = ()>,
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
         let seed = self.http.jitter_seed();
@@ -126,6 +144,7 @@ impl<H: HttpClient> AliasClient<H> {
             &clock,
             seed,
             input,
+            stop,
             on_finished,
         )
         .await

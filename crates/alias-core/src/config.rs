@@ -96,6 +96,17 @@ impl ApiHost {
         if uri.query().is_some() {
             return Err(bad("a base URL cannot carry a query"));
         }
+        // `http` accepts any text after the colon and then reports no port at all, which
+        // an HTTP client would only refuse when sending, again and again.
+        let after_host = authority
+            .as_str()
+            .rsplit_once(']')
+            .map_or(authority.as_str(), |(_, rest)| rest);
+        if let Some((_, port)) = after_host.rsplit_once(':') {
+            if !port.parse::<u16>().is_ok_and(|port| port > 0) {
+                return Err(bad("the port must be a number from 1 to 65535"));
+            }
+        }
         Ok(Self {
             scheme,
             authority,
@@ -280,6 +291,8 @@ pub struct Config {
     pub(crate) limits: BatchLimits,
     pub(crate) retry: RetryPolicy,
     pub(crate) concurrency: usize,
+    pub(crate) max_rate: Option<u32>,
+    pub(crate) adaptive_pacing: bool,
 }
 
 impl Config {
@@ -299,6 +312,8 @@ impl Config {
             limits: BatchLimits::default(),
             retry: RetryPolicy::default(),
             concurrency: 4,
+            max_rate: None,
+            adaptive_pacing: true,
         }
     }
 
@@ -382,6 +397,23 @@ impl Config {
     /// How many requests a delivery keeps in flight at once (at least 1). Default 4.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Sends at most `events_per_second` events a second (at least 1), from the first
+    /// request on: for sharing a project's rate limit (facts §6: about 30k events/s) with
+    /// other senders. Default: no cap.
+    pub fn max_rate(mut self, events_per_second: u32) -> Self {
+        self.max_rate = Some(events_per_second.max(1));
+        self
+    }
+
+    /// Adapts the send rate to the project's rate limit: after a 429 the delivery sends a
+    /// little under the rate Mixpanel accepted, and raises it again while answers succeed
+    /// (see the `pacing` section of the crate docs). Default on; a `Retry-After` pauses
+    /// every send of the delivery either way.
+    pub fn adaptive_pacing(mut self, adaptive: bool) -> Self {
+        self.adaptive_pacing = adaptive;
         self
     }
 
@@ -475,6 +507,27 @@ mod tests {
         assert!(matches!(err, ConfigError::BadApiHost { .. }), "{err}");
         let err = ApiHost::custom("https://user:pw@host").unwrap_err();
         assert!(!err.to_string().contains("pw@") || err.to_string().contains("credentials"));
+    }
+
+    #[test]
+    fn a_port_that_cannot_be_connected_to_is_refused_up_front() {
+        for bad in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:0",
+            "http://localhost:http",
+            "http://[::1]:x",
+            "https://example.com:",
+        ] {
+            let err = ApiHost::custom(bad).unwrap_err();
+            assert!(err.to_string().contains("port"), "{bad}: {err}");
+        }
+        for good in [
+            "http://127.0.0.1:65535",
+            "http://[::1]:8080",
+            "https://[::1]",
+        ] {
+            assert!(ApiHost::custom(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

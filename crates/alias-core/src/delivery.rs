@@ -4,7 +4,11 @@
 //! next, performs it (send a request, sleep), and reports back what happened
 //! ([`Delivery::on_response`], [`Delivery::on_transport_error`]). Time is always passed in;
 //! jitter comes from a generator seeded by the caller. Nothing here blocks or does I/O, so
-//! every retry and split decision is tested with a scripted server and a fake clock.
+//! every retry, split and pacing decision is tested with a scripted server and a fake clock.
+//!
+//! Budgets belong to each batch: its attempts and the time since its first send. An import
+//! that runs for hours at Mixpanel's rate limit retries every batch as patiently as the
+//! first (facts §6: at volume, 429s are expected, not exceptional).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,7 +19,8 @@ use crate::batch::halves;
 use crate::config::Config;
 use crate::create_alias::CreateAlias;
 use crate::encode::{EncodedEvent, body_overhead, encode_batch};
-use crate::error::TransportError;
+use crate::error::{TransportError, TransportErrorKind};
+use crate::pacing::Pacer;
 use crate::parse::{FailedRecord, Verdict, parse_response};
 use crate::report::{
     AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Undelivered,
@@ -65,6 +70,13 @@ struct Batch {
     /// Upper bound of the uncompressed body, to close the batch before it overflows.
     size: usize,
     attempts: u32,
+    /// Attempts answered 429: expected at volume, they do not use up the attempt budget.
+    throttled: u32,
+    /// When the batch was first sent: its retry budget counts from there.
+    first_sent: Option<Instant>,
+    /// When it was last sent: a 429 for an attempt sent at the old rate says nothing about
+    /// the new one.
+    last_sent: Option<Instant>,
 }
 
 impl Batch {
@@ -75,6 +87,9 @@ impl Batch {
             events: Vec::new(),
             size: overhead,
             attempts: 0,
+            throttled: 0,
+            first_sent: None,
+            last_sent: None,
         }
     }
 
@@ -92,12 +107,28 @@ impl Batch {
             events,
             size: 0,
             attempts: 0,
+            throttled: 0,
+            first_sent: None,
+            last_sent: None,
         };
         (
             half(first_id, positions, events),
             half(first_id + 1, right_positions, right_events),
         )
     }
+}
+
+/// What [`Delivery::next_request`] found.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "matched at once, as an Action is; boxing would allocate per request"
+)]
+enum Next {
+    Send(Outgoing),
+    /// A batch is ready, but pacing holds it until then.
+    NotBefore(Instant),
+    Nothing,
 }
 
 /// One alias held by the delivery until its outcome is taken.
@@ -150,6 +181,11 @@ pub struct Delivery {
     next_request: u64,
     next_batch: u64,
     closed: bool,
+    /// Set by [`Delivery::stop`]: nothing more is sent.
+    stopped: bool,
+    /// A refusal that every later request to the project would get too.
+    refused: Option<Rejection>,
+    pacer: Pacer,
     stats: DeliveryStats,
 }
 
@@ -159,6 +195,7 @@ impl Delivery {
     /// `jitter_seed` seeds the backoff jitter; give each delivery a different one.
     pub fn new(config: Config, now: Instant, wall_now: SystemTime, jitter_seed: u64) -> Self {
         let overhead = body_overhead(&config);
+        let pacer = Pacer::new(config.max_rate, config.adaptive_pacing);
         Self {
             config,
             started: now,
@@ -173,6 +210,9 @@ impl Delivery {
             next_request: 0,
             next_batch: 1,
             closed: false,
+            stopped: false,
+            refused: None,
+            pacer,
             stats: DeliveryStats::default(),
         }
     }
@@ -195,17 +235,23 @@ impl Delivery {
 
     /// Adds an alias, as [`Delivery::add`], stamping it with `wall_now` if it has no time.
     pub fn add_at(&mut self, mut alias: CreateAlias, wall_now: SystemTime) -> u64 {
-        debug_assert!(!self.closed, "alias added after close");
+        debug_assert!(!self.closed || self.stopped, "alias added after close");
         let position = self.first_position + self.slots.len() as u64;
         if self.config.stamps_events() {
             alias.stamp(wall_now);
         }
         let outcome = match EncodedEvent::prepare(&self.config, &alias, wall_now) {
+            Err(invalid) => Some(AliasOutcome::Invalid(invalid)),
+            Ok(_) if self.stopped || self.refused.is_some() => {
+                Some(AliasOutcome::Undelivered(Undelivered {
+                    attempts: 0,
+                    last_error: self.unsent_error(),
+                }))
+            }
             Ok(event) => {
                 self.push_event(position, event);
                 None
             }
-            Err(invalid) => Some(AliasOutcome::Invalid(invalid)),
         };
         self.slots.push_back(Slot { alias, outcome });
         position
@@ -245,6 +291,12 @@ impl Delivery {
         self.slots.len()
     }
 
+    /// How many aliases wait in the batch being filled by [`Delivery::add`], which goes out
+    /// when it is full, or at [`Delivery::flush`] or [`Delivery::close`].
+    pub fn filling(&self) -> usize {
+        self.open.events.len()
+    }
+
     /// How many batches are queued to be sent now.
     pub fn queued_batches(&self) -> usize {
         self.ready.len()
@@ -258,32 +310,47 @@ impl Delivery {
     /// What to do next, as of `now`.
     pub fn poll(&mut self, now: Instant) -> Action {
         self.wake_due(now);
+        let mut paced_until = None;
         if self.in_flight.len() < self.config.concurrency {
-            if let Some(send) = self.next_request() {
-                return send;
+            match self.next_request(now) {
+                Next::Send(outgoing) => return Action::Send(outgoing),
+                Next::NotBefore(at) => paced_until = Some(at),
+                Next::Nothing => {}
             }
         }
         let idle = self.ready.is_empty() && self.waiting.is_empty() && self.in_flight.is_empty();
         if idle && self.closed {
             return Action::Done;
         }
-        Action::Wait(self.waiting.iter().map(|(at, _)| *at).min())
+        let retry_at = self.waiting.iter().map(|(at, _)| *at).min();
+        Action::Wait(match (retry_at, paced_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
     }
 
+    /// Moves the batches whose retry is due to the front of the queue: their budget is
+    /// running, and the outcomes behind them wait for theirs.
     fn wake_due(&mut self, now: Instant) {
         let mut i = 0;
         while i < self.waiting.len() {
             if self.waiting[i].0 <= now {
                 let (_, batch) = self.waiting.swap_remove(i);
-                self.ready.push_back(batch);
+                self.ready.push_front(batch);
             } else {
                 i += 1;
             }
         }
     }
 
-    fn next_request(&mut self) -> Option<Action> {
-        while let Some(mut batch) = self.ready.pop_front() {
+    fn next_request(&mut self, now: Instant) -> Next {
+        while let Some(batch) = self.ready.front() {
+            if let Some(at) = self.pacer.ready_at(now, batch.events.len()) {
+                return Next::NotBefore(at);
+            }
+            let Some(mut batch) = self.ready.pop_front() else {
+                break;
+            };
             let encoded = encode_batch(&self.config, &batch.events);
             if encoded.uncompressed_len > self.config.limits.max_body_bytes
                 && batch.events.len() > 1
@@ -293,6 +360,9 @@ impl Delivery {
                 continue;
             }
             batch.attempts += 1;
+            batch.first_sent.get_or_insert(now);
+            batch.last_sent = Some(now);
+            self.pacer.sent(now, batch.events.len());
             let id = RequestId(self.next_request);
             self.next_request += 1;
             self.stats.requests += 1;
@@ -304,9 +374,9 @@ impl Delivery {
                 request: encoded.request,
             };
             self.in_flight.insert(id, batch);
-            return Some(Action::Send(outgoing));
+            return Next::Send(outgoing);
         }
-        None
+        Next::Nothing
     }
 
     fn split_to_front(&mut self, batch: Batch) {
@@ -328,11 +398,19 @@ impl Delivery {
             return;
         };
         match parse_response(response) {
-            Ok(Verdict::Accepted { .. }) => self.settle_all(&batch, &AliasOutcome::Accepted),
+            Ok(Verdict::Accepted { .. }) => {
+                self.pacer.accepted(batch.events.len());
+                self.settle_all(&batch, &AliasOutcome::Accepted);
+            }
             Ok(Verdict::PartiallyRejected { imported, failed }) => {
                 match per_alias(response.status(), batch.positions.len(), imported, failed) {
                     Ok(outcomes) => {
+                        let accepted = outcomes.iter().filter(|o| o.is_accepted()).count();
+                        self.pacer.accepted(accepted);
                         for (position, outcome) in batch.positions.iter().zip(outcomes) {
+                            if let AliasOutcome::Rejected(rejection) = &outcome {
+                                self.refuse_if_project_level(rejection);
+                            }
                             self.settle(*position, outcome);
                         }
                     }
@@ -367,6 +445,7 @@ impl Delivery {
             }
             Ok(Verdict::Rejected { status, message }) => {
                 let rejection = Rejection::classify(status, None, message);
+                self.refuse_if_project_level(&rejection);
                 self.settle_all(&batch, &AliasOutcome::Rejected(rejection));
             }
             Ok(Verdict::TooLarge { message }) => {
@@ -384,7 +463,21 @@ impl Delivery {
                 message,
             }) => {
                 let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
-                let asked = retry_after.map(|r| r.delay_from(wall_now));
+                let asked = retry_after.map(|r| {
+                    r.delay_from(wall_now)
+                        .min(self.config.retry.max_retry_after)
+                });
+                let mut batch = batch;
+                if status == StatusCode::TOO_MANY_REQUESTS {
+                    batch.throttled += 1;
+                    self.stats.rate_limited += 1;
+                    let sent_at = batch.last_sent.unwrap_or(now);
+                    self.pacer.rate_limited(now, sent_at, asked);
+                } else if let Some(delay) = asked {
+                    // The server said when to come back: no request of this delivery goes
+                    // before then.
+                    self.pacer.pause(now + delay);
+                }
                 self.retry_later(batch, DeliveryError::Status { status, message }, asked, now);
             }
             Err(unexpected) => self.retry_later(
@@ -400,9 +493,28 @@ impl Delivery {
     /// the server, so it is retried; the events' `$insert_id` lets the server drop a
     /// second copy.
     pub fn on_transport_error(&mut self, id: RequestId, error: TransportError, now: Instant) {
-        if let Some(batch) = self.in_flight.remove(&id) {
-            self.retry_later(batch, DeliveryError::Transport(error), None, now);
+        if let Some(status) = error.status.filter(|s| decides_alone(*s)) {
+            // The head came and its status settles the request whatever the body said (a
+            // 400 stays final, a 413 is split): the failure stands in for the body.
+            let head = Response::builder()
+                .status(status)
+                .body(error.to_string().into_bytes())
+                .unwrap_or_else(|_| Response::new(Vec::new()));
+            self.on_response(id, &head, now);
+            return;
         }
+        let Some(batch) = self.in_flight.remove(&id) else {
+            return;
+        };
+        if error.kind == TransportErrorKind::InvalidRequest {
+            let undelivered = AliasOutcome::Undelivered(Undelivered {
+                attempts: batch.attempts,
+                last_error: DeliveryError::Transport(error),
+            });
+            self.settle_all(&batch, &undelivered);
+            return;
+        }
+        self.retry_later(batch, DeliveryError::Transport(error), None, now);
     }
 
     fn retry_later(
@@ -412,11 +524,20 @@ impl Delivery {
         asked: Option<Duration>,
         now: Instant,
     ) {
+        if self.stopped || self.refused.is_some() {
+            let unsent = AliasOutcome::Undelivered(Undelivered {
+                attempts: batch.attempts,
+                last_error: self.unsent_error(),
+            });
+            self.settle_all(&batch, &unsent);
+            return;
+        }
         let policy = &self.config.retry;
         let delay = policy.delay(batch.attempts, asked, self.rng.f64());
         let at = now + delay;
-        let out_of_attempts = batch.attempts >= policy.max_attempts;
-        let out_of_time = at.saturating_duration_since(self.started) > policy.max_elapsed;
+        let out_of_attempts = batch.attempts - batch.throttled >= policy.max_attempts;
+        let first_sent = batch.first_sent.unwrap_or(now);
+        let out_of_time = at.saturating_duration_since(first_sent) > policy.max_elapsed;
         if out_of_attempts || out_of_time {
             let undelivered = AliasOutcome::Undelivered(Undelivered {
                 attempts: batch.attempts,
@@ -428,6 +549,67 @@ impl Delivery {
         self.stats.retries += 1;
         tracing::debug!(batch = batch.id, attempt = batch.attempts, delay_ms = delay.as_millis() as u64, %error, "retry scheduled");
         self.waiting.push((at, batch));
+    }
+
+    /// Stops the delivery: nothing more is sent. Aliases waiting for a send or a retry,
+    /// and any added from now on, are handed back undelivered ([`DeliveryError::Abandoned`])
+    /// at once; the answers to requests already in flight are still taken. Once they are
+    /// in, [`Delivery::poll`] says [`Action::Done`].
+    ///
+    /// This is how a driver honours a stop signal promptly, whatever the retry schedule.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+        self.closed = true;
+        self.hand_back_unsent();
+    }
+
+    /// Whether [`Delivery::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// The refusal that stopped this delivery from sending, if one did: a rejection that
+    /// every later request to the project would get too ([`Rejection::is_project_level`]:
+    /// Simplified ID Merge refusing `$create_alias`, refused credentials). After one,
+    /// nothing more is sent, and every alias not yet answered is handed back undelivered
+    /// with [`DeliveryError::Refused`].
+    pub fn refusal(&self) -> Option<&Rejection> {
+        self.refused.as_ref()
+    }
+
+    fn refuse_if_project_level(&mut self, rejection: &Rejection) {
+        if rejection.is_project_level() && self.refused.is_none() {
+            tracing::debug!(%rejection, "refused for the whole project; sending no more");
+            self.refused = Some(rejection.clone());
+            self.hand_back_unsent();
+        }
+    }
+
+    /// Why an alias is not sent, once the delivery stopped or was refused.
+    fn unsent_error(&self) -> DeliveryError {
+        match &self.refused {
+            Some(rejection) => DeliveryError::Refused(rejection.clone()),
+            None => DeliveryError::Abandoned,
+        }
+    }
+
+    /// Settles every batch that is not in flight as undelivered.
+    fn hand_back_unsent(&mut self) {
+        let overhead = body_overhead(&self.config);
+        let open = std::mem::replace(&mut self.open, Batch::new(self.next_batch, overhead));
+        self.next_batch += 1;
+        let unsent: Vec<Batch> = std::iter::once(open)
+            .chain(self.ready.drain(..))
+            .chain(self.waiting.drain(..).map(|(_, batch)| batch))
+            .collect();
+        let error = self.unsent_error();
+        for batch in unsent {
+            let outcome = AliasOutcome::Undelivered(Undelivered {
+                attempts: batch.attempts,
+                last_error: error.clone(),
+            });
+            self.settle_all(&batch, &outcome);
+        }
     }
 
     fn settle_all(&mut self, batch: &Batch, outcome: &AliasOutcome) {
@@ -499,6 +681,15 @@ impl Delivery {
             stats: self.stats,
         }
     }
+}
+
+/// Whether an answer's status settles a request without its body: a refusal (4xx) that is
+/// not a passing one (408, 429). Success needs the body (it may list failed records), and a
+/// 5xx is retried either way.
+fn decides_alone(status: StatusCode) -> bool {
+    status.is_client_error()
+        && status != StatusCode::REQUEST_TIMEOUT
+        && status != StatusCode::TOO_MANY_REQUESTS
 }
 
 /// The outcome of each of the `len` events of a request answered with `failed` records.

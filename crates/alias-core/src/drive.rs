@@ -4,17 +4,18 @@
 //! [`Clock`] (read the time, sleep until a deadline). Both adapters drive deliveries with
 //! this one loop, so retries, backoff, splitting and concurrency cannot drift apart.
 
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use futures_util::future::{Either, select};
-use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use http::{Request, Response};
 use tracing::Instrument;
 
 use crate::config::Config;
 use crate::create_alias::CreateAlias;
-use crate::delivery::{Action, Delivery};
+use crate::delivery::{Action, Delivery, Outgoing, RequestId};
 use crate::error::TransportError;
 use crate::id::{Alias, DistinctId};
 use crate::report::{AliasError, DeliveryStats, Report, ReportEntry, Tally};
@@ -99,19 +100,22 @@ pub trait Clock {
 
 /// Delivers every alias of `input` under `config`, from a new [`Delivery`] to the last
 /// outcome, and returns the traffic counters. Outcomes go to `on_finished` in input order.
+/// When `stop` completes, the delivery stops promptly (see [`Delivery::stop`]); pass
+/// [`std::future::pending()`] to run to the end.
 ///
 /// This is the whole of an adapter's `send`: it runs [`drive`] inside an `info` span named
 /// `deliver`, which records at the end how many aliases ended each way (`aliases`,
 /// `accepted`, `rejected`, `invalid`, `undelivered`) and the traffic (`requests`,
-/// `retries`, `splits`). No span field holds a token, a credential or an id.
-/// `jitter_seed` seeds the backoff jitter: this crate draws no random numbers itself, so
-/// the caller passes a fresh random one per call.
+/// `retries`, `splits`, `rate_limited`). No span field holds a token, a credential or an
+/// id. `jitter_seed` seeds the backoff jitter: this crate draws no random numbers itself,
+/// so the caller passes a fresh random one per call.
 pub async fn deliver<T: Transport, C: Clock>(
     config: Config,
     transport: &T,
     clock: &C,
     jitter_seed: u64,
-    input: impl IntoIterator<Item = CreateAlias>,
+    input: impl Stream<Item = CreateAlias>,
+    stop: impl Future<Output = ()>,
     mut on_finished: impl FnMut(ReportEntry),
 ) -> DeliveryStats {
     let span = tracing::info_span!(
@@ -124,6 +128,7 @@ pub async fn deliver<T: Transport, C: Clock>(
         requests = tracing::field::Empty,
         retries = tracing::field::Empty,
         splits = tracing::field::Empty,
+        rate_limited = tracing::field::Empty,
     );
     let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), jitter_seed);
     let mut tally = Tally::default();
@@ -131,7 +136,7 @@ pub async fn deliver<T: Transport, C: Clock>(
         tally.add(&entry.outcome);
         on_finished(entry);
     };
-    drive(&mut delivery, transport, clock, input, finished)
+    drive(&mut delivery, transport, clock, input, stop, finished)
         .instrument(span.clone())
         .await;
     let stats = delivery.stats();
@@ -142,12 +147,13 @@ pub async fn deliver<T: Transport, C: Clock>(
         .record("undelivered", tally.undelivered)
         .record("requests", stats.requests)
         .record("retries", stats.retries)
-        .record("splits", stats.splits);
+        .record("splits", stats.splits)
+        .record("rate_limited", stats.rate_limited);
     stats
 }
 
-/// [`deliver`], collecting every outcome into a [`Report`]: the whole of an adapter's
-/// `send`.
+/// [`deliver`] of every alias of `aliases`, to the end, collecting every outcome into a
+/// [`Report`]: the whole of an adapter's `send`.
 pub async fn deliver_all<T: Transport, C: Clock>(
     config: Config,
     transport: &T,
@@ -156,9 +162,16 @@ pub async fn deliver_all<T: Transport, C: Clock>(
     aliases: impl IntoIterator<Item = CreateAlias>,
 ) -> Report {
     let mut entries = Vec::new();
-    let stats = deliver(config, transport, clock, jitter_seed, aliases, |entry| {
-        entries.push(entry);
-    })
+    let input = futures_util::stream::iter(aliases);
+    let stats = deliver(
+        config,
+        transport,
+        clock,
+        jitter_seed,
+        input,
+        std::future::pending(),
+        |entry| entries.push(entry),
+    )
     .await;
     Report { entries, stats }
 }
@@ -181,91 +194,131 @@ pub async fn deliver_one<T: Transport, C: Clock>(
         .try_for_each(|entry| entry.outcome.into_result())
 }
 
+/// How long a partly filled batch waits for more input that is slow to come, when nothing
+/// else is under way, before it is sent as it is.
+const LINGER: Duration = Duration::from_millis(20);
+
+/// What the loop woke up for.
+enum Wake<A> {
+    Answered(A),
+    Input(Option<CreateAlias>),
+    /// The input has nothing ready, while a partly filled batch waits and nothing else is
+    /// under way: time to start lingering.
+    InputIdle,
+    Stop,
+    Timer,
+}
+
 /// Runs `delivery` until every alias from `input` (and any added before) has its outcome,
-/// handing each finished entry to `on_finished` in input order.
+/// handing each finished entry to `on_finished` in input order, or until `stop` completes
+/// and the requests in flight are answered.
 ///
 /// Input is pulled only while no batch is waiting to be sent, so memory stays bounded by
-/// the requests in flight and their retries, whatever the length of `input`. The
-/// delivery is closed once `input` ends.
+/// the requests in flight and their retries, whatever the length of `input`; an input that
+/// is slow to yield never holds the loop up (answers, timers and the stop are served
+/// meanwhile), and a partly filled batch goes out after a short linger when nothing else is
+/// under way. The delivery is closed once `input` ends.
 pub async fn drive<T: Transport, C: Clock>(
     delivery: &mut Delivery,
     transport: &T,
     clock: &C,
-    input: impl IntoIterator<Item = CreateAlias>,
+    input: impl Stream<Item = CreateAlias>,
+    stop: impl Future<Output = ()>,
     mut on_finished: impl FnMut(ReportEntry),
 ) {
-    let mut input = input.into_iter();
+    let mut input = pin!(input);
+    let mut stop = pin!(stop);
     let mut input_open = true;
     let max_held = delivery.config().max_in_flight().saturating_add(2)
         * delivery.config().limits().max_events.max(1)
         * 4;
     let mut in_flight = FuturesUnordered::new();
+    let mut timer = None;
+    let mut lingering_since: Option<Instant> = None;
     loop {
-        while input_open && delivery.queued_batches() == 0 && delivery.held() < max_held {
-            match input.next() {
-                Some(alias) => {
-                    delivery.add_at(alias, clock.wall_now());
-                }
-                None => {
-                    delivery.close();
-                    input_open = false;
-                }
-            }
-        }
-        if input_open && delivery.queued_batches() == 0 && in_flight.is_empty() {
-            // Held aliases wait on retries only; let the partial batch go meanwhile.
-            delivery.flush();
-        }
         for entry in delivery.take_finished() {
             on_finished(entry);
         }
-        let deadline = match delivery.poll(clock.now()) {
+        let mut deadline = match delivery.poll(clock.now()) {
             Action::Send(outgoing) => {
-                let span = tracing::debug_span!(
-                    "attempt",
-                    batch = outgoing.batch,
-                    attempt = outgoing.attempt,
-                    aliases = outgoing.aliases,
-                );
-                let id = outgoing.id;
-                let sending = transport.send(outgoing.request);
-                in_flight.push(
-                    async move {
-                        let result = sending.await;
-                        match &result {
-                            Ok(response) => {
-                                tracing::debug!(status = response.status().as_u16(), "answered")
-                            }
-                            Err(error) => tracing::debug!(%error, "transport failed"),
-                        }
-                        (id, result)
-                    }
-                    .instrument(span),
-                );
+                lingering_since = None;
+                in_flight.push(attempt(transport, outgoing));
                 continue;
             }
             Action::Done => break,
             Action::Wait(deadline) => deadline,
         };
-        let finished = match (deadline, in_flight.is_empty()) {
-            (None, true) => continue,
-            (None, false) => in_flight.next().await,
-            (Some(at), true) => {
-                clock.sleep_until(at).await;
-                None
+        let wants_input = input_open
+            && !delivery.is_stopped()
+            && delivery.queued_batches() == 0
+            && delivery.held() < max_held;
+        if !wants_input
+            && input_open
+            && delivery.filling() > 0
+            && delivery.queued_batches() == 0
+            && in_flight.is_empty()
+        {
+            // Held aliases wait on retries only; let the partial batch go meanwhile.
+            delivery.flush();
+            continue;
+        }
+        if let Some(since) = lingering_since {
+            let flush_at = since + LINGER;
+            if clock.now() >= flush_at {
+                lingering_since = None;
+                delivery.flush();
+                continue;
             }
-            (Some(at), false) => {
-                match select(in_flight.next(), std::pin::pin!(clock.sleep_until(at))).await {
-                    Either::Left((finished, _)) => finished,
-                    Either::Right(((), _)) => None,
+            deadline = Some(deadline.map_or(flush_at, |d| d.min(flush_at)));
+        }
+        match deadline {
+            // The same deadline keeps its timer: input arrives many times between two.
+            Some(at) if timer.as_ref().is_some_and(|(set, _)| *set == at) => {}
+            Some(at) => timer = Some((at, Box::pin(clock.sleep_until(at)))),
+            None => timer = None,
+        }
+        let stopped = delivery.is_stopped();
+        let may_linger = lingering_since.is_none()
+            && delivery.filling() > 0
+            && delivery.queued_batches() == 0
+            && in_flight.is_empty();
+        let wake = poll_fn(|cx| {
+            if let Poll::Ready(Some(answered)) = in_flight.poll_next_unpin(cx) {
+                return Poll::Ready(Wake::Answered(answered));
+            }
+            if !stopped && stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Wake::Stop);
+            }
+            if wants_input {
+                match input.as_mut().poll_next(cx) {
+                    Poll::Ready(item) => return Poll::Ready(Wake::Input(item)),
+                    Poll::Pending if may_linger => return Poll::Ready(Wake::InputIdle),
+                    Poll::Pending => {}
                 }
             }
-        };
-        if let Some((id, result)) = finished {
-            match result {
-                Ok(response) => delivery.on_response(id, &response, clock.now()),
-                Err(error) => delivery.on_transport_error(id, error, clock.now()),
+            if let Some((_, sleep)) = timer.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Wake::Timer);
+                }
             }
+            Poll::Pending
+        })
+        .await;
+        match wake {
+            Wake::Answered((id, Ok(response))) => delivery.on_response(id, &response, clock.now()),
+            Wake::Answered((id, Err(error))) => {
+                delivery.on_transport_error(id, error, clock.now());
+            }
+            Wake::Input(Some(alias)) => {
+                delivery.add_at(alias, clock.wall_now());
+            }
+            Wake::InputIdle => lingering_since = Some(clock.now()),
+            Wake::Input(None) => {
+                delivery.close();
+                input_open = false;
+            }
+            Wake::Stop => delivery.stop(),
+            Wake::Timer => timer = None,
         }
     }
     for entry in delivery.take_finished() {
@@ -273,10 +326,35 @@ pub async fn drive<T: Transport, C: Clock>(
     }
 }
 
+/// Sends one request, in a tracing span that names its batch and attempt.
+fn attempt<T: Transport>(
+    transport: &T,
+    outgoing: Outgoing,
+) -> impl Future<Output = (RequestId, Result<Response<Vec<u8>>, TransportError>)> {
+    let span = tracing::debug_span!(
+        "attempt",
+        batch = outgoing.batch,
+        attempt = outgoing.attempt,
+        aliases = outgoing.aliases,
+    );
+    let id = outgoing.id;
+    let sending = transport.send(outgoing.request);
+    async move {
+        let result = sending.await;
+        match &result {
+            Ok(response) => tracing::debug!(status = response.status().as_u16(), "answered"),
+            Err(error) => tracing::debug!(%error, "transport failed"),
+        }
+        (id, result)
+    }
+    .instrument(span)
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::{Cell, RefCell};
     use std::collections::VecDeque;
+    use std::future::pending;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
@@ -347,19 +425,29 @@ mod tests {
         let input =
             ["a", "b", "c"].map(|id| CreateAlias::from_ids(id, &format!("{id}-user")).unwrap());
         let mut seen = Vec::new();
-        let stats = run(deliver(config, &transport, &clock, 1, input, |entry| {
-            seen.push((
-                entry.position,
-                entry.alias.distinct_id().to_string(),
-                entry.outcome,
-            ));
-        }));
+        let input = futures_util::stream::iter(input);
+        let stats = run(deliver(
+            config,
+            &transport,
+            &clock,
+            1,
+            input,
+            pending(),
+            |entry| {
+                seen.push((
+                    entry.position,
+                    entry.alias.distinct_id().to_string(),
+                    entry.outcome,
+                ));
+            },
+        ));
         assert_eq!(
             stats,
             DeliveryStats {
                 requests: 3,
                 retries: 2,
-                splits: 0
+                splits: 0,
+                rate_limited: 0,
             }
         );
         assert!(
@@ -395,5 +483,89 @@ mod tests {
         assert_eq!(limits.connect_timeout, Duration::from_secs(10));
         assert_eq!(limits.request_timeout, Duration::from_secs(30));
         assert_eq!(limits.max_response_bytes, 1 << 20);
+    }
+
+    /// A clock whose sleeps never end: only an answer, input or the stop can move on.
+    struct Frozen(Instant);
+
+    impl Clock for Frozen {
+        fn now(&self) -> Instant {
+            self.0
+        }
+        fn wall_now(&self) -> SystemTime {
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+        }
+        async fn sleep_until(&self, _deadline: Instant) {
+            pending::<()>().await;
+        }
+    }
+
+    #[test]
+    fn a_stop_cuts_a_long_backoff_short_and_hands_the_batch_back() {
+        let config = Config::new(Token::new("tok").unwrap());
+        let transport = Scripted(RefCell::new(VecDeque::from([answer(503, "busy")])));
+        let clock = Frozen(Instant::now());
+        let (stopper, stop) = crate::stop_signal();
+        let input = futures_util::stream::iter(
+            ["a", "b"].map(|id| CreateAlias::from_ids(id, &format!("{id}-user")).unwrap()),
+        );
+        let outcomes = RefCell::new(Vec::new());
+        let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), 7);
+        let mut driving = pin!(drive(&mut delivery, &transport, &clock, input, stop, |e| {
+            outcomes.borrow_mut().push(e.outcome)
+        }));
+        let mut cx = Context::from_waker(Waker::noop());
+        // The 503 schedules a retry seconds away, on a clock that never gets there.
+        for _ in 0..10 {
+            assert!(driving.as_mut().poll(&mut cx).is_pending());
+        }
+        stopper.stop();
+        assert!(
+            driving.as_mut().poll(&mut cx).is_ready(),
+            "ended by the stop"
+        );
+        assert!(transport.0.borrow().is_empty(), "sent once, never retried");
+        assert_eq!(
+            *outcomes.borrow(),
+            vec![
+                AliasOutcome::Undelivered(crate::report::Undelivered {
+                    attempts: 1,
+                    last_error: DeliveryError::Abandoned,
+                });
+                2
+            ]
+        );
+    }
+
+    #[test]
+    fn a_partial_batch_goes_out_while_the_input_is_slow_to_yield() {
+        let config = Config::new(Token::new("tok").unwrap());
+        let transport = Scripted(RefCell::new(VecDeque::from([answer(
+            200,
+            r#"{"status":1,"error":null}"#,
+        )])));
+        let clock = Instantaneous(Cell::new(Instant::now()));
+        // One alias, then an input that has nothing more yet and never ends.
+        let first = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        let input = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
+        let outcomes = RefCell::new(Vec::new());
+        let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), 7);
+        let mut driving = pin!(drive(
+            &mut delivery,
+            &transport,
+            &clock,
+            input,
+            pending(),
+            |e| { outcomes.borrow_mut().push(e.outcome) }
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..10 {
+            assert!(
+                driving.as_mut().poll(&mut cx).is_pending(),
+                "the input stays open"
+            );
+        }
+        assert!(transport.0.borrow().is_empty(), "the lone alias was sent");
+        assert_eq!(*outcomes.borrow(), [AliasOutcome::Accepted]);
     }
 }

@@ -185,10 +185,11 @@ pub(crate) fn snippet(body: &[u8]) -> String {
         .split_whitespace()
         .flat_map(|word| [" ", word])
         .skip(1)
-        .flat_map(str::chars)
-        .take(ParseError::SNIPPET_CHARS)
         .collect();
-    escape_controls(&folded).into_owned()
+    escape_controls(&folded)
+        .chars()
+        .take(ParseError::SNIPPET_CHARS)
+        .collect()
 }
 
 /// `text` with every character that a terminal would act on rather than show written as
@@ -234,6 +235,9 @@ pub enum TransportErrorKind {
     Closed,
     /// The answer's body was larger than the adapter reads.
     BodyTooLarge,
+    /// The HTTP client refused to send the request as built (a URL or header it cannot
+    /// express): sending it again cannot help, so it is not retried.
+    InvalidRequest,
     /// Anything else the HTTP client reported.
     Other,
 }
@@ -246,6 +250,10 @@ pub struct TransportError {
     pub kind: TransportErrorKind,
     /// The HTTP client's description.
     pub message: String,
+    /// The answer's status, when the failure came after the answer's head (a body over
+    /// the cap, a body cut short): a delivery then decides by the status, so that a 400
+    /// whose body could not be read is still a final 400.
+    pub status: Option<StatusCode>,
 }
 
 impl TransportErrorKind {
@@ -282,7 +290,14 @@ impl TransportError {
         Self {
             kind,
             message: message.into(),
+            status: None,
         }
+    }
+
+    /// The same failure, after an answer whose head had `status`.
+    pub fn after_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Describes a transport failure by an HTTP client's error, naming every link of its
@@ -307,15 +322,20 @@ impl TransportError {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        Self { kind, message }
+        Self {
+            kind,
+            message,
+            status: None,
+        }
     }
 
-    /// An answer whose body is over `limit` bytes, the adapter's read cap.
-    pub fn body_too_large(limit: usize) -> Self {
+    /// An answer with `status` whose body is over `limit` bytes, the adapter's read cap.
+    pub fn body_too_large(status: StatusCode, limit: usize) -> Self {
         Self::new(
             TransportErrorKind::BodyTooLarge,
             format!("the answer's body is over {limit} bytes"),
         )
+        .after_status(status)
     }
 }
 

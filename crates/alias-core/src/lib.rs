@@ -43,12 +43,14 @@ mod drive;
 mod encode;
 mod error;
 mod id;
+mod pacing;
 mod parse;
 mod report;
 mod retry;
 mod secret;
 #[cfg(feature = "server")]
 pub mod server;
+mod stop;
 
 pub use client::{AliasClient, AliasClientBuilder, HttpClient};
 pub use config::{ApiHost, BatchLimits, Config, Credentials, Endpoint, Region, TrackBody};
@@ -71,5 +73,6 @@ pub use report::{
 };
 pub use retry::RetryPolicy;
 pub use secret::{Secret, Token};
+pub use stop::{StopSignal, Stopper, stop_signal};
 
 pub use http;

@@ -222,6 +222,8 @@ pub struct DeliveryStats {
     /// Batches split in two: after a 413, or after a non-strict refusal (`0`) of several
     /// events, to find the refused one.
     pub splits: u64,
+    /// Answers 429 (rate limited), each of which slowed the delivery down.
+    pub rate_limited: u64,
 }
 
 /// The outcome of every alias of a delivery, in the order they were added.

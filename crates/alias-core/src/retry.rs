@@ -19,9 +19,12 @@ pub struct RetryPolicy {
     /// The longest `Retry-After` obeyed; a longer one is cut to this. Default 10 min.
     pub max_retry_after: Duration,
     /// Attempts per request, the first included, before its aliases are handed back as
-    /// undelivered. Default 8.
+    /// undelivered. Attempts answered 429 do not count: at volume they are expected, and
+    /// `max_elapsed` bounds them. Default 8.
     pub max_attempts: u32,
-    /// Time from the start of a delivery after which no retry is scheduled. Default 15 min.
+    /// Time from a request's first attempt after which it is not retried. Each request
+    /// has its own, so that a long import retries its last request as patiently as its
+    /// first. Default 15 min.
     pub max_elapsed: Duration,
 }
 

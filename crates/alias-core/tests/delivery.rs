@@ -484,3 +484,223 @@ fn unknown_request_ids_are_ignored() {
     delivery.on_response(out.id, &answer(500, ""), now);
     assert!(delivery.into_report().all_accepted());
 }
+
+fn one_per_batch(config: Config) -> Config {
+    config.batch_limits(BatchLimits {
+        max_events: 1,
+        ..BatchLimits::default()
+    })
+}
+
+#[test]
+fn a_project_level_refusal_stops_every_later_send() {
+    for (status, body) in [
+        (
+            401,
+            r#"{"code":401,"error":"Invalid credentials","status":"Unauthorized"}"#,
+        ),
+        (400, SIMPLIFIED_REFUSAL),
+    ] {
+        let now = Instant::now();
+        let mut delivery = Delivery::new(one_per_batch(config()).concurrency(2), now, wall(), 1);
+        for alias in aliases(5) {
+            delivery.add(alias);
+        }
+        let first = expect_send(&mut delivery, now);
+        let second = expect_send(&mut delivery, now);
+        delivery.on_response(first.id, &answer(status, body), now);
+        let refusal = delivery.refusal().expect("the refusal is kept").clone();
+        assert!(refusal.is_project_level(), "{refusal:?}");
+        // Nothing more goes out; the request already in flight is still answered.
+        assert_eq!(expect_wait(&mut delivery, now), None);
+        delivery.on_response(second.id, &answer(status, body), now);
+        // Added later: handed back at once, never sent.
+        delivery.add(CreateAlias::from_ids("late-anon", "late-user").unwrap());
+        delivery.close();
+        assert!(matches!(delivery.poll(now), Action::Done), "{status}");
+        let report = delivery.into_report();
+        assert_eq!(report.stats.requests, 2, "{status}");
+        let tally = report.tally();
+        assert_eq!((tally.rejected, tally.undelivered), (2, 4), "{status}");
+        for entry in report.entries.iter().skip(2) {
+            assert_eq!(
+                entry.outcome,
+                AliasOutcome::Undelivered(alias_core::Undelivered {
+                    attempts: 0,
+                    last_error: DeliveryError::Refused(refusal.clone()),
+                }),
+                "{status}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_retry_budget_belongs_to_each_batch_through_hours_of_429s_and_5xx() {
+    // 2,000 batches, one answer every 5 simulated seconds, one request at a time: the
+    // delivery runs for hours, far past the 15 minutes each batch may spend retrying.
+    let config = config().concurrency(1).batch_limits(BatchLimits {
+        max_events: 5,
+        ..BatchLimits::default()
+    });
+    let (mut delivery, mut now) = start(config, 10_000);
+    let t0 = now;
+    let mut request = 0_u64;
+    loop {
+        match delivery.poll(now) {
+            Action::Send(out) => {
+                request += 1;
+                now += Duration::from_secs(5);
+                let answer = if request % 500 < 6 {
+                    // A burst of rate limiting, longer than the attempt budget.
+                    with_header(429, "retry-after", "20")
+                } else if request % 3 == 0 {
+                    answer(503, "<html>busy</html>")
+                } else {
+                    answer(200, OK)
+                };
+                delivery.on_response(out.id, &answer, now);
+            }
+            Action::Wait(Some(until)) => now = now.max(until),
+            Action::Wait(None) => unreachable!("nothing in flight between polls"),
+            Action::Done => break,
+        }
+    }
+    assert!(now - t0 > Duration::from_secs(3 * 3600), "{:?}", now - t0);
+    let report = delivery.into_report();
+    assert_eq!(report.tally().accepted, 10_000, "{:?}", report.tally());
+    assert!(report.stats.rate_limited >= 20, "{:?}", report.stats);
+}
+
+#[test]
+fn max_rate_paces_sends_from_the_first_request() {
+    let config = one_per_batch(config()).concurrency(64).max_rate(2);
+    let (mut delivery, t0) = start(config, 5);
+    // A burst of one second's worth, then one event every half second.
+    let first = expect_send(&mut delivery, t0);
+    let _second = expect_send(&mut delivery, t0);
+    assert_eq!(
+        expect_wait(&mut delivery, t0),
+        Some(t0 + Duration::from_millis(500))
+    );
+    delivery.on_response(first.id, &answer(200, OK), t0);
+    assert_eq!(
+        expect_wait(&mut delivery, t0 + Duration::from_millis(499)),
+        Some(t0 + Duration::from_millis(500))
+    );
+    expect_send(&mut delivery, t0 + Duration::from_millis(500));
+}
+
+#[test]
+fn retry_after_holds_every_batch_back_not_only_the_refused_one() {
+    let (mut delivery, t0) = start(one_per_batch(config()).concurrency(1), 2);
+    let first = expect_send(&mut delivery, t0);
+    delivery.on_response(first.id, &with_header(503, "retry-after", "30"), t0);
+    // The second batch is ready, yet waits for the server's time too.
+    assert_eq!(
+        expect_wait(&mut delivery, t0),
+        Some(t0 + Duration::from_secs(30))
+    );
+    let next = expect_send(&mut delivery, t0 + Duration::from_secs(30));
+    assert_eq!(
+        next.attempt, 2,
+        "the refused batch first: its budget is running"
+    );
+    delivery.on_response(next.id, &answer(200, OK), t0 + Duration::from_secs(30));
+    let other = expect_send(&mut delivery, t0 + Duration::from_secs(30));
+    assert_eq!(other.attempt, 1);
+}
+
+#[test]
+fn rate_limiting_slows_the_delivery_to_what_the_project_accepts() {
+    let config = one_per_batch(config()).concurrency(8);
+    let (mut delivery, t0) = start(config, 100);
+    // Eight sends at once, unpaced: the first four accepted, the rest refused with 429.
+    let sent: Vec<Outgoing> = (0..8).map(|_| expect_send(&mut delivery, t0)).collect();
+    for (i, out) in sent.iter().enumerate() {
+        let answer = if i < 4 {
+            answer(200, OK)
+        } else {
+            with_header(429, "retry-after", "1")
+        };
+        delivery.on_response(out.id, &answer, t0 + Duration::from_millis(100));
+    }
+    // Four events accepted over (at least) a second: 3.6 events a second from now on,
+    // after the one-second pause the server asked for.
+    let resume = t0 + Duration::from_millis(1100);
+    assert_eq!(
+        expect_wait(&mut delivery, t0 + Duration::from_millis(100)),
+        Some(resume)
+    );
+    let mut sends = 0;
+    let mut now = resume;
+    while now < resume + Duration::from_secs(10) {
+        match delivery.poll(now) {
+            Action::Send(out) => {
+                sends += 1;
+                delivery.on_response(out.id, &answer(200, OK), now);
+            }
+            Action::Wait(Some(until)) => now = until,
+            other => panic!("{other:?}"),
+        }
+    }
+    // A burst of 3.6 (3 sends), then 3.6 a second, rising by 0.01 a second for each
+    // event accepted: 39 to 43 in all.
+    assert!((39..=43).contains(&sends), "{sends} sends in 10 s");
+    assert_eq!(delivery.stats().rate_limited, 4);
+}
+
+#[test]
+fn stop_hands_back_what_is_not_in_flight_at_once_and_waits_for_the_rest() {
+    let (mut delivery, t0) = start(one_per_batch(config()).concurrency(1), 3);
+    let first = expect_send(&mut delivery, t0);
+    delivery.on_response(first.id, &answer(503, ""), t0);
+    let second = expect_send(&mut delivery, t0);
+    delivery.stop();
+    assert!(delivery.is_stopped());
+    assert_eq!(expect_wait(&mut delivery, t0), None, "the answer in flight");
+    delivery.on_response(second.id, &answer(503, ""), t0);
+    assert!(matches!(delivery.poll(t0), Action::Done));
+    let outcomes: Vec<_> = delivery
+        .into_report()
+        .entries
+        .into_iter()
+        .map(|e| e.outcome)
+        .collect();
+    let abandoned = |attempts| {
+        AliasOutcome::Undelivered(alias_core::Undelivered {
+            attempts,
+            last_error: DeliveryError::Abandoned,
+        })
+    };
+    // The retried one, the one in flight (answered 503: not retried), the unsent one.
+    assert_eq!(outcomes, [abandoned(1), abandoned(1), abandoned(0)]);
+}
+
+#[test]
+fn a_final_status_decides_even_when_the_body_could_not_be_read() {
+    let (mut delivery, now) = start(config(), 2);
+    let out = expect_send(&mut delivery, now);
+    let error = TransportError::body_too_large(http::StatusCode::BAD_REQUEST, 1024);
+    delivery.on_transport_error(out.id, error, now);
+    assert!(matches!(delivery.poll(now), Action::Done), "not retried");
+    let report = delivery.into_report();
+    let AliasOutcome::Rejected(rejection) = &report.entries[0].outcome else {
+        panic!("{:?}", report.entries[0].outcome);
+    };
+    assert_eq!(rejection.status(), 400);
+    assert!(
+        rejection.message().contains("over 1024 bytes"),
+        "{rejection}"
+    );
+}
+
+#[test]
+fn a_request_the_http_client_cannot_build_is_not_retried() {
+    let (mut delivery, now) = start(config(), 1);
+    let out = expect_send(&mut delivery, now);
+    let error = TransportError::new(TransportErrorKind::InvalidRequest, "invalid port");
+    delivery.on_transport_error(out.id, error, now);
+    assert!(matches!(delivery.poll(now), Action::Done));
+    assert_eq!(delivery.into_report().stats.retries, 0);
+}

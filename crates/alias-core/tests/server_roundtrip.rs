@@ -292,6 +292,11 @@ fn answer() -> impl Strategy<Value = Answer> {
     ]
 }
 
+/// Text from the server as a client shows it: control characters escaped.
+fn printable(text: &str) -> String {
+    alias_core::escape_controls(text).into_owned()
+}
+
 /// What each answer means to a client, written from the facts sheet rather than from the
 /// parser.
 fn expected_verdict(answer: &Answer) -> Verdict {
@@ -310,7 +315,7 @@ fn expected_verdict(answer: &Answer) -> Verdict {
         },
         Answer::Verbose { error: Some(error) } => Verdict::Rejected {
             status: StatusCode::OK,
-            message: error.clone(),
+            message: printable(error),
         },
         Answer::Imported {
             num_records_imported,
@@ -322,15 +327,23 @@ fn expected_verdict(answer: &Answer) -> Verdict {
             failed_records,
         } => Verdict::PartiallyRejected {
             imported: Some(*num_records_imported),
-            failed: failed_records.clone(),
+            failed: failed_records
+                .iter()
+                .map(|record| FailedRecord {
+                    index: record.index,
+                    insert_id: record.insert_id.as_deref().map(printable),
+                    field: record.field.as_deref().map(printable),
+                    message: printable(&record.message),
+                })
+                .collect(),
         },
         Answer::BadRequest { error } => Verdict::Rejected {
             status: StatusCode::BAD_REQUEST,
-            message: error.clone(),
+            message: printable(error),
         },
         Answer::Unauthorized { error } => Verdict::Rejected {
             status: StatusCode::UNAUTHORIZED,
-            message: error.clone(),
+            message: printable(error),
         },
         Answer::TooLarge { limit } => Verdict::TooLarge {
             message: format!("request exceeds max limit of {limit} bytes"),

@@ -152,13 +152,26 @@ impl Client {
         input: impl IntoIterator<Item = CreateAlias>,
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
+        self.send_stream_until(input, std::future::pending(), on_finished)
+    }
+
+    /// [`Client::send_stream`], stopping promptly once `stop` completes (see
+    /// [`crate::Client::send_stream_until`]); an [`alias_core::StopSignal`] can be
+    /// triggered from another thread.
+    pub fn send_stream_until(
+        &self,
+        input: impl IntoIterator<Item = CreateAlias>,
+        stop: impl Future<Output = ()>,
+        on_finished: impl FnMut(ReportEntry),
+    ) -> DeliveryStats {
         thread::scope(|scope| {
             block_on(alias_core::deliver(
                 self.config.clone(),
                 &self.transport(scope),
                 &TimerClock,
                 fastrand::u64(..),
-                input,
+                futures_util::stream::iter(input),
+                stop,
                 on_finished,
             ))
         })
@@ -292,15 +305,16 @@ fn send_blocking(
     *request.timeout_mut() = Some(limits.request_timeout);
     let mut response = http.execute(request).map_err(|e| classify(&e))?;
     let cap = limits.max_response_bytes;
-    check_declared_length(response.content_length(), cap)?;
+    let status = response.status();
+    check_declared_length(status, response.content_length(), cap)?;
     let mut body = Vec::new();
     // One byte past the cap tells an answer over it from one exactly at it.
     (&mut response)
         .take(cap as u64 + 1)
         .read_to_end(&mut body)
-        .map_err(|e| classify(&e))?;
+        .map_err(|e| classify(&e).after_status(status))?;
     if body.len() > cap {
-        return Err(TransportError::body_too_large(cap));
+        return Err(TransportError::body_too_large(status, cap));
     }
     let headers = std::mem::take(response.headers_mut());
     Ok(assemble(

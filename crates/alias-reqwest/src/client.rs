@@ -78,9 +78,11 @@ use crate::transport::send_async;
 /// # use alias_reqwest::Client;
 /// # use alias_reqwest::alias_core::{CreateAlias, Tally};
 /// # async fn run(client: Client, lines: Vec<(String, String)>) {
-/// let input = lines
-///     .iter()
-///     .filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok());
+/// let input = futures_util::stream::iter(
+///     lines
+///         .iter()
+///         .filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok()),
+/// );
 /// let mut tally = Tally::default();
 /// let stats = client.send_stream(input, |entry| tally.add(&entry.outcome)).await;
 /// println!("{} accepted in {} requests", tally.accepted, stats.requests);

@@ -18,11 +18,16 @@ pub(crate) async fn send_async(
     *request.timeout_mut() = Some(limits.request_timeout);
     let mut response = http.execute(request).await.map_err(|e| classify(&e))?;
     let cap = limits.max_response_bytes;
-    check_declared_length(response.content_length(), cap)?;
+    let status = response.status();
+    check_declared_length(status, response.content_length(), cap)?;
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| classify(&e).after_status(status))?
+    {
         if body.len() + chunk.len() > cap {
-            return Err(TransportError::body_too_large(cap));
+            return Err(TransportError::body_too_large(status, cap));
         }
         body.extend_from_slice(&chunk);
     }
@@ -49,10 +54,15 @@ pub(crate) fn assemble(
     response
 }
 
-/// Refuses an answer whose declared length is over the cap before reading any of it.
-pub(crate) fn check_declared_length(length: Option<u64>, cap: usize) -> Result<(), TransportError> {
+/// Refuses an answer with `status` whose declared length is over the cap before reading
+/// any of it.
+pub(crate) fn check_declared_length(
+    status: StatusCode,
+    length: Option<u64>,
+    cap: usize,
+) -> Result<(), TransportError> {
     match length {
-        Some(length) if length > cap as u64 => Err(TransportError::body_too_large(cap)),
+        Some(length) if length > cap as u64 => Err(TransportError::body_too_large(status, cap)),
         _ => Ok(()),
     }
 }
@@ -65,6 +75,10 @@ pub(crate) fn classify(error: &(dyn StdError + 'static)) -> TransportError {
 
 fn kind(error: &(dyn StdError + 'static)) -> TransportErrorKind {
     if let Some(error) = find::<reqwest::Error>(error) {
+        // A request reqwest cannot build (a URL it refuses) fails the same way every time.
+        if error.is_builder() {
+            return TransportErrorKind::InvalidRequest;
+        }
         // reqwest knows timeouts and connect failures wherever they sit in its chain.
         if error.is_timeout() {
             return TransportErrorKind::Timeout;
@@ -153,10 +167,12 @@ mod tests {
 
     #[test]
     fn declared_length_over_the_cap_is_refused_before_reading() {
-        assert_eq!(check_declared_length(Some(10), 10), Ok(()));
-        assert_eq!(check_declared_length(None, 10), Ok(()));
-        let error = check_declared_length(Some(11), 10).unwrap_err();
+        let status = StatusCode::BAD_REQUEST;
+        assert_eq!(check_declared_length(status, Some(10), 10), Ok(()));
+        assert_eq!(check_declared_length(status, None, 10), Ok(()));
+        let error = check_declared_length(status, Some(11), 10).unwrap_err();
         assert_eq!(error.kind, TransportErrorKind::BodyTooLarge);
+        assert_eq!(error.status, Some(status), "the status still decides");
     }
 
     #[test]

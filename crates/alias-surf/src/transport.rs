@@ -40,10 +40,11 @@ async fn exchange(
     let request = to_surf(request)?;
     let mut answer = http.send(request).await.map_err(|e| classify(&e))?;
     let cap = limits.max_response_bytes;
-    if answer.len().is_some_and(|len| len > cap) {
-        return Err(TransportError::body_too_large(cap));
-    }
     let mut response = head_from_surf(&answer)?;
+    let status = response.status();
+    if answer.len().is_some_and(|len| len > cap) {
+        return Err(TransportError::body_too_large(status, cap));
+    }
     // One byte past the cap tells an answer over it from one exactly at it.
     let mut body = Vec::new();
     answer
@@ -51,9 +52,9 @@ async fn exchange(
         .take(cap as u64 + 1)
         .read_to_end(&mut body)
         .await
-        .map_err(|e| TransportError::from_chain(kind(&e), &e))?;
+        .map_err(|e| TransportError::from_chain(kind(&e), &e).after_status(status))?;
     if body.len() > cap {
-        return Err(TransportError::body_too_large(cap));
+        return Err(TransportError::body_too_large(status, cap));
     }
     *response.body_mut() = body;
     Ok(response)
@@ -64,7 +65,7 @@ pub(crate) fn to_surf(request: http::Request<Vec<u8>>) -> Result<surf::Request, 
     let (parts, body) = request.into_parts();
     let untranslatable = |what: &str| {
         TransportError::new(
-            TransportErrorKind::Other,
+            TransportErrorKind::InvalidRequest,
             format!("the request's {what} cannot be expressed in http-types"),
         )
     };
@@ -216,7 +217,7 @@ mod tests {
         bad.headers_mut()
             .insert("x-binary", HeaderValue::from_bytes(&[0xff, 0xfe]).unwrap());
         let error = to_surf(bad).unwrap_err();
-        assert_eq!(error.kind, TransportErrorKind::Other);
+        assert_eq!(error.kind, TransportErrorKind::InvalidRequest);
         assert!(error.message.contains("header value"), "{error}");
     }
 

@@ -1,9 +1,9 @@
 //! Links one alias to a distinct_id through surf.
 //!
 //! ```sh
-//! cargo run -p alias-surf --example create_alias -- BASE_URL TOKEN DISTINCT_ID ALIAS
+//! cargo run -p alias-surf --example surf_create_alias -- BASE_URL TOKEN DISTINCT_ID ALIAS
 //! # e.g. against a local alias-server:
-//! cargo run -p alias-surf --example create_alias -- http://127.0.0.1:8080 my-token anon-1 user-1
+//! cargo run -p alias-surf --example surf_create_alias -- http://127.0.0.1:8080 my-token anon-1 user-1
 //! ```
 //!
 //! `BASE_URL` is `https://api.mixpanel.com` (or `-eu`, `-in`), a proxy, or a test server;
