@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::Link;
 use crate::error::{Field, Problem, ValidationError};
 use crate::id::{Alias, DistinctId, InsertId};
 
@@ -16,7 +17,17 @@ pub const EVENT_NAME: &str = "$create_alias";
 pub const MAX_PROPERTIES: usize = 255;
 
 /// Properties the client writes itself; an extra property must not overwrite them.
-const RESERVED_PROPERTIES: [&str; 5] = ["token", "distinct_id", "alias", "time", "$insert_id"];
+/// `$device_id` and `$user_id` link ids by themselves under Simplified ID Merge (facts §7),
+/// so they are set only by [`Link::Association`](crate::Link::Association).
+const RESERVED_PROPERTIES: [&str; 7] = [
+    "token",
+    "distinct_id",
+    "alias",
+    "time",
+    "$insert_id",
+    "$device_id",
+    "$user_id",
+];
 
 /// 1971-01-01T00:00:00Z: `/import` refuses anything earlier, and so does this crate everywhere,
 /// since such a time is always a unit mistake (seconds read as milliseconds or the reverse).
@@ -164,11 +175,12 @@ impl CreateAlias {
         }
     }
 
-    /// The properties on the wire: distinct_id, alias, token, the extras, and `time` and
+    /// The properties on the wire under the larger of the two links (an association
+    /// event's distinct_id, `$device_id`, `$user_id` and token), the extras, and `time` and
     /// `$insert_id` counted whether set or not, since stamping may add both after this
     /// check.
     fn property_count(&self) -> usize {
-        5 + self.properties.len()
+        6 + self.properties.len()
     }
 
     /// The `time` and `$insert_id` [`CreateAlias::stamp`] would give, without changing the
@@ -181,23 +193,27 @@ impl CreateAlias {
         (self.time.unwrap_or(now), insert_id)
     }
 
-    /// Room for [`CreateAlias::write_json`]'s output: exact for a stamped event whose
-    /// strings need no escaping and that has no extra property, so that the common event is
-    /// written without growing its buffer.
-    pub(crate) fn json_len_hint(&self, token: &str) -> usize {
+    /// Room for [`CreateAlias::write_json`]'s output: exact for a stamped `$create_alias`
+    /// whose strings need no escaping and that has no extra property, so that the common
+    /// event is written without growing its buffer.
+    pub(crate) fn json_len_hint(&self, link: &Link, token: &str) -> usize {
         /// `{"event":"$create_alias","properties":{"distinct_id":"","alias":"","token":""}}`
         const SKELETON: usize = 79;
         /// `,"time":` with 13 digits, and `,"$insert_id":` with 32 hex digits in quotes.
         const STAMPS: usize = 21 + 48;
-        SKELETON
-            + STAMPS
-            + self.distinct_id.as_str().len()
-            + self.alias.as_str().len()
-            + token.len()
+        let ids = self.distinct_id.as_str().len() + self.alias.as_str().len();
+        let association = match link {
+            Link::CreateAlias => 0,
+            // `"$device_id"` and `"$user_id"` instead of `"alias"` (5 + 12 bytes more), the
+            // alias again in quotes (2 more), and the name instead of `$create_alias` (13).
+            Link::Association { event } => event.as_str().len() + 6 + self.alias.as_str().len(),
+        };
+        SKELETON + STAMPS + ids + token.len() + association
     }
 
-    /// Writes the event as compact JSON, properties in the order the Python SDK writes them.
-    /// `stamps` stand in for the alias's own time and insert id.
+    /// Writes the event that links the two ids as `link` says, as compact JSON, its
+    /// properties in the order the Python SDK writes them. `stamps` stand in for the
+    /// alias's own time and insert id.
     ///
     /// The keys and punctuation are written as literal bytes and only the values go through
     /// serde_json's escaping: this is the hot loop of every body form, and a derived
@@ -205,6 +221,7 @@ impl CreateAlias {
     /// same, which the golden tests check).
     pub(crate) fn write_json(
         &self,
+        link: &Link,
         token: &str,
         stamps: Option<&(SystemTime, InsertId)>,
         mut out: impl Write,
@@ -215,11 +232,26 @@ impl CreateAlias {
         // cannot fail.
         let written = (|| {
             out.write_all(br#"{"event":"#)?;
-            serde_json::to_writer(&mut out, EVENT_NAME)?;
-            out.write_all(br#","properties":{"distinct_id":"#)?;
-            serde_json::to_writer(&mut out, self.distinct_id.as_str())?;
-            out.write_all(br#","alias":"#)?;
-            serde_json::to_writer(&mut out, self.alias.as_str())?;
+            match link {
+                Link::CreateAlias => {
+                    serde_json::to_writer(&mut out, EVENT_NAME)?;
+                    out.write_all(br#","properties":{"distinct_id":"#)?;
+                    serde_json::to_writer(&mut out, self.distinct_id.as_str())?;
+                    out.write_all(br#","alias":"#)?;
+                    serde_json::to_writer(&mut out, self.alias.as_str())?;
+                }
+                // The user's events are read under the user id; the device's are merged
+                // into it (facts §7).
+                Link::Association { event } => {
+                    serde_json::to_writer(&mut out, event.as_str())?;
+                    out.write_all(br#","properties":{"distinct_id":"#)?;
+                    serde_json::to_writer(&mut out, self.alias.as_str())?;
+                    out.write_all(br#","$device_id":"#)?;
+                    serde_json::to_writer(&mut out, self.distinct_id.as_str())?;
+                    out.write_all(br#","$user_id":"#)?;
+                    serde_json::to_writer(&mut out, self.alias.as_str())?;
+                }
+            }
             out.write_all(br#","token":"#)?;
             serde_json::to_writer(&mut out, token)?;
             if let Some(time) = time {
@@ -251,6 +283,7 @@ pub(crate) fn millis(since_epoch: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::EventName;
 
     fn link() -> CreateAlias {
         CreateAlias::from_ids("anon-1", "user-1").unwrap()
@@ -280,10 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn association_events_carry_both_ids_under_the_user() {
+        let association = Link::Association {
+            event: EventName::new("Identity Linked").unwrap(),
+        };
+        let mut out = Vec::new();
+        link().write_json(&association, "TOKEN", None, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"event":"Identity Linked","properties":{"distinct_id":"user-1","$device_id":"anon-1","$user_id":"user-1","token":"TOKEN"}}"#
+        );
+    }
+
+    #[test]
     fn property_count_is_bounded() {
         let mut alias = link();
-        // 249 extras + distinct_id, alias, token, time, $insert_id = 254 on the wire.
-        for i in 0..249 {
+        // 248 extras + distinct_id, $device_id, $user_id, token, time, $insert_id = 254 on
+        // the wire of an association event, the larger of the two.
+        for i in 0..248 {
             alias = alias.with_property(format!("p{i}"), i).unwrap();
         }
         let err = alias.with_property("one-too-many", 1).unwrap_err();
@@ -308,7 +355,7 @@ mod tests {
     #[test]
     fn json_has_the_python_sdk_shape() {
         let mut out = Vec::new();
-        link().write_json("TOKEN", None, &mut out);
+        link().write_json(&Link::CreateAlias, "TOKEN", None, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"event":"$create_alias","properties":{"distinct_id":"anon-1","alias":"user-1","token":"TOKEN"}}"#
@@ -320,8 +367,14 @@ mod tests {
         let alias = link();
         let stamps = alias.stamps(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         let mut out = Vec::new();
-        alias.write_json("TOKEN", Some(&stamps), &mut out);
-        assert_eq!(alias.json_len_hint("TOKEN"), out.len());
+        alias.write_json(&Link::CreateAlias, "TOKEN", Some(&stamps), &mut out);
+        assert_eq!(alias.json_len_hint(&Link::CreateAlias, "TOKEN"), out.len());
+        let association = Link::Association {
+            event: EventName::new("Identity Linked").unwrap(),
+        };
+        let mut out = Vec::new();
+        alias.write_json(&association, "TOKEN", Some(&stamps), &mut out);
+        assert_eq!(alias.json_len_hint(&association, "TOKEN"), out.len());
     }
 
     #[test]
@@ -332,7 +385,7 @@ mod tests {
         alias.stamp(first + Duration::from_secs(60));
         assert_eq!(alias.time(), Some(first));
         let mut out = Vec::new();
-        alias.write_json("T", None, &mut out);
+        alias.write_json(&Link::CreateAlias, "T", None, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains(r#""time":1700000000000,"$insert_id":""#),

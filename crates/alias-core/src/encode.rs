@@ -52,14 +52,14 @@ impl EncodedEvent {
         }
         let form = body_form(config);
         let token = config.token.expose();
-        let json_hint = alias.json_len_hint(token);
+        let json_hint = alias.json_len_hint(&config.link, token);
         // Room for the form's longest encoding, so that neither step grows the buffer.
         let mut bytes = Vec::with_capacity(if form == BodyForm::FormJson {
             json_hint * 3 + 1
         } else {
             json_hint
         });
-        alias.write_json(token, stamps.as_ref(), &mut bytes);
+        alias.write_json(&config.link, token, stamps.as_ref(), &mut bytes);
         let json_len = bytes.len();
         if form == BodyForm::FormJson {
             // In one go: the JSON arrives in some twenty small writes.

@@ -27,6 +27,8 @@ pub enum Field {
     Property(String),
     /// The event as a whole (its size, its number of properties).
     Event,
+    /// The event's name (`event`), of an association event.
+    EventName,
 }
 
 impl fmt::Display for Field {
@@ -42,6 +44,7 @@ impl fmt::Display for Field {
             Self::ProjectId => f.write_str("project_id"),
             Self::Property(name) => write!(f, "properties.{name}"),
             Self::Event => f.write_str("event"),
+            Self::EventName => f.write_str("event name"),
         }
     }
 }

@@ -53,7 +53,9 @@ pub mod server;
 mod stop;
 
 pub use client::{AliasClient, AliasClientBuilder, HttpClient};
-pub use config::{ApiHost, BatchLimits, Config, Credentials, Endpoint, Region, TrackBody};
+pub use config::{
+    ApiHost, BatchLimits, Config, Credentials, Endpoint, EventName, Link, Region, TrackBody,
+};
 pub use create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
 pub use delivery::{Action, Delivery, Outgoing, RequestId};
 pub use drive::{Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one, drive};

@@ -4,7 +4,8 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    ApiHost, Config, CreateAlias, Credentials, Endpoint, Region, Secret, Token, TrackBody,
+    ApiHost, Config, CreateAlias, Credentials, Endpoint, EventName, Link, Region, Secret, Token,
+    TrackBody,
 };
 use base64::Engine as _;
 use http::Request;
@@ -250,4 +251,36 @@ fn unicode_and_reserved_url_characters_survive_the_form() {
     let event: serde_json::Value = serde_json::from_str(&form[0].1).unwrap();
     assert_eq!(event["properties"]["distinct_id"], "anon+1&x=2%3");
     assert_eq!(event["properties"]["alias"], "ünïcødé 🦀 \"quoted\"");
+}
+
+fn association() -> Link {
+    Link::Association {
+        event: EventName::new("Identity Linked").unwrap(),
+    }
+}
+
+#[test]
+fn association_events_link_the_device_to_the_user_on_track() {
+    let request = one(&config().link(association()), seed_alias());
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(request.body()).unwrap();
+    assert_eq!(
+        form[0].1,
+        // The insert id is the pair's, as for $create_alias: the event name keeps the two
+        // apart in Mixpanel's dedup key.
+        r#"{"event":"Identity Linked","properties":{"distinct_id":"your_id","$device_id":"other_distinct_id","$user_id":"your_id","token":"YOUR_PROJECT_TOKEN","time":1800000000000,"$insert_id":"d37d44633d619b4df8dd02a3eaa71cff"}}"#
+    );
+}
+
+#[test]
+fn association_events_go_to_import_with_strict_fields() {
+    let config = import_config(Credentials::ProjectToken).link(association());
+    let request = one(
+        &config,
+        seed_alias().with_property("source", "crm").unwrap(),
+    );
+    assert_eq!(request.uri(), "https://api.mixpanel.com/import?strict=1");
+    assert_eq!(
+        String::from_utf8(request.body().clone()).unwrap(),
+        r#"[{"event":"Identity Linked","properties":{"distinct_id":"your_id","$device_id":"other_distinct_id","$user_id":"your_id","token":"YOUR_PROJECT_TOKEN","time":1800000000000,"$insert_id":"d37d44633d619b4df8dd02a3eaa71cff","source":"crm"}}]"#
+    );
 }
