@@ -81,7 +81,8 @@ enum IdMerge {
     Original,
     /// Legacy: an id can be aliased once.
     Legacy,
-    /// Simplified ID Merge: $create_alias stored, ignored for identity.
+    /// Simplified ID Merge: /import refuses identity events, /track stores them unmerged;
+    /// $device_id with $user_id links ids.
     Simplified,
 }
 

@@ -40,6 +40,18 @@ pub(crate) fn ingest(
         );
     }
 
+    let identity = settings.identity;
+    if request.api == Api::Import
+        && request.records.iter().any(|record| {
+            record
+                .name()
+                .is_some_and(|name| identity.refuses_on_import(name))
+        })
+    {
+        store.stats.events_rejected += count;
+        return Answer::identity_events_not_allowed();
+    }
+
     let now_ms = u64::try_from(
         now.duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -124,14 +136,27 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(1_750_000_000)
     }
 
+    /// Basic credentials of the default project's token.
+    const TOKEN_AUTH: &str = "Basic dGVzdC10b2tlbjo=";
+
     fn run(store: &mut Store, uri: &str, auth: Option<&str>, body: Value) -> Answer {
+        run_with(&settings(), store, uri, auth, body)
+    }
+
+    fn run_with(
+        settings: &Settings,
+        store: &mut Store,
+        uri: &str,
+        auth: Option<&str>,
+        body: Value,
+    ) -> Answer {
         let mut request = http::Request::post(uri);
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
         let request = request.body(serde_json::to_vec(&body).unwrap()).unwrap();
         let decoded = decode_request(&request, &DecodeLimits::default()).unwrap();
-        ingest(&settings(), store, decoded, now())
+        ingest(settings, store, decoded, now())
     }
 
     fn alias(distinct_id: &str, alias: &str, token: &str) -> Value {
@@ -183,7 +208,7 @@ mod tests {
         let answer = run(
             &mut store,
             "/import?strict=1",
-            Some("Basic dGVzdC10b2tlbjo="),
+            Some(TOKEN_AUTH),
             json!([good, bad]),
         );
         assert_eq!(
@@ -202,7 +227,7 @@ mod tests {
         let answer = run(
             &mut store,
             "/import?strict=0",
-            Some("Basic dGVzdC10b2tlbjo="),
+            Some(TOKEN_AUTH),
             json!([bad]),
         );
         assert_eq!(
@@ -211,6 +236,50 @@ mod tests {
                 num_records_imported: 1
             }
         );
+    }
+
+    #[test]
+    fn simplified_refuses_a_whole_import_with_an_identity_event() {
+        let mut settings = settings();
+        settings.identity = IdentitySystem::Simplified;
+        let ordinary = json!({"event": "e", "properties": {"distinct_id": "a", "time": 1_749_999_000, "$insert_id": "e-1"}});
+        for identity_event in ["$create_alias", "$identify", "$merge"] {
+            for query in ["/import?strict=1", "/import?strict=0"] {
+                let mut store = Store::default();
+                let mut event = alias("a", "b", "test-token");
+                event["event"] = json!(identity_event);
+                let body = json!([ordinary.clone(), event]);
+                let answer = run_with(&settings, &mut store, query, Some(TOKEN_AUTH), body);
+                assert_eq!(answer, Answer::identity_events_not_allowed(), "{query}");
+                assert!(store.events().is_empty(), "{identity_event} {query}");
+                assert_eq!(store.stats.events_received, 2);
+                assert_eq!(store.stats.events_rejected, 2);
+            }
+        }
+        // /track stores them, and an /import without them is ingested.
+        let mut store = Store::default();
+        let answer = run_with(
+            &settings,
+            &mut store,
+            "/track",
+            None,
+            alias("a", "b", "test-token"),
+        );
+        assert_eq!(answer, Answer::Plain(true));
+        let answer = run_with(
+            &settings,
+            &mut store,
+            "/import",
+            Some(TOKEN_AUTH),
+            json!([ordinary]),
+        );
+        assert_eq!(
+            answer,
+            Answer::Imported {
+                num_records_imported: 1
+            }
+        );
+        assert_eq!(store.events().len(), 2);
     }
 
     #[test]
