@@ -87,8 +87,9 @@ pub(crate) fn ingest(
             store.stats.events_rejected += 1;
             continue;
         }
-        // A /track event without a time happened when it arrived.
-        if request.api == Api::Track && !event.properties.contains_key("time") {
+        // A /track event without a time happened when it arrived; one from the future is
+        // "overwritten with the current present time" (Mixpanel's API specification).
+        if request.api == Api::Track && event.time_millis().is_none_or(|time| time > now_ms) {
             event
                 .properties
                 .insert("time".to_owned(), Value::from(now_ms));
@@ -182,6 +183,37 @@ mod tests {
             Answer::Plain(false)
         );
         assert_eq!(store.stats.events_rejected, 2);
+    }
+
+    #[test]
+    fn track_overwrites_a_future_time_and_import_refuses_it() {
+        let mut store = Store::default();
+        let in_a_day = 1_750_086_400_u64;
+        let mut event = alias("a", "b", "test-token");
+        event["properties"]["time"] = json!(in_a_day);
+        assert_eq!(
+            run(&mut store, "/track", None, event.clone()),
+            Answer::Plain(true)
+        );
+        assert_eq!(store.events()[0].time_millis(), Some(1_750_000_000_000));
+        // A time of the past is kept as sent.
+        event["properties"]["time"] = json!(1_749_999_000);
+        run(&mut store, "/track", None, event.clone());
+        assert_eq!(store.events()[1].time_millis(), Some(1_749_999_000_000));
+
+        event["properties"]["time"] = json!(in_a_day);
+        event["properties"]["$insert_id"] = json!("future-1");
+        let answer = run(
+            &mut store,
+            "/import?strict=1",
+            Some(TOKEN_AUTH),
+            json!([event]),
+        );
+        let Answer::ValidationFailed { failed_records, .. } = answer else {
+            panic!("not refused: {answer:?}");
+        };
+        assert_eq!(failed_records[0].field.as_deref(), Some("properties.time"));
+        assert_eq!(store.events().len(), 2);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 /// 1971-01-01T00:00:00Z in milliseconds: `/import` refuses anything earlier.
 const EARLIEST_IMPORT_MS: u64 = 31_536_000_000;
-/// How far ahead of the server's clock an event time may be.
+/// How far ahead of the server's clock an `/import` event time may be. `/track` takes any
+/// future time and overwrites it (see `ingest`).
 const MAX_FUTURE_MS: u64 = 3_600_000;
 /// `/track` takes events of the last five days only.
 const TRACK_WINDOW_MS: u64 = 5 * 24 * 3_600_000;
@@ -126,10 +127,10 @@ fn check_time(event: &Event, rules: &Rules) -> Result<(), Refused> {
             "'time' must be seconds or milliseconds since the Unix epoch".to_owned(),
         ));
     };
-    if time > rules.now_ms.saturating_add(MAX_FUTURE_MS) {
-        return Err((FIELD, "'time' is more than 1 hour in the future".to_owned()));
-    }
     match rules.api {
+        Api::Import if time > rules.now_ms.saturating_add(MAX_FUTURE_MS) => {
+            Err((FIELD, "'time' is more than 1 hour in the future".to_owned()))
+        }
         Api::Import if time < EARLIEST_IMPORT_MS => {
             Err((FIELD, "'time' is before 1971-01-01".to_owned()))
         }
@@ -281,6 +282,9 @@ mod tests {
         let track = rules(Api::Track, false);
         assert!(refusal(event(json!(1000)), &import).is_some());
         assert!(refusal(event(json!(NOW_MS + 2 * 3_600_000)), &import).is_some());
+        assert_eq!(refusal(event(json!(NOW_MS + 3_600_000)), &import), None);
+        // /track overwrites a future time instead.
+        assert_eq!(refusal(event(json!(NOW_MS + 2 * 3_600_000)), &track), None);
         assert_eq!(refusal(event(json!(63_072_000)), &import), None);
         assert!(refusal(event(json!(63_072_000)), &track).is_some());
         assert_eq!(refusal(event(json!(NOW_MS / 1000 - 3600)), &track), None);

@@ -307,3 +307,25 @@ fn a_server_clock_behind_refuses_events_from_its_future() {
     );
     assert_eq!(server.events()[0].alias(), Some("b1"));
 }
+
+#[test]
+fn a_server_clock_behind_overwrites_track_times_from_its_future() {
+    let server = Server::builder().clock_skew_secs(-7200).start().unwrap();
+    let now = crate::common::now_secs();
+    let mut future = alias_event("a1", "b1");
+    future["properties"]["time"] = json!(now);
+    let mut past = alias_event("a2", "b2");
+    past["properties"]["time"] = json!(now - 3 * 3600);
+    let reply = post_json(&server, "/track?verbose=1", &json!([future, past]));
+    assert_eq!(reply.body, r#"{"status":1,"error":null}"#);
+    let times: Vec<u64> = server
+        .events()
+        .iter()
+        .map(|e| e.time_millis().unwrap())
+        .collect();
+    // The server's clock reads about two hours ago: the event from its future now carries
+    // the server's time, before the time sent and after the past one.
+    assert!(times[0] < now * 1000 - 3600 * 1000, "{times:?}");
+    assert!(times[0] > (now - 3 * 3600) * 1000, "{times:?}");
+    assert_eq!(times[1], (now - 3 * 3600) * 1000);
+}
