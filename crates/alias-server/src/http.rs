@@ -102,8 +102,14 @@ async fn ingestion(
 
     let response = match decode_request(&request, &settings.limits) {
         Ok(decoded) => {
-            let mut state = shared.state();
-            respond(&ingest(settings, &mut state.store, decoded, settings.now()))
+            let ingested = ingest(settings, &mut shared.state(), decoded, settings.now());
+            // After the state is unlocked: the hook is the embedder's code.
+            if let Some(hook) = &settings.unknown_token_hook {
+                for token in &ingested.unknown_tokens {
+                    hook.call(token);
+                }
+            }
+            respond(&ingested.answer)
         }
         Err(error) => undecodable(&request, error),
     };

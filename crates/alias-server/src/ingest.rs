@@ -1,4 +1,4 @@
-//! One decoded ingestion request against the store: the rules, then the answer.
+//! One decoded ingestion request against the server's state: the rules, then the answer.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -6,19 +6,38 @@ use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest};
 use alias_core::{BatchLimits, FailedRecord};
 use serde_json::Value;
 
-use crate::shared::Settings;
-use crate::store::Store;
+use crate::shared::{Settings, State};
 use crate::validate::{Rules, check};
 
-/// Applies `request` to `store` and says how Mixpanel would answer it.
+/// What came of one request.
+#[derive(Debug)]
+pub(crate) struct Ingested {
+    /// How Mixpanel would answer it.
+    pub(crate) answer: Answer,
+    /// Tokens of `/track` events for another project, seen for the first time, to be
+    /// reported once the state is unlocked.
+    pub(crate) unknown_tokens: Vec<String>,
+}
+
+impl From<Answer> for Ingested {
+    fn from(answer: Answer) -> Self {
+        Self {
+            answer,
+            unknown_tokens: Vec::new(),
+        }
+    }
+}
+
+/// Applies `request` to `state` and says how Mixpanel would answer it.
 pub(crate) fn ingest(
     settings: &Settings,
-    store: &mut Store,
+    state: &mut State,
     request: DecodedRequest,
     now: SystemTime,
-) -> Answer {
+) -> Ingested {
     let style = AnswerStyle::for_decoded(&request);
     let count = request.records.len() as u64;
+    let store = &mut state.store;
     store.stats.events_received += count;
     if request.api == Api::Import {
         if let Err(refused) = settings
@@ -26,7 +45,7 @@ pub(crate) fn ingest(
             .authenticate(request.auth.as_ref(), request.params.project_id.as_deref())
         {
             store.stats.events_rejected += count;
-            return refused;
+            return refused.into();
         }
     }
     if request.records.len() > BatchLimits::MAX_EVENTS {
@@ -37,7 +56,8 @@ pub(crate) fn ingest(
                 "the request has {count} events; at most {} are allowed",
                 BatchLimits::MAX_EVENTS
             ),
-        );
+        )
+        .into();
     }
 
     let identity = settings.identity;
@@ -49,7 +69,7 @@ pub(crate) fn ingest(
         })
     {
         store.stats.events_rejected += count;
-        return Answer::identity_events_not_allowed();
+        return Answer::identity_events_not_allowed().into();
     }
 
     let now_ms = u64::try_from(
@@ -66,6 +86,7 @@ pub(crate) fn ingest(
     };
     let mut failed = Vec::new();
     let mut accepted = 0_u64;
+    let mut unknown_tokens = Vec::new();
     for (index, record) in request.records.into_iter().enumerate() {
         let mut event = match check(record, &rules) {
             Ok(event) => event,
@@ -83,9 +104,15 @@ pub(crate) fn ingest(
         accepted += 1;
         // `1` does not mean the token is valid: Mixpanel matches tokens to projects after
         // answering, and drops what belongs to no project it knows.
-        if request.api == Api::Track && event.token() != Some(settings.project.token.as_str()) {
-            store.stats.events_rejected += 1;
-            continue;
+        if request.api == Api::Track {
+            let token = event.token().unwrap_or_default();
+            if token != settings.project.token {
+                store.stats.events_rejected += 1;
+                if state.unknown_tokens.first_sighting(token) {
+                    unknown_tokens.push(token.to_owned());
+                }
+                continue;
+            }
         }
         // A /track event without a time happened when it arrived; one from the future is
         // "overwritten with the current present time" (Mixpanel's API specification).
@@ -97,7 +124,7 @@ pub(crate) fn ingest(
         store.store(event, settings.identity);
     }
 
-    match (style, failed.first()) {
+    let answer = match (style, failed.first()) {
         (_, None) => Answer::success(style, accepted),
         (AnswerStyle::Strict, Some(_)) if strict => Answer::ValidationFailed {
             num_records_imported: accepted,
@@ -106,6 +133,10 @@ pub(crate) fn ingest(
         // Without strict validation, /import drops invalid events silently.
         (AnswerStyle::Strict, Some(_)) => Answer::success(style, accepted),
         (_, Some(first)) => Answer::failure(style, first.message.clone()),
+    };
+    Ingested {
+        answer,
+        unknown_tokens,
     }
 }
 
@@ -118,6 +149,7 @@ mod tests {
 
     use super::*;
     use crate::credentials::Project;
+    use crate::faults::{FaultDice, FaultSpec};
     use crate::identity::IdentitySystem;
 
     fn settings() -> Settings {
@@ -130,6 +162,7 @@ mod tests {
             body_timeout: Duration::from_secs(1),
             max_connections: 1,
             clock_skew_secs: 0,
+            unknown_token_hook: None,
         }
     }
 
@@ -140,13 +173,17 @@ mod tests {
     /// Basic credentials of the default project's token.
     const TOKEN_AUTH: &str = "Basic dGVzdC10b2tlbjo=";
 
-    fn run(store: &mut Store, uri: &str, auth: Option<&str>, body: Value) -> Answer {
-        run_with(&settings(), store, uri, auth, body)
+    fn state() -> State {
+        State::new(FaultDice::new(FaultSpec::none(), 0))
+    }
+
+    fn run(state: &mut State, uri: &str, auth: Option<&str>, body: Value) -> Answer {
+        run_with(&settings(), state, uri, auth, body)
     }
 
     fn run_with(
         settings: &Settings,
-        store: &mut Store,
+        state: &mut State,
         uri: &str,
         auth: Option<&str>,
         body: Value,
@@ -157,7 +194,7 @@ mod tests {
         }
         let request = request.body(serde_json::to_vec(&body).unwrap()).unwrap();
         let decoded = decode_request(&request, &DecodeLimits::default()).unwrap();
-        ingest(settings, store, decoded, now())
+        ingest(settings, state, decoded, now()).answer
     }
 
     fn alias(distinct_id: &str, alias: &str, token: &str) -> Value {
@@ -166,45 +203,54 @@ mod tests {
 
     #[test]
     fn track_answers_by_style_and_stamps_arrival_time() {
-        let mut store = Store::default();
+        let mut state = state();
         assert_eq!(
-            run(&mut store, "/track", None, alias("a", "b", "test-token")),
+            run(&mut state, "/track", None, alias("a", "b", "test-token")),
             Answer::Plain(true)
         );
-        assert_eq!(store.events()[0].time_millis(), Some(1_750_000_000_000));
         assert_eq!(
-            run(&mut store, "/track?verbose=1", None, alias("a", "b", "")),
+            state.store.events()[0].time_millis(),
+            Some(1_750_000_000_000)
+        );
+        assert_eq!(
+            run(&mut state, "/track?verbose=1", None, alias("a", "b", "")),
             Answer::Verbose {
                 error: Some("token, missing or empty".into())
             }
         );
         assert_eq!(
-            run(&mut store, "/track", None, alias("a", "b", "")),
+            run(&mut state, "/track", None, alias("a", "b", "")),
             Answer::Plain(false)
         );
-        assert_eq!(store.stats.events_rejected, 2);
+        assert_eq!(state.store.stats.events_rejected, 2);
     }
 
     #[test]
     fn track_overwrites_a_future_time_and_import_refuses_it() {
-        let mut store = Store::default();
+        let mut state = state();
         let in_a_day = 1_750_086_400_u64;
         let mut event = alias("a", "b", "test-token");
         event["properties"]["time"] = json!(in_a_day);
         assert_eq!(
-            run(&mut store, "/track", None, event.clone()),
+            run(&mut state, "/track", None, event.clone()),
             Answer::Plain(true)
         );
-        assert_eq!(store.events()[0].time_millis(), Some(1_750_000_000_000));
+        assert_eq!(
+            state.store.events()[0].time_millis(),
+            Some(1_750_000_000_000)
+        );
         // A time of the past is kept as sent.
         event["properties"]["time"] = json!(1_749_999_000);
-        run(&mut store, "/track", None, event.clone());
-        assert_eq!(store.events()[1].time_millis(), Some(1_749_999_000_000));
+        run(&mut state, "/track", None, event.clone());
+        assert_eq!(
+            state.store.events()[1].time_millis(),
+            Some(1_749_999_000_000)
+        );
 
         event["properties"]["time"] = json!(in_a_day);
         event["properties"]["$insert_id"] = json!("future-1");
         let answer = run(
-            &mut store,
+            &mut state,
             "/import?strict=1",
             Some(TOKEN_AUTH),
             json!([event]),
@@ -213,32 +259,52 @@ mod tests {
             panic!("not refused: {answer:?}");
         };
         assert_eq!(failed_records[0].field.as_deref(), Some("properties.time"));
-        assert_eq!(store.events().len(), 2);
+        assert_eq!(state.store.events().len(), 2);
     }
 
     #[test]
     fn another_projects_token_is_answered_but_not_stored() {
-        let mut store = Store::default();
+        let mut state = state();
         assert_eq!(
             run(
-                &mut store,
+                &mut state,
                 "/track?verbose=1",
                 None,
                 alias("a", "b", "someone-else")
             ),
             Answer::Verbose { error: None }
         );
-        assert!(store.events().is_empty());
-        assert_eq!(store.stats.events_rejected, 1);
+        assert!(state.store.events().is_empty());
+        assert_eq!(state.store.stats.events_rejected, 1);
+    }
+
+    #[test]
+    fn each_unknown_token_is_reported_once() {
+        let mut state = state();
+        let body = json!([
+            alias("a", "b", "other-1"),
+            alias("c", "d", "other-1"),
+            alias("e", "f", "test-token"),
+            alias("g", "h", "other-2"),
+        ]);
+        let request = http::Request::post("/track")
+            .body(serde_json::to_vec(&body).unwrap())
+            .unwrap();
+        let decode = || decode_request(&request, &DecodeLimits::default()).unwrap();
+        let ingested = ingest(&settings(), &mut state, decode(), now());
+        assert_eq!(ingested.unknown_tokens, ["other-1", "other-2"]);
+        let ingested = ingest(&settings(), &mut state, decode(), now());
+        assert!(ingested.unknown_tokens.is_empty());
+        assert_eq!(state.store.stats.events_rejected, 6);
     }
 
     #[test]
     fn strict_import_partial_success_keeps_the_good_events() {
-        let mut store = Store::default();
+        let mut state = state();
         let good = json!({"event": "$create_alias", "properties": {"distinct_id": "a", "alias": "b", "time": 1_749_999_000, "$insert_id": "ok-1"}});
         let bad = json!({"event": "$create_alias", "properties": {"distinct_id": "c", "alias": "d", "$insert_id": "bad-1"}});
         let answer = run(
-            &mut store,
+            &mut state,
             "/import?strict=1",
             Some(TOKEN_AUTH),
             json!([good, bad]),
@@ -255,9 +321,9 @@ mod tests {
                 }],
             }
         );
-        assert_eq!(store.events().len(), 1);
+        assert_eq!(state.store.events().len(), 1);
         let answer = run(
-            &mut store,
+            &mut state,
             "/import?strict=0",
             Some(TOKEN_AUTH),
             json!([bad]),
@@ -277,22 +343,22 @@ mod tests {
         let ordinary = json!({"event": "e", "properties": {"distinct_id": "a", "time": 1_749_999_000, "$insert_id": "e-1"}});
         for identity_event in ["$create_alias", "$identify", "$merge"] {
             for query in ["/import?strict=1", "/import?strict=0"] {
-                let mut store = Store::default();
+                let mut state = state();
                 let mut event = alias("a", "b", "test-token");
                 event["event"] = json!(identity_event);
                 let body = json!([ordinary.clone(), event]);
-                let answer = run_with(&settings, &mut store, query, Some(TOKEN_AUTH), body);
+                let answer = run_with(&settings, &mut state, query, Some(TOKEN_AUTH), body);
                 assert_eq!(answer, Answer::identity_events_not_allowed(), "{query}");
-                assert!(store.events().is_empty(), "{identity_event} {query}");
-                assert_eq!(store.stats.events_received, 2);
-                assert_eq!(store.stats.events_rejected, 2);
+                assert!(state.store.events().is_empty(), "{identity_event} {query}");
+                assert_eq!(state.store.stats.events_received, 2);
+                assert_eq!(state.store.stats.events_rejected, 2);
             }
         }
         // /track stores them, and an /import without them is ingested.
-        let mut store = Store::default();
+        let mut state = state();
         let answer = run_with(
             &settings,
-            &mut store,
+            &mut state,
             "/track",
             None,
             alias("a", "b", "test-token"),
@@ -300,7 +366,7 @@ mod tests {
         assert_eq!(answer, Answer::Plain(true));
         let answer = run_with(
             &settings,
-            &mut store,
+            &mut state,
             "/import",
             Some(TOKEN_AUTH),
             json!([ordinary]),
@@ -311,14 +377,14 @@ mod tests {
                 num_records_imported: 1
             }
         );
-        assert_eq!(store.events().len(), 2);
+        assert_eq!(state.store.events().len(), 2);
     }
 
     #[test]
     fn whole_requests_refused() {
-        let mut store = Store::default();
+        let mut state = state();
         let answer = run(
-            &mut store,
+            &mut state,
             "/import",
             Some("Basic d3Jvbmc6"),
             json!([alias("a", "b", "t")]),
@@ -327,15 +393,15 @@ mod tests {
         let many: Vec<Value> = (0..2001)
             .map(|i| alias("a", &format!("b{i}"), "test-token"))
             .collect();
-        let answer = run(&mut store, "/track?verbose=1", None, Value::Array(many));
+        let answer = run(&mut state, "/track?verbose=1", None, Value::Array(many));
         assert_eq!(
             answer,
             Answer::Verbose {
                 error: Some("the request has 2001 events; at most 2000 are allowed".into())
             }
         );
-        assert_eq!(store.stats.events_received, 2002);
-        assert_eq!(store.stats.events_rejected, 2002);
-        assert!(store.events().is_empty());
+        assert_eq!(state.store.stats.events_received, 2002);
+        assert_eq!(state.store.stats.events_rejected, 2002);
+        assert!(state.store.events().is_empty());
     }
 }

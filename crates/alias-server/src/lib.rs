@@ -45,6 +45,7 @@ mod inspect;
 mod server;
 mod shared;
 mod store;
+mod unknown_tokens;
 mod validate;
 
 pub use alias_core::server::Event;

@@ -22,6 +22,7 @@ use crate::http::serve;
 use crate::identity::{Identity, IdentitySystem};
 use crate::shared::{Settings, Shared};
 use crate::store::Stats;
+use crate::unknown_tokens::UnknownTokenHook;
 
 /// How long a shutdown waits for requests in flight before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -68,6 +69,7 @@ impl Default for ServerBuilder {
                 body_timeout: Duration::from_secs(30),
                 max_connections: 1024,
                 clock_skew_secs: 0,
+                unknown_token_hook: None,
             },
             faults: FaultSpec::none(),
             seed: 0,
@@ -143,6 +145,21 @@ impl ServerBuilder {
     /// to test how clients fare with a server that disagrees about the time. Default 0.
     pub fn clock_skew_secs(mut self, seconds: i64) -> Self {
         self.settings.clock_skew_secs = seconds;
+        self
+    }
+
+    /// Calls `hook` with each distinct token that `/track` events carry and this server was
+    /// not given (see [`token`](Self::token)). The server answers such events `1` and
+    /// stores nothing, as Mixpanel does, so a mistyped token looks like success; the hook
+    /// lets the embedder say so. Default none.
+    ///
+    /// The hook gets the token as sent, once per token (told apart by their first 64
+    /// bytes) and for at most the first 1024 distinct tokens, so that made-up tokens
+    /// cannot grow the server's memory. It runs on a server thread after the request is
+    /// processed, outside any lock, before the answer is sent: keep it quick. The server
+    /// itself never prints.
+    pub fn on_unknown_token(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.settings.unknown_token_hook = Some(UnknownTokenHook::new(hook));
         self
     }
 

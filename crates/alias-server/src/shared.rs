@@ -9,6 +9,7 @@ use crate::credentials::Project;
 use crate::faults::FaultDice;
 use crate::identity::IdentitySystem;
 use crate::store::Store;
+use crate::unknown_tokens::{UnknownTokenHook, UnknownTokens};
 
 /// A server's fixed settings.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub(crate) struct Settings {
     pub(crate) max_connections: usize,
     /// Seconds the server's clock is ahead of the machine's (negative: behind).
     pub(crate) clock_skew_secs: i64,
+    /// Told of each distinct token `/track` events carry for another project.
+    pub(crate) unknown_token_hook: Option<UnknownTokenHook>,
 }
 
 impl Settings {
@@ -45,6 +48,18 @@ impl Settings {
 pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) dice: FaultDice,
+    /// Not cleared by a reset: each token is reported once per server.
+    pub(crate) unknown_tokens: UnknownTokens,
+}
+
+impl State {
+    pub(crate) fn new(dice: FaultDice) -> Self {
+        Self {
+            store: Store::default(),
+            dice,
+            unknown_tokens: UnknownTokens::default(),
+        }
+    }
 }
 
 /// Settings and state, shared by the accept loop, every connection and the handle.
@@ -58,10 +73,7 @@ impl Shared {
     pub(crate) fn new(settings: Settings, dice: FaultDice) -> Self {
         Self {
             settings,
-            state: Mutex::new(State {
-                store: Store::default(),
-                dice,
-            }),
+            state: Mutex::new(State::new(dice)),
         }
     }
 

@@ -10,4 +10,5 @@ mod hostile;
 mod identity;
 mod inspect;
 mod lifecycle;
+mod unknown_tokens;
 mod wire_forms;
