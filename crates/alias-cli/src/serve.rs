@@ -73,6 +73,12 @@ pub(crate) struct Args {
         allow_negative_numbers = true
     )]
     clock_skew_secs: i64,
+
+    /// Events per second the project takes, as Mixpanel limits each project; requests
+    /// past it are answered 429 with Retry-After. Bursts of one second's worth; a request
+    /// bigger than that goes through when the bucket is full. Default: no limit.
+    #[arg(long, value_name = "EVENTS_PER_SEC", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
 }
 
 /// `--id-merge` values.
@@ -114,7 +120,11 @@ fn user_and_secret(value: &str) -> Result<(String, Secret), String> {
 /// Starts the server, prints its address, and serves until SIGINT or SIGTERM.
 pub(crate) fn run(args: Args) -> ExitCode {
     let (user, account_secret) = args.service_account;
-    let started = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(events_per_sec) = args.rate_limit {
+        builder = builder.rate_limit(events_per_sec);
+    }
+    let started = builder
         .addr(args.addr)
         .identity(args.id_merge.into())
         .faults(args.faults.unwrap_or_default())

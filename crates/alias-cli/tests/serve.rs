@@ -186,6 +186,38 @@ fn unknown_tokens_are_answered_1_and_warned_about_once_each() {
 }
 
 #[test]
+fn rate_limit_answers_429_with_retry_after() {
+    let serve = Serve::start(&["--rate-limit", "1"]);
+    let event = |alias: &str| {
+        format!(
+            r#"{{"event":"$create_alias","properties":{{"distinct_id":"device-1","alias":"{alias}","token":"test-token"}}}}"#
+        )
+    };
+    // A full bucket takes any request; three events leave two of debt at one a second.
+    let three = format!("[{},{},{}]", event("u1"), event("u2"), event("u3"));
+    assert_eq!(
+        serve.request("POST", "/track", "application/json", &three),
+        (200, "1".to_owned())
+    );
+    let (status, body) = serve.request("POST", "/track", "application/json", &event("u4"));
+    assert_eq!(status, 429);
+    assert_eq!(
+        body,
+        r#"{"code":429,"error":"Project exceeded rate limits. Please retry the request with exponential backoff.","status":"Too Many Requests"}"#
+    );
+    let (_, stats) = serve.request("GET", "/_inspect/stats", "text/plain", "");
+    assert!(stats.contains(r#""requests_rate_limited":1"#), "{stats}");
+    assert_eq!(serve.stop("-TERM"), Some(0));
+
+    let output = Command::cargo_bin("mixpanel-alias")
+        .unwrap()
+        .args(["serve", "--rate-limit", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
 fn import_accepts_the_configured_service_account() {
     let serve = Serve::start(&["--service-account", "ci-bot:s3cret", "--project-id", "77"]);
     let event =

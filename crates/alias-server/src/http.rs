@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
-use crate::ingest::ingest;
+use crate::ingest::{Arrival, ingest};
 use crate::inspect;
 use crate::shared::{Settings, Shared};
 
@@ -102,7 +102,8 @@ async fn ingestion(
 
     let response = match decode_request(&request, &settings.limits) {
         Ok(decoded) => {
-            let ingested = ingest(settings, &mut shared.state(), decoded, settings.now());
+            let arrival = Arrival::now(settings);
+            let ingested = ingest(settings, &mut shared.state(), decoded, arrival);
             // After the state is unlocked: the hook is the embedder's code.
             if let Some(hook) = &settings.unknown_token_hook {
                 for token in &ingested.unknown_tokens {

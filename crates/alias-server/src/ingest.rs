@@ -1,11 +1,12 @@
 //! One decoded ingestion request against the server's state: the rules, then the answer.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest};
 use alias_core::{BatchLimits, FailedRecord};
 use serde_json::Value;
 
+use crate::rate_limit::retry_after_secs;
 use crate::shared::{Settings, State};
 use crate::validate::{Rules, check};
 
@@ -28,37 +29,54 @@ impl From<Answer> for Ingested {
     }
 }
 
+/// When a request arrived, by the two clocks the rules read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// The server's wall clock (skewed as configured), for event times.
+    pub(crate) time: SystemTime,
+    /// The monotonic clock, for the rate limit.
+    pub(crate) instant: Instant,
+}
+
+impl Arrival {
+    /// Now, by the server's clocks.
+    pub(crate) fn now(settings: &Settings) -> Self {
+        Self {
+            time: settings.now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
 /// Applies `request` to `state` and says how Mixpanel would answer it.
+///
+/// The order of the checks is the order of their answers: credentials (401) and the size
+/// of the request (too many events) first, then the rate limit (429), then the identity
+/// system (Simplified ID Merge refusing identity events on `/import`), then each event.
 pub(crate) fn ingest(
     settings: &Settings,
     state: &mut State,
     request: DecodedRequest,
-    now: SystemTime,
+    arrival: Arrival,
 ) -> Ingested {
-    let style = AnswerStyle::for_decoded(&request);
     let count = request.records.len() as u64;
-    let store = &mut state.store;
-    store.stats.events_received += count;
-    if request.api == Api::Import {
-        if let Err(refused) = settings
-            .project
-            .authenticate(request.auth.as_ref(), request.params.project_id.as_deref())
-        {
-            store.stats.events_rejected += count;
-            return refused.into();
+    if let Err(refused) = admit(settings, &request) {
+        state.store.stats.events_received += count;
+        state.store.stats.events_rejected += count;
+        return refused.into();
+    }
+    if let Some(bucket) = &mut state.bucket {
+        if let Err(wait) = bucket.take(count, arrival.instant) {
+            // The events are not counted as received: they come back with the retry.
+            state.store.stats.requests_rate_limited += 1;
+            return Answer::RateLimited {
+                retry_after_secs: retry_after_secs(wait),
+            }
+            .into();
         }
     }
-    if request.records.len() > BatchLimits::MAX_EVENTS {
-        store.stats.events_rejected += count;
-        return Answer::failure(
-            style,
-            format!(
-                "the request has {count} events; at most {} are allowed",
-                BatchLimits::MAX_EVENTS
-            ),
-        )
-        .into();
-    }
+    let store = &mut state.store;
+    store.stats.events_received += count;
 
     let identity = settings.identity;
     if request.api == Api::Import
@@ -73,11 +91,14 @@ pub(crate) fn ingest(
     }
 
     let now_ms = u64::try_from(
-        now.duration_since(UNIX_EPOCH)
+        arrival
+            .time
+            .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis(),
     )
     .unwrap_or(u64::MAX);
+    let style = AnswerStyle::for_decoded(&request);
     let strict = request.is_strict();
     let rules = Rules {
         api: request.api,
@@ -140,6 +161,26 @@ pub(crate) fn ingest(
     }
 }
 
+/// Refuses a request whole for its credentials (`/import`) or its number of events.
+fn admit(settings: &Settings, request: &DecodedRequest) -> Result<(), Answer> {
+    if request.api == Api::Import {
+        settings
+            .project
+            .authenticate(request.auth.as_ref(), request.params.project_id.as_deref())?;
+    }
+    let count = request.records.len();
+    if count > BatchLimits::MAX_EVENTS {
+        return Err(Answer::failure(
+            AnswerStyle::for_decoded(request),
+            format!(
+                "the request has {count} events; at most {} are allowed",
+                BatchLimits::MAX_EVENTS
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -163,18 +204,22 @@ mod tests {
             max_connections: 1,
             clock_skew_secs: 0,
             unknown_token_hook: None,
+            rate_limit: None,
         }
     }
 
-    fn now() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_750_000_000)
+    fn now() -> Arrival {
+        Arrival {
+            time: UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+            instant: Instant::now(),
+        }
     }
 
     /// Basic credentials of the default project's token.
     const TOKEN_AUTH: &str = "Basic dGVzdC10b2tlbjo=";
 
     fn state() -> State {
-        State::new(FaultDice::new(FaultSpec::none(), 0))
+        State::new(&settings(), FaultDice::new(FaultSpec::none(), 0))
     }
 
     fn run(state: &mut State, uri: &str, auth: Option<&str>, body: Value) -> Answer {
@@ -188,13 +233,16 @@ mod tests {
         auth: Option<&str>,
         body: Value,
     ) -> Answer {
+        ingest(settings, state, decoded(uri, auth, &body), now()).answer
+    }
+
+    fn decoded(uri: &str, auth: Option<&str>, body: &Value) -> DecodedRequest {
         let mut request = http::Request::post(uri);
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
-        let request = request.body(serde_json::to_vec(&body).unwrap()).unwrap();
-        let decoded = decode_request(&request, &DecodeLimits::default()).unwrap();
-        ingest(settings, state, decoded, now()).answer
+        let request = request.body(serde_json::to_vec(body).unwrap()).unwrap();
+        decode_request(&request, &DecodeLimits::default()).unwrap()
     }
 
     fn alias(distinct_id: &str, alias: &str, token: &str) -> Value {
@@ -287,13 +335,19 @@ mod tests {
             alias("e", "f", "test-token"),
             alias("g", "h", "other-2"),
         ]);
-        let request = http::Request::post("/track")
-            .body(serde_json::to_vec(&body).unwrap())
-            .unwrap();
-        let decode = || decode_request(&request, &DecodeLimits::default()).unwrap();
-        let ingested = ingest(&settings(), &mut state, decode(), now());
+        let ingested = ingest(
+            &settings(),
+            &mut state,
+            decoded("/track", None, &body),
+            now(),
+        );
         assert_eq!(ingested.unknown_tokens, ["other-1", "other-2"]);
-        let ingested = ingest(&settings(), &mut state, decode(), now());
+        let ingested = ingest(
+            &settings(),
+            &mut state,
+            decoded("/track", None, &body),
+            now(),
+        );
         assert!(ingested.unknown_tokens.is_empty());
         assert_eq!(state.store.stats.events_rejected, 6);
     }
@@ -378,6 +432,63 @@ mod tests {
             }
         );
         assert_eq!(state.store.events().len(), 2);
+    }
+
+    #[test]
+    fn the_rate_limit_comes_after_credentials_and_size_and_counts_apart() {
+        let mut settings = settings();
+        settings.rate_limit = Some(10);
+        let mut state = State::new(&settings, FaultDice::new(FaultSpec::none(), 0));
+        let start = now();
+        let later = |millis| Arrival {
+            instant: start.instant + Duration::from_millis(millis),
+            ..start
+        };
+        let aliases = |n: usize| {
+            Value::Array(
+                (0..n)
+                    .map(|i| alias("a", &format!("b{i}"), "test-token"))
+                    .collect(),
+            )
+        };
+        let mut send = |uri, auth, n, arrival| {
+            ingest(
+                &settings,
+                &mut state,
+                decoded(uri, auth, &aliases(n)),
+                arrival,
+            )
+            .answer
+        };
+        assert_eq!(send("/track", None, 10, start), Answer::Plain(true));
+        assert_eq!(
+            send("/track", None, 1, start),
+            Answer::RateLimited {
+                retry_after_secs: 1
+            }
+        );
+        // Refused for what they are before the bucket is asked.
+        assert_eq!(
+            send("/import", Some("Basic d3Jvbmc6"), 1, start),
+            Answer::invalid_credentials()
+        );
+        assert!(matches!(
+            send("/track?verbose=1", None, 2001, start),
+            Answer::Verbose { error: Some(_) }
+        ));
+        // 100 ms later one event fits, and a second one does not.
+        assert_eq!(send("/track", None, 1, later(100)), Answer::Plain(true));
+        assert_eq!(
+            send("/track", None, 1, later(100)),
+            Answer::RateLimited {
+                retry_after_secs: 1
+            }
+        );
+        let stats = state.store.stats;
+        assert_eq!(stats.requests_rate_limited, 2);
+        assert_eq!(stats.events_received, 10 + 1 + 2001 + 1);
+        assert_eq!(stats.events_stored, 11);
+        assert_eq!(stats.events_rejected, 1 + 2001);
     }
 
     #[test]

@@ -70,6 +70,7 @@ impl Default for ServerBuilder {
                 max_connections: 1024,
                 clock_skew_secs: 0,
                 unknown_token_hook: None,
+                rate_limit: None,
             },
             faults: FaultSpec::none(),
             seed: 0,
@@ -145,6 +146,26 @@ impl ServerBuilder {
     /// to test how clients fare with a server that disagrees about the time. Default 0.
     pub fn clock_skew_secs(mut self, seconds: i64) -> Self {
         self.settings.clock_skew_secs = seconds;
+        self
+    }
+
+    /// Limits the project to `events_per_sec` events a second, as Mixpanel limits each
+    /// project (facts §6: about 30,000). Default: no limit; 0 is taken as 1.
+    ///
+    /// A token bucket that holds one second's worth. Since one request may carry 2000
+    /// events, more than a second's worth at a low rate, a request of any size is admitted
+    /// when the bucket is full and leaves it in debt, which later requests wait out: every
+    /// valid request fits eventually, and no more than `events_per_sec` get through over
+    /// time. The count is the request's events, valid or not, taken after authentication,
+    /// decoding and the 2000-event limit.
+    ///
+    /// A request that does not fit is answered 429 with the strict JSON body
+    /// ([`RATE_LIMITED`](alias_core::server::RATE_LIMITED)) and a `Retry-After` of the
+    /// whole seconds until it would fit (at least 1). It stores nothing, counts in
+    /// [`Stats::requests_rate_limited`], and its events are not counted as received.
+    /// A reset fills the bucket.
+    pub fn rate_limit(mut self, events_per_sec: u32) -> Self {
+        self.settings.rate_limit = Some(events_per_sec);
         self
     }
 
@@ -275,8 +296,8 @@ impl Server {
         self.shared.state().store.identity(id)
     }
 
-    /// Clears events, identities and counters, and restarts the fault sequence, as
-    /// `POST /_inspect/reset` does.
+    /// Clears events, identities and counters, restarts the fault sequence and fills the
+    /// rate limit's bucket, as `POST /_inspect/reset` does.
     pub fn reset(&self) {
         self.shared.reset();
     }

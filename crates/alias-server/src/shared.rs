@@ -8,6 +8,7 @@ use alias_core::server::DecodeLimits;
 use crate::credentials::Project;
 use crate::faults::FaultDice;
 use crate::identity::IdentitySystem;
+use crate::rate_limit::TokenBucket;
 use crate::store::Store;
 use crate::unknown_tokens::{UnknownTokenHook, UnknownTokens};
 
@@ -27,6 +28,8 @@ pub(crate) struct Settings {
     pub(crate) clock_skew_secs: i64,
     /// Told of each distinct token `/track` events carry for another project.
     pub(crate) unknown_token_hook: Option<UnknownTokenHook>,
+    /// The project's rate limit, in events per second.
+    pub(crate) rate_limit: Option<u32>,
 }
 
 impl Settings {
@@ -48,15 +51,18 @@ impl Settings {
 pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) dice: FaultDice,
+    /// The project's rate limit, if it has one.
+    pub(crate) bucket: Option<TokenBucket>,
     /// Not cleared by a reset: each token is reported once per server.
     pub(crate) unknown_tokens: UnknownTokens,
 }
 
 impl State {
-    pub(crate) fn new(dice: FaultDice) -> Self {
+    pub(crate) fn new(settings: &Settings, dice: FaultDice) -> Self {
         Self {
             store: Store::default(),
             dice,
+            bucket: settings.rate_limit.map(TokenBucket::new),
             unknown_tokens: UnknownTokens::default(),
         }
     }
@@ -71,10 +77,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(settings: Settings, dice: FaultDice) -> Self {
-        Self {
-            settings,
-            state: Mutex::new(State::new(dice)),
-        }
+        let state = Mutex::new(State::new(&settings, dice));
+        Self { settings, state }
     }
 
     /// Locks the state. Critical sections never panic on input, but if one ever did, the
@@ -83,10 +87,12 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Clears events, identities and counters, and restarts the fault sequence.
+    /// Clears events, identities and counters, restarts the fault sequence and fills the
+    /// rate limit's bucket.
     pub(crate) fn reset(&self) {
         let mut state = self.state();
         state.store = Store::default();
         state.dice.restart();
+        state.bucket = self.settings.rate_limit.map(TokenBucket::new);
     }
 }

@@ -11,13 +11,16 @@ use crate::identity::{Identity, IdentityGraph, IdentitySystem};
 
 /// Counters since the start or the last reset.
 ///
-/// Every event received ends in exactly one of the last three, so
+/// Every event received ends in exactly one of `events_stored`, `duplicates_dropped` and
+/// `events_rejected`, so
 /// `events_received == events_stored + duplicates_dropped + events_rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stats {
-    /// Requests to `/track` and `/import`, faulted ones included.
+    /// Requests to `/track` and `/import`, faulted and rate-limited ones included.
     pub requests: u64,
-    /// Events decoded from those requests.
+    /// Events decoded from those requests, except those of requests the rate limit
+    /// refuses: like the events of a request a fault answers unread, they are turned away
+    /// before they are looked at, and come back when the client retries.
     pub events_received: u64,
     /// Events stored.
     pub events_stored: u64,
@@ -29,6 +32,10 @@ pub struct Stats {
     pub events_rejected: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// Requests refused with 429 by the rate limit (the `429` fault counts in
+    /// `faults_injected` instead). Absent from the stats of servers that predate it.
+    #[serde(default)]
+    pub requests_rate_limited: u64,
 }
 
 /// Mixpanel's dedup key: (event, time, distinct_id, `$insert_id`).

@@ -21,7 +21,7 @@ fn stats_has_exactly_the_documented_integer_fields() {
     assert_eq!(reply.content_type.as_deref(), Some("application/json"));
     assert_eq!(
         reply.body,
-        r#"{"requests":2,"events_received":3,"events_stored":2,"duplicates_dropped":0,"events_rejected":1,"faults_injected":0}"#
+        r#"{"requests":2,"events_received":3,"events_stored":2,"duplicates_dropped":0,"events_rejected":1,"faults_injected":0,"requests_rate_limited":0}"#
     );
     let stats = server.stats();
     assert_eq!(
@@ -65,7 +65,7 @@ fn reset_clears_everything() {
         inspect(&server, "stats"),
         (
             200,
-            json!({"requests": 0, "events_received": 0, "events_stored": 0, "duplicates_dropped": 0, "events_rejected": 0, "faults_injected": 0})
+            json!({"requests": 0, "events_received": 0, "events_stored": 0, "duplicates_dropped": 0, "events_rejected": 0, "faults_injected": 0, "requests_rate_limited": 0})
         )
     );
     assert_eq!(inspect(&server, "identity/a").0, 404);
