@@ -1,5 +1,6 @@
 //! The HTTP service: routing, bounded body reading, faults, and the answer.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use alias_core::server::{Answer, AnswerStyle, DecodeError, decode_request, encod
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
@@ -34,14 +36,18 @@ pub(crate) enum Close {
     BodyRead(String),
 }
 
+/// The body of every answer: whole for most, written as it goes for a listing of events.
+pub(crate) type ResponseBody = BoxBody<Bytes, Infallible>;
+
 /// Serves one request.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Close> {
+) -> Result<Response<ResponseBody>, Close> {
     let path = request.uri().path();
     if let Some(rest) = path.strip_prefix(inspect::PREFIX) {
-        return Ok(inspect::handle(&shared, request.method(), rest));
+        let query = request.uri().query();
+        return Ok(inspect::handle(&shared, request.method(), rest, query));
     }
     let last_segment = path.trim_end_matches('/').rsplit('/').next();
     if matches!(last_segment, Some("track" | "import")) {
@@ -53,7 +59,7 @@ pub(crate) async fn serve(
 async fn ingestion(
     shared: &Shared,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Close> {
+) -> Result<Response<ResponseBody>, Close> {
     let settings = &shared.settings;
     let fault = {
         let mut state = shared.state();
@@ -164,7 +170,7 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 
 /// The answer to a request that does not decode, in the style it asked for when that can
 /// be told.
-fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<Bytes>> {
+fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<ResponseBody> {
     let answer = match error {
         DecodeError::TooLarge { limit } => Answer::TooLarge { limit },
         DecodeError::BadAuthorization { .. } => Answer::invalid_credentials(),
@@ -174,7 +180,7 @@ fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<By
             } else {
                 StatusCode::METHOD_NOT_ALLOWED
             };
-            let mut response = Response::new(Full::new(Bytes::from(error.to_string())));
+            let mut response = Response::new(Full::new(Bytes::from(error.to_string())).boxed());
             *response.status_mut() = status;
             response
                 .headers_mut()
@@ -186,6 +192,6 @@ fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<By
     respond(&answer)
 }
 
-fn respond(answer: &Answer) -> Response<Full<Bytes>> {
-    encode_response(answer).map(|body| Full::new(Bytes::from(body)))
+fn respond(answer: &Answer) -> Response<ResponseBody> {
+    encode_response(answer).map(|body| Full::new(Bytes::from(body)).boxed())
 }

@@ -189,24 +189,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::credentials::Project;
     use crate::faults::{FaultDice, FaultSpec};
     use crate::identity::IdentitySystem;
-
-    fn settings() -> Settings {
-        Settings {
-            identity: IdentitySystem::Original,
-            project: Project::default(),
-            limits: DecodeLimits::default(),
-            slow_delay: Duration::ZERO,
-            header_timeout: Duration::from_secs(1),
-            body_timeout: Duration::from_secs(1),
-            max_connections: 1,
-            clock_skew_secs: 0,
-            unknown_token_hook: None,
-            rate_limit: None,
-        }
-    }
 
     fn now() -> Arrival {
         Arrival {
@@ -219,11 +203,11 @@ mod tests {
     const TOKEN_AUTH: &str = "Basic dGVzdC10b2tlbjo=";
 
     fn state() -> State {
-        State::new(&settings(), FaultDice::new(FaultSpec::none(), 0))
+        State::new(&Settings::default(), FaultDice::new(FaultSpec::none(), 0))
     }
 
     fn run(state: &mut State, uri: &str, auth: Option<&str>, body: Value) -> Answer {
-        run_with(&settings(), state, uri, auth, body)
+        run_with(&Settings::default(), state, uri, auth, body)
     }
 
     fn run_with(
@@ -336,14 +320,14 @@ mod tests {
             alias("g", "h", "other-2"),
         ]);
         let ingested = ingest(
-            &settings(),
+            &Settings::default(),
             &mut state,
             decoded("/track", None, &body),
             now(),
         );
         assert_eq!(ingested.unknown_tokens, ["other-1", "other-2"]);
         let ingested = ingest(
-            &settings(),
+            &Settings::default(),
             &mut state,
             decoded("/track", None, &body),
             now(),
@@ -392,8 +376,10 @@ mod tests {
 
     #[test]
     fn simplified_refuses_a_whole_import_with_an_identity_event() {
-        let mut settings = settings();
-        settings.identity = IdentitySystem::Simplified;
+        let settings = Settings {
+            identity: IdentitySystem::Simplified,
+            ..Settings::default()
+        };
         let ordinary = json!({"event": "e", "properties": {"distinct_id": "a", "time": 1_749_999_000, "$insert_id": "e-1"}});
         for identity_event in ["$create_alias", "$identify", "$merge"] {
             for query in ["/import?strict=1", "/import?strict=0"] {
@@ -436,8 +422,10 @@ mod tests {
 
     #[test]
     fn the_rate_limit_comes_after_credentials_and_size_and_counts_apart() {
-        let mut settings = settings();
-        settings.rate_limit = Some(10);
+        let settings = Settings {
+            rate_limit: Some(10),
+            ..Settings::default()
+        };
         let mut state = State::new(&settings, FaultDice::new(FaultSpec::none(), 0));
         let start = now();
         let later = |millis| Arrival {

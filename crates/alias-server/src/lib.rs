@@ -42,6 +42,7 @@ mod http;
 mod identity;
 mod ingest;
 mod inspect;
+mod listing;
 mod rate_limit;
 mod server;
 mod shared;

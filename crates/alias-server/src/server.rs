@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use alias_core::Secret;
-use alias_core::server::{DecodeLimits, Event};
+use alias_core::server::Event;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,10 +16,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::credentials::{Project, ServiceAccount};
+use crate::credentials::ServiceAccount;
 use crate::faults::{FaultDice, FaultSpec};
 use crate::http::serve;
 use crate::identity::{Identity, IdentitySystem};
+use crate::listing::Page;
 use crate::shared::{Settings, Shared};
 use crate::store::Stats;
 use crate::unknown_tokens::UnknownTokenHook;
@@ -60,18 +61,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            settings: Settings {
-                identity: IdentitySystem::default(),
-                project: Project::default(),
-                limits: DecodeLimits::default(),
-                slow_delay: Duration::from_secs(1),
-                header_timeout: Duration::from_secs(10),
-                body_timeout: Duration::from_secs(30),
-                max_connections: 1024,
-                clock_skew_secs: 0,
-                unknown_token_hook: None,
-                rate_limit: None,
-            },
+            settings: Settings::default(),
             faults: FaultSpec::none(),
             seed: 0,
         }
@@ -288,6 +278,19 @@ impl Server {
     /// The stored events in arrival order, as `GET /_inspect/events` shows them.
     pub fn events(&self) -> Vec<Event> {
         self.shared.state().store.events().to_vec()
+    }
+
+    /// `limit` stored events from position `offset` in arrival order, as
+    /// `GET /_inspect/events?offset=N&limit=N` lists them: for a large store, a page
+    /// costs what it holds, where [`events`](Self::events) copies everything.
+    pub fn events_page(&self, offset: usize, limit: usize) -> Vec<Event> {
+        let state = self.shared.state();
+        let events = state.store.events();
+        let page = Page {
+            offset,
+            limit: Some(limit),
+        };
+        events[page.range(events.len())].to_vec()
     }
 
     /// What the server knows about `id`, as `GET /_inspect/identity/{id}` shows it; `None`

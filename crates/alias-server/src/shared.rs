@@ -32,6 +32,23 @@ pub(crate) struct Settings {
     pub(crate) rate_limit: Option<u32>,
 }
 
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            identity: IdentitySystem::default(),
+            project: Project::default(),
+            limits: DecodeLimits::default(),
+            slow_delay: Duration::from_secs(1),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            clock_skew_secs: 0,
+            unknown_token_hook: None,
+            rate_limit: None,
+        }
+    }
+}
+
 impl Settings {
     /// The server's idea of the time now: the machine's clock, skewed as configured.
     pub(crate) fn now(&self) -> SystemTime {
@@ -55,6 +72,9 @@ pub(crate) struct State {
     pub(crate) bucket: Option<TokenBucket>,
     /// Not cleared by a reset: each token is reported once per server.
     pub(crate) unknown_tokens: UnknownTokens,
+    /// How many resets there have been: a listing of events that sees it change knows
+    /// the positions it holds name other events.
+    pub(crate) generation: u64,
 }
 
 impl State {
@@ -64,6 +84,7 @@ impl State {
             dice,
             bucket: settings.rate_limit.map(TokenBucket::new),
             unknown_tokens: UnknownTokens::default(),
+            generation: 0,
         }
     }
 }
@@ -94,5 +115,6 @@ impl Shared {
         state.store = Store::default();
         state.dice.restart();
         state.bucket = self.settings.rate_limit.map(TokenBucket::new);
+        state.generation += 1;
     }
 }
