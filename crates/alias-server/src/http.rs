@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use alias_core::server::{Answer, AnswerStyle, DecodeError, decode_request, encode_response};
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -87,6 +87,16 @@ async fn ingestion(
             .then_some(Answer::TooLarge { limit }),
     };
     if let Some(answer) = early_answer {
+        if expects_continue(&parts.headers) {
+            // The client waits for leave to send its body, and polling the body would give
+            // that leave (hyper answers `100 Continue` on the first read). Answer at once
+            // and close instead: the body never comes.
+            let mut response = respond(&answer);
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return Ok(response);
+        }
         // Many clients write the whole body before they read the answer; closing on an
         // unread body would show them a broken pipe instead of the answer. Read what is
         // left and throw it away, within bounds; past them the connection closes.
@@ -156,6 +166,14 @@ async fn discard(mut body: Incoming, settings: &Settings) -> Result<(), Close> {
     tokio::time::timeout(settings.body_timeout, drain)
         .await
         .map_err(|_| Close::BodyTimeout(settings.body_timeout))?
+}
+
+/// Whether the client waits for `100 Continue` before it sends the body.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(EXPECT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("100-continue"))
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {
