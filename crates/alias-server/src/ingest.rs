@@ -78,14 +78,7 @@ pub(crate) fn ingest(
     let store = &mut state.store;
     store.stats.events_received += count;
 
-    let identity = settings.identity;
-    if request.api == Api::Import
-        && request.records.iter().any(|record| {
-            record
-                .name()
-                .is_some_and(|name| identity.refuses_on_import(name))
-        })
-    {
+    if refuses_identity_events(settings, &request) {
         store.stats.events_rejected += count;
         return Answer::identity_events_not_allowed().into();
     }
@@ -179,6 +172,17 @@ fn admit(settings: &Settings, request: &DecodedRequest) -> Result<(), Answer> {
         ));
     }
     Ok(())
+}
+
+/// Whether the project refuses the whole request for an identity event in it: Simplified
+/// ID Merge on `/import`, whether the event is well-formed or not.
+fn refuses_identity_events(settings: &Settings, request: &DecodedRequest) -> bool {
+    request.api == Api::Import
+        && request.records.iter().any(|record| {
+            record
+                .name()
+                .is_some_and(|name| settings.identity.refuses_on_import(name))
+        })
 }
 
 #[cfg(test)]
