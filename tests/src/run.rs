@@ -118,6 +118,9 @@ fn start_server(spec: &ServerSpec) -> Result<Server, String> {
     if let Some(secs) = spec.clock_skew_secs {
         builder = builder.clock_skew_secs(secs);
     }
+    if let Some(events_per_sec) = spec.rate_limit {
+        builder = builder.rate_limit(events_per_sec);
+    }
     builder
         .start()
         .map_err(|e| format!("the reference server did not start: {e}"))
@@ -143,6 +146,7 @@ impl Case {
         let default_server = server.faults.is_none()
             && server.max_body_bytes.is_none()
             && server.clock_skew_secs.is_none()
+            && server.rate_limit.is_none()
             && server.identity.is_none();
         let expect = &self.expect;
         let client_side_only = expect.stats.is_none()

@@ -50,6 +50,8 @@ pub struct ServerSpec {
     pub max_body_bytes: Option<usize>,
     /// How far the server's clock is from the client's, in seconds (negative: behind).
     pub clock_skew_secs: Option<i64>,
+    /// The project's rate limit, in events per second.
+    pub rate_limit: Option<u32>,
 }
 
 /// The client's settings for a case.

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use alias_core::Secret;
 use alias_server::{
@@ -72,6 +73,12 @@ pub(crate) struct Args {
         allow_negative_numbers = true
     )]
     clock_skew_secs: i64,
+
+    /// Events per second the project takes, as Mixpanel limits each project; requests
+    /// past it are answered 429 with Retry-After. Bursts of one second's worth; a request
+    /// bigger than that goes through when the bucket is full. Default: no limit.
+    #[arg(long, value_name = "EVENTS_PER_SEC", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
 }
 
 /// `--id-merge` values.
@@ -81,7 +88,8 @@ enum IdMerge {
     Original,
     /// Legacy: an id can be aliased once.
     Legacy,
-    /// Simplified ID Merge: $create_alias stored, ignored for identity.
+    /// Simplified ID Merge: /import refuses identity events, /track stores them unmerged;
+    /// $device_id with $user_id links ids.
     Simplified,
 }
 
@@ -112,7 +120,11 @@ fn user_and_secret(value: &str) -> Result<(String, Secret), String> {
 /// Starts the server, prints its address, and serves until SIGINT or SIGTERM.
 pub(crate) fn run(args: Args) -> ExitCode {
     let (user, account_secret) = args.service_account;
-    let started = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(events_per_sec) = args.rate_limit {
+        builder = builder.rate_limit(events_per_sec);
+    }
+    let started = builder
         .addr(args.addr)
         .identity(args.id_merge.into())
         .faults(args.faults.unwrap_or_default())
@@ -123,6 +135,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         .project_secret(args.project_secret)
         .service_accounts([ServiceAccount::new(user, account_secret, args.project_id)])
         .clock_skew_secs(args.clock_skew_secs)
+        .on_unknown_token(unknown_token_warner())
         .start();
     let server = match started {
         Ok(server) => server,
@@ -157,6 +170,90 @@ pub(crate) fn run(args: Args) -> ExitCode {
             eprintln!("error: cannot wait for a stop signal: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// At most this many unknown-token warnings are printed per minute, however many tokens
+/// arrive: the server reports each distinct token once, and a peer could make up many.
+const MAX_TOKEN_WARNINGS_PER_MINUTE: u32 = 3;
+
+/// The hook that warns on stderr about `/track` events for a token the server was not
+/// given: Mixpanel answers those `1` and drops them, so without a warning a mistyped
+/// `--token` looks like success.
+fn unknown_token_warner() -> impl Fn(&str) + Send + Sync + 'static {
+    let pace = Mutex::new(WarningPace::default());
+    move |token| {
+        let admitted = pace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .admit(Instant::now());
+        if let Some(held_back) = admitted {
+            // A closed stderr is no reason to fail a request.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                unknown_token_warning(token, held_back)
+            );
+        }
+    }
+}
+
+/// The warning line for `token`, naming it by a short prefix only, and saying how many
+/// warnings the pace held back since the last one.
+fn unknown_token_warning(token: &str, held_back: u64) -> String {
+    let mut line = format!(
+        "warning: /track events carry a token this server was not given ({}); they are answered 1 and not stored, as Mixpanel does; pass it with --token",
+        recognisable_prefix(token)
+    );
+    if held_back > 0 {
+        line.push_str(&format!(
+            " ({held_back} other unknown tokens were not shown)"
+        ));
+    }
+    line
+}
+
+/// Enough of `token` to recognise it, never all of it: four characters, or half of a
+/// token of eight or fewer, with anything unprintable shown as `?` so that a token cannot
+/// write control sequences to the terminal.
+fn recognisable_prefix(token: &str) -> String {
+    let len = token.chars().count();
+    let shown = if len > 8 { 4 } else { len / 2 };
+    let mut prefix: String = token
+        .chars()
+        .take(shown)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect();
+    prefix.push('…');
+    prefix
+}
+
+/// Lets at most [`MAX_TOKEN_WARNINGS_PER_MINUTE`] warnings through per minute, counting
+/// from the first warning of each minute.
+#[derive(Debug, Default)]
+struct WarningPace {
+    window_start: Option<Instant>,
+    shown_in_window: u32,
+    held_back: u64,
+}
+
+impl WarningPace {
+    /// Whether a warning may be shown at `now`: `Some` with how many were held back since
+    /// the last one shown, or `None` to hold this one back.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        let window_over = self
+            .window_start
+            .is_none_or(|start| now.saturating_duration_since(start) >= Duration::from_secs(60));
+        if window_over {
+            self.window_start = Some(now);
+            self.shown_in_window = 0;
+        }
+        if self.shown_in_window >= MAX_TOKEN_WARNINGS_PER_MINUTE {
+            self.held_back += 1;
+            return None;
+        }
+        self.shown_in_window += 1;
+        Some(std::mem::take(&mut self.held_back))
     }
 }
 
@@ -237,6 +334,36 @@ mod tests {
         );
         assert!(user_and_secret(":secret").is_err());
         assert!(user_and_secret("user:").is_err());
+    }
+
+    #[test]
+    fn warnings_are_paced_per_minute_and_count_what_was_held_back() {
+        let mut pace = WarningPace::default();
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        assert_eq!(pace.admit(at(0)), Some(0));
+        assert_eq!(pace.admit(at(1)), Some(0));
+        assert_eq!(pace.admit(at(2)), Some(0));
+        assert_eq!(pace.admit(at(3)), None);
+        assert_eq!(pace.admit(at(59)), None);
+        assert_eq!(pace.admit(at(60)), Some(2));
+        assert_eq!(pace.admit(at(61)), Some(0));
+    }
+
+    #[test]
+    fn warnings_name_the_token_by_a_short_prefix_and_the_flag() {
+        let line = unknown_token_warning("abcdef0123456789abcdef0123456789", 0);
+        assert_eq!(
+            line,
+            "warning: /track events carry a token this server was not given (abcd…); they are answered 1 and not stored, as Mixpanel does; pass it with --token"
+        );
+        assert!(
+            unknown_token_warning("abcdef0123", 4)
+                .ends_with(" (4 other unknown tokens were not shown)")
+        );
+        assert_eq!(recognisable_prefix("short"), "sh…");
+        assert_eq!(recognisable_prefix("x"), "…");
+        assert_eq!(recognisable_prefix("\u{1b}[31mred-token"), "?[31…");
     }
 
     #[test]

@@ -16,12 +16,21 @@ struct Serve {
 
 impl Serve {
     fn start(args: &[&str]) -> Self {
+        Self::spawn(args, Stdio::null())
+    }
+
+    /// Starts with stderr kept, for [`Serve::stop_and_read_stderr`].
+    fn start_keeping_stderr(args: &[&str]) -> Self {
+        Self::spawn(args, Stdio::piped())
+    }
+
+    fn spawn(args: &[&str], stderr: Stdio) -> Self {
         let mut child = Command::cargo_bin("mixpanel-alias")
             .unwrap()
             .arg("serve")
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut first_line = String::new();
@@ -61,6 +70,15 @@ impl Serve {
             r#"[{{"event":"$create_alias","properties":{{"distinct_id":"{distinct_id}","alias":"{alias}","token":"{token}"}}}}]"#
         );
         self.request("POST", "/track?verbose=1", "application/json", &body)
+    }
+
+    /// Stops with SIGTERM, expects exit code 0, and returns what was written on stderr.
+    fn stop_and_read_stderr(mut self) -> String {
+        let mut stderr = self.child.stderr.take().expect("started keeping stderr");
+        assert_eq!(self.stop("-TERM"), Some(0));
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
     }
 
     /// Sends `signal` and returns the exit code.
@@ -136,6 +154,67 @@ fn options_reach_the_server() {
     assert_eq!(status, 503);
     assert!(body.starts_with("<html>"), "{body}");
     assert_eq!(serve.stop("-TERM"), Some(0));
+}
+
+#[test]
+fn unknown_tokens_are_answered_1_and_warned_about_once_each() {
+    let serve = Serve::start_keeping_stderr(&["--token", "cli-token"]);
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for _ in 0..3 {
+        assert_eq!(
+            serve.track("anon-1", "user-1", unknown),
+            (200, r#"{"status":1,"error":null}"#.to_owned())
+        );
+    }
+    serve.track("anon-2", "user-2", "fedcba9876543210fedcba9876543210");
+    serve.track("anon-3", "user-3", "cli-token");
+    let (_, stats) = serve.request("GET", "/_inspect/stats", "text/plain", "");
+    assert!(stats.contains(r#""events_stored":1"#), "{stats}");
+    let stderr = serve.stop_and_read_stderr();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("warning: /track events carry a token"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(warnings[0].contains("(0123…)"), "{stderr}");
+    assert!(warnings[1].contains("(fedc…)"), "{stderr}");
+    assert!(warnings.iter().all(|w| w.contains("--token")), "{stderr}");
+    assert!(
+        !stderr.contains(unknown),
+        "the whole token was printed: {stderr}"
+    );
+}
+
+#[test]
+fn rate_limit_answers_429_with_retry_after() {
+    let serve = Serve::start(&["--rate-limit", "1"]);
+    let event = |alias: &str| {
+        format!(
+            r#"{{"event":"$create_alias","properties":{{"distinct_id":"device-1","alias":"{alias}","token":"test-token"}}}}"#
+        )
+    };
+    // A full bucket takes any request; three events leave two of debt at one a second.
+    let three = format!("[{},{},{}]", event("u1"), event("u2"), event("u3"));
+    assert_eq!(
+        serve.request("POST", "/track", "application/json", &three),
+        (200, "1".to_owned())
+    );
+    let (status, body) = serve.request("POST", "/track", "application/json", &event("u4"));
+    assert_eq!(status, 429);
+    assert_eq!(
+        body,
+        r#"{"code":429,"error":"Project exceeded rate limits. Please retry the request with exponential backoff.","status":"Too Many Requests"}"#
+    );
+    let (_, stats) = serve.request("GET", "/_inspect/stats", "text/plain", "");
+    assert!(stats.contains(r#""requests_rate_limited":1"#), "{stats}");
+    assert_eq!(serve.stop("-TERM"), Some(0));
+
+    let output = Command::cargo_bin("mixpanel-alias")
+        .unwrap()
+        .args(["serve", "--rate-limit", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
 }
 
 #[test]

@@ -85,6 +85,20 @@ fn strict_partial_failure() {
 }
 
 #[test]
+fn simplified_id_merge_refuses_identity_events() {
+    golden(
+        Answer::identity_events_not_allowed(),
+        400,
+        "application/json",
+        concat!(
+            r#"{"code":400,"error":"some data points in the request failed validation","#,
+            r#""failed_records":["identity events are not allowed when project is using simplified identity management"],"#,
+            r#""num_records_imported":0,"status":"Bad Request"}"#
+        ),
+    );
+}
+
+#[test]
 fn whole_request_refused() {
     golden(
         Answer::BadRequest {

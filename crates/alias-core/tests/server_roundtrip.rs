@@ -279,6 +279,7 @@ fn answer() -> impl Strategy<Value = Answer> {
                 num_records_imported: n,
                 failed_records,
             }),
+        Just(Answer::identity_events_not_allowed()),
         message().prop_map(|error| Answer::BadRequest { error }),
         message().prop_map(|error| Answer::Unauthorized { error }),
         any::<usize>().prop_map(|limit| Answer::TooLarge { limit }),

@@ -1,17 +1,19 @@
 //! The HTTP service: routing, bounded body reading, faults, and the answer.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use alias_core::server::{Answer, AnswerStyle, DecodeError, decode_request, encode_response};
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
-use crate::ingest::ingest;
+use crate::ingest::{Arrival, ingest};
 use crate::inspect;
 use crate::shared::{Settings, Shared};
 
@@ -34,14 +36,18 @@ pub(crate) enum Close {
     BodyRead(String),
 }
 
+/// The body of every answer: whole for most, written as it goes for a listing of events.
+pub(crate) type ResponseBody = BoxBody<Bytes, Infallible>;
+
 /// Serves one request.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Close> {
+) -> Result<Response<ResponseBody>, Close> {
     let path = request.uri().path();
     if let Some(rest) = path.strip_prefix(inspect::PREFIX) {
-        return Ok(inspect::handle(&shared, request.method(), rest));
+        let query = request.uri().query();
+        return Ok(inspect::handle(&shared, request.method(), rest, query));
     }
     let last_segment = path.trim_end_matches('/').rsplit('/').next();
     if matches!(last_segment, Some("track" | "import")) {
@@ -53,7 +59,7 @@ pub(crate) async fn serve(
 async fn ingestion(
     shared: &Shared,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Close> {
+) -> Result<Response<ResponseBody>, Close> {
     let settings = &shared.settings;
     let fault = {
         let mut state = shared.state();
@@ -81,6 +87,16 @@ async fn ingestion(
             .then_some(Answer::TooLarge { limit }),
     };
     if let Some(answer) = early_answer {
+        if expects_continue(&parts.headers) {
+            // The client waits for leave to send its body, and polling the body would give
+            // that leave (hyper answers `100 Continue` on the first read). Answer at once
+            // and close instead: the body never comes.
+            let mut response = respond(&answer);
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return Ok(response);
+        }
         // Many clients write the whole body before they read the answer; closing on an
         // unread body would show them a broken pipe instead of the answer. Read what is
         // left and throw it away, within bounds; past them the connection closes.
@@ -102,8 +118,15 @@ async fn ingestion(
 
     let response = match decode_request(&request, &settings.limits) {
         Ok(decoded) => {
-            let mut state = shared.state();
-            respond(&ingest(settings, &mut state.store, decoded, settings.now()))
+            let arrival = Arrival::now(settings);
+            let ingested = ingest(settings, &mut shared.state(), decoded, arrival);
+            // After the state is unlocked: the hook is the embedder's code.
+            if let Some(hook) = &settings.unknown_token_hook {
+                for token in &ingested.unknown_tokens {
+                    hook.call(token);
+                }
+            }
+            respond(&ingested.answer)
         }
         Err(error) => undecodable(&request, error),
     };
@@ -145,6 +168,14 @@ async fn discard(mut body: Incoming, settings: &Settings) -> Result<(), Close> {
         .map_err(|_| Close::BodyTimeout(settings.body_timeout))?
 }
 
+/// Whether the client waits for `100 Continue` before it sends the body.
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(EXPECT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("100-continue"))
+}
+
 fn declared_length(headers: &HeaderMap) -> Option<usize> {
     headers
         .get(CONTENT_LENGTH)?
@@ -157,7 +188,7 @@ fn declared_length(headers: &HeaderMap) -> Option<usize> {
 
 /// The answer to a request that does not decode, in the style it asked for when that can
 /// be told.
-fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<Bytes>> {
+fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<ResponseBody> {
     let answer = match error {
         DecodeError::TooLarge { limit } => Answer::TooLarge { limit },
         DecodeError::BadAuthorization { .. } => Answer::invalid_credentials(),
@@ -167,7 +198,7 @@ fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<By
             } else {
                 StatusCode::METHOD_NOT_ALLOWED
             };
-            let mut response = Response::new(Full::new(Bytes::from(error.to_string())));
+            let mut response = Response::new(Full::new(Bytes::from(error.to_string())).boxed());
             *response.status_mut() = status;
             response
                 .headers_mut()
@@ -179,6 +210,6 @@ fn undecodable(request: &Request<Bytes>, error: DecodeError) -> Response<Full<By
     respond(&answer)
 }
 
-fn respond(answer: &Answer) -> Response<Full<Bytes>> {
-    encode_response(answer).map(|body| Full::new(Bytes::from(body)))
+fn respond(answer: &Answer) -> Response<ResponseBody> {
+    encode_response(answer).map(|body| Full::new(Bytes::from(body)).boxed())
 }

@@ -1,9 +1,11 @@
-//! The three identity systems and what `$create_alias` does under each (facts §7).
+//! The three identity systems: what `$create_alias` does under each, and Simplified ID
+//! Merge's links of `$device_id` to `$user_id` (facts §7).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
+use alias_core::EVENT_NAME;
 use serde::{Deserialize, Serialize};
 
 /// A Mixpanel project's identity system.
@@ -17,8 +19,36 @@ pub enum IdentitySystem {
     /// Legacy (before 2020): an id can be aliased once; the alias points at what the
     /// distinct_id pointed at when the alias was made, and is not retroactive.
     Legacy,
-    /// Simplified ID Merge (2023): `$create_alias` is stored but ignored for identity.
+    /// Simplified ID Merge (2023), as a live probe saw it (facts §7):
+    ///
+    /// - `/import` refuses a whole request that carries `$create_alias`, `$identify` or
+    ///   `$merge` (strict or not): a strict 400 whose one failed record is the string
+    ///   [`IDENTITY_EVENTS_NOT_ALLOWED`](alias_core::IDENTITY_EVENTS_NOT_ALLOWED), and
+    ///   nothing of the request stored.
+    /// - `/track` stores those events and answers success, but they change no identity.
+    ///   The facts leave this open; success is the likelier answer, since Mixpanel answers
+    ///   `/track` before it looks at identities, and the docs say the events are "ignored".
+    /// - Any event carrying both `$device_id` and `$user_id` links the device id to the
+    ///   user id, which becomes the canonical id. A device id stays with its first user: a
+    ///   later event naming another user is stored without moving it, with
+    ///   `$identity_failure_reason: errAnonDistinctIdAssignedAlready`. A user id takes any
+    ///   number of device ids.
     Simplified,
+}
+
+/// The events that ask for an identity change, which Simplified ID Merge refuses on
+/// `/import`.
+const IDENTITY_EVENTS: [&str; 3] = [EVENT_NAME, "$identify", "$merge"];
+
+/// Simplified ID Merge's `$identity_failure_reason` for a `$device_id` already linked to
+/// another `$user_id` (Mixpanel's identity FAQ).
+pub(crate) const DEVICE_ASSIGNED_ALREADY: &str = "errAnonDistinctIdAssignedAlready";
+
+impl IdentitySystem {
+    /// Whether `/import` refuses a whole request that carries an event named `name`.
+    pub(crate) fn refuses_on_import(self, name: &str) -> bool {
+        self == Self::Simplified && IDENTITY_EVENTS.contains(&name)
+    }
 }
 
 impl fmt::Display for IdentitySystem {
@@ -134,6 +164,24 @@ impl IdentityGraph {
             IdentitySystem::Simplified => {}
         }
         self.aliased.insert(alias.to_owned());
+        Ok(())
+    }
+
+    /// Simplified ID Merge: links `device_id` to `user_id`, which stays canonical. A device
+    /// id already linked to another user stays there (first write wins), and the refusal
+    /// is [`DEVICE_ASSIGNED_ALREADY`]. Both ids are seen either way.
+    pub(crate) fn link(&mut self, device_id: &str, user_id: &str) -> Result<(), &'static str> {
+        self.see(device_id);
+        self.see(user_id);
+        let target = self.canonical_of(user_id);
+        let current = self.canonical_of(device_id);
+        if current == target {
+            return Ok(());
+        }
+        if current != device_id {
+            return Err(DEVICE_ASSIGNED_ALREADY);
+        }
+        self.merge_cluster(&current, &target);
         Ok(())
     }
 
@@ -274,6 +322,50 @@ mod tests {
         graph.alias(system, "company", "anon").unwrap();
         assert_eq!(cluster(&graph, "anon").0, "company");
         assert_eq!(cluster(&graph, "user").0, "anon");
+    }
+
+    #[test]
+    fn simplified_links_a_device_to_its_first_user_only() {
+        let mut graph = IdentityGraph::default();
+        graph.link("device-1", "user-a").unwrap();
+        graph.link("device-2", "user-a").unwrap();
+        // The same link again changes nothing and fails nothing.
+        graph.link("device-1", "user-a").unwrap();
+        assert_eq!(
+            cluster(&graph, "device-1"),
+            (
+                "user-a".into(),
+                strings(&["device-1", "device-2", "user-a"])
+            )
+        );
+        assert_eq!(
+            graph.link("device-1", "user-b"),
+            Err(DEVICE_ASSIGNED_ALREADY)
+        );
+        assert_eq!(cluster(&graph, "device-1").0, "user-a");
+        assert_eq!(
+            cluster(&graph, "user-b"),
+            ("user-b".into(), strings(&["user-b"]))
+        );
+    }
+
+    #[test]
+    fn simplified_has_no_cluster_cap() {
+        let mut graph = IdentityGraph::default();
+        for i in 0..MAX_CLUSTER_IDS {
+            graph.link(&format!("device-{i}"), "user").unwrap();
+        }
+        assert_eq!(cluster(&graph, "user").1.len(), MAX_CLUSTER_IDS + 1);
+    }
+
+    #[test]
+    fn only_simplified_refuses_identity_events_on_import() {
+        for name in ["$create_alias", "$identify", "$merge"] {
+            assert!(IdentitySystem::Simplified.refuses_on_import(name));
+            assert!(!IdentitySystem::Original.refuses_on_import(name));
+            assert!(!IdentitySystem::Legacy.refuses_on_import(name));
+        }
+        assert!(!IdentitySystem::Simplified.refuses_on_import("Sign up"));
     }
 
     #[test]

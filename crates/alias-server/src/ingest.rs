@@ -1,51 +1,97 @@
-//! One decoded ingestion request against the store: the rules, then the answer.
+//! One decoded ingestion request against the server's state: the rules, then the answer.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest};
 use alias_core::{BatchLimits, FailedRecord};
 use serde_json::Value;
 
-use crate::shared::Settings;
-use crate::store::Store;
+use crate::rate_limit::retry_after_secs;
+use crate::shared::{Settings, State};
 use crate::validate::{Rules, check};
 
-/// Applies `request` to `store` and says how Mixpanel would answer it.
-pub(crate) fn ingest(
-    settings: &Settings,
-    store: &mut Store,
-    request: DecodedRequest,
-    now: SystemTime,
-) -> Answer {
-    let style = AnswerStyle::for_decoded(&request);
-    let count = request.records.len() as u64;
-    store.stats.events_received += count;
-    if request.api == Api::Import {
-        if let Err(refused) = settings
-            .project
-            .authenticate(request.auth.as_ref(), request.params.project_id.as_deref())
-        {
-            store.stats.events_rejected += count;
-            return refused;
+/// What came of one request.
+#[derive(Debug)]
+pub(crate) struct Ingested {
+    /// How Mixpanel would answer it.
+    pub(crate) answer: Answer,
+    /// Tokens of `/track` events for another project, seen for the first time, to be
+    /// reported once the state is unlocked.
+    pub(crate) unknown_tokens: Vec<String>,
+}
+
+impl From<Answer> for Ingested {
+    fn from(answer: Answer) -> Self {
+        Self {
+            answer,
+            unknown_tokens: Vec::new(),
         }
     }
-    if request.records.len() > BatchLimits::MAX_EVENTS {
+}
+
+/// When a request arrived, by the two clocks the rules read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Arrival {
+    /// The server's wall clock (skewed as configured), for event times.
+    pub(crate) time: SystemTime,
+    /// The monotonic clock, for the rate limit.
+    pub(crate) instant: Instant,
+}
+
+impl Arrival {
+    /// Now, by the server's clocks.
+    pub(crate) fn now(settings: &Settings) -> Self {
+        Self {
+            time: settings.now(),
+            instant: Instant::now(),
+        }
+    }
+}
+
+/// Applies `request` to `state` and says how Mixpanel would answer it.
+///
+/// The order of the checks is the order of their answers: credentials (401) and the size
+/// of the request (too many events) first, then the rate limit (429), then the identity
+/// system (Simplified ID Merge refusing identity events on `/import`), then each event.
+pub(crate) fn ingest(
+    settings: &Settings,
+    state: &mut State,
+    request: DecodedRequest,
+    arrival: Arrival,
+) -> Ingested {
+    let count = request.records.len() as u64;
+    if let Err(refused) = admit(settings, &request) {
+        state.store.stats.events_received += count;
+        state.store.stats.events_rejected += count;
+        return refused.into();
+    }
+    if let Some(bucket) = &mut state.bucket {
+        if let Err(wait) = bucket.take(count, arrival.instant) {
+            // The events are not counted as received: they come back with the retry.
+            state.store.stats.requests_rate_limited += 1;
+            return Answer::RateLimited {
+                retry_after_secs: retry_after_secs(wait),
+            }
+            .into();
+        }
+    }
+    let store = &mut state.store;
+    store.stats.events_received += count;
+
+    if refuses_identity_events(settings, &request) {
         store.stats.events_rejected += count;
-        return Answer::failure(
-            style,
-            format!(
-                "the request has {count} events; at most {} are allowed",
-                BatchLimits::MAX_EVENTS
-            ),
-        );
+        return Answer::identity_events_not_allowed().into();
     }
 
     let now_ms = u64::try_from(
-        now.duration_since(UNIX_EPOCH)
+        arrival
+            .time
+            .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis(),
     )
     .unwrap_or(u64::MAX);
+    let style = AnswerStyle::for_decoded(&request);
     let strict = request.is_strict();
     let rules = Rules {
         api: request.api,
@@ -54,6 +100,7 @@ pub(crate) fn ingest(
     };
     let mut failed = Vec::new();
     let mut accepted = 0_u64;
+    let mut unknown_tokens = Vec::new();
     for (index, record) in request.records.into_iter().enumerate() {
         let mut event = match check(record, &rules) {
             Ok(event) => event,
@@ -71,12 +118,19 @@ pub(crate) fn ingest(
         accepted += 1;
         // `1` does not mean the token is valid: Mixpanel matches tokens to projects after
         // answering, and drops what belongs to no project it knows.
-        if request.api == Api::Track && event.token() != Some(settings.project.token.as_str()) {
-            store.stats.events_rejected += 1;
-            continue;
+        if request.api == Api::Track {
+            let token = event.token().unwrap_or_default();
+            if token != settings.project.token {
+                store.stats.events_rejected += 1;
+                if state.unknown_tokens.first_sighting(token) {
+                    unknown_tokens.push(token.to_owned());
+                }
+                continue;
+            }
         }
-        // A /track event without a time happened when it arrived.
-        if request.api == Api::Track && !event.properties.contains_key("time") {
+        // A /track event without a time happened when it arrived; one from the future is
+        // "overwritten with the current present time" (Mixpanel's API specification).
+        if request.api == Api::Track && event.time_millis().is_none_or(|time| time > now_ms) {
             event
                 .properties
                 .insert("time".to_owned(), Value::from(now_ms));
@@ -84,7 +138,7 @@ pub(crate) fn ingest(
         store.store(event, settings.identity);
     }
 
-    match (style, failed.first()) {
+    let answer = match (style, failed.first()) {
         (_, None) => Answer::success(style, accepted),
         (AnswerStyle::Strict, Some(_)) if strict => Answer::ValidationFailed {
             num_records_imported: accepted,
@@ -93,7 +147,42 @@ pub(crate) fn ingest(
         // Without strict validation, /import drops invalid events silently.
         (AnswerStyle::Strict, Some(_)) => Answer::success(style, accepted),
         (_, Some(first)) => Answer::failure(style, first.message.clone()),
+    };
+    Ingested {
+        answer,
+        unknown_tokens,
     }
+}
+
+/// Refuses a request whole for its credentials (`/import`) or its number of events.
+fn admit(settings: &Settings, request: &DecodedRequest) -> Result<(), Answer> {
+    if request.api == Api::Import {
+        settings
+            .project
+            .authenticate(request.auth.as_ref(), request.params.project_id.as_deref())?;
+    }
+    let count = request.records.len();
+    if count > BatchLimits::MAX_EVENTS {
+        return Err(Answer::failure(
+            AnswerStyle::for_decoded(request),
+            format!(
+                "the request has {count} events; at most {} are allowed",
+                BatchLimits::MAX_EVENTS
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the project refuses the whole request for an identity event in it: Simplified
+/// ID Merge on `/import`, whether the event is well-formed or not.
+fn refuses_identity_events(settings: &Settings, request: &DecodedRequest) -> bool {
+    request.api == Api::Import
+        && request.records.iter().any(|record| {
+            record
+                .name()
+                .is_some_and(|name| settings.identity.refuses_on_import(name))
+        })
 }
 
 #[cfg(test)]
@@ -104,34 +193,44 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::credentials::Project;
+    use crate::faults::{FaultDice, FaultSpec};
     use crate::identity::IdentitySystem;
 
-    fn settings() -> Settings {
-        Settings {
-            identity: IdentitySystem::Original,
-            project: Project::default(),
-            limits: DecodeLimits::default(),
-            slow_delay: Duration::ZERO,
-            header_timeout: Duration::from_secs(1),
-            body_timeout: Duration::from_secs(1),
-            max_connections: 1,
-            clock_skew_secs: 0,
+    fn now() -> Arrival {
+        Arrival {
+            time: UNIX_EPOCH + Duration::from_secs(1_750_000_000),
+            instant: Instant::now(),
         }
     }
 
-    fn now() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_750_000_000)
+    /// Basic credentials of the default project's token.
+    const TOKEN_AUTH: &str = "Basic dGVzdC10b2tlbjo=";
+
+    fn state() -> State {
+        State::new(&Settings::default(), FaultDice::new(FaultSpec::none(), 0))
     }
 
-    fn run(store: &mut Store, uri: &str, auth: Option<&str>, body: Value) -> Answer {
+    fn run(state: &mut State, uri: &str, auth: Option<&str>, body: Value) -> Answer {
+        run_with(&Settings::default(), state, uri, auth, body)
+    }
+
+    fn run_with(
+        settings: &Settings,
+        state: &mut State,
+        uri: &str,
+        auth: Option<&str>,
+        body: Value,
+    ) -> Answer {
+        ingest(settings, state, decoded(uri, auth, &body), now()).answer
+    }
+
+    fn decoded(uri: &str, auth: Option<&str>, body: &Value) -> DecodedRequest {
         let mut request = http::Request::post(uri);
         if let Some(auth) = auth {
             request = request.header("authorization", auth);
         }
-        let request = request.body(serde_json::to_vec(&body).unwrap()).unwrap();
-        let decoded = decode_request(&request, &DecodeLimits::default()).unwrap();
-        ingest(&settings(), store, decoded, now())
+        let request = request.body(serde_json::to_vec(body).unwrap()).unwrap();
+        decode_request(&request, &DecodeLimits::default()).unwrap()
     }
 
     fn alias(distinct_id: &str, alias: &str, token: &str) -> Value {
@@ -140,50 +239,116 @@ mod tests {
 
     #[test]
     fn track_answers_by_style_and_stamps_arrival_time() {
-        let mut store = Store::default();
+        let mut state = state();
         assert_eq!(
-            run(&mut store, "/track", None, alias("a", "b", "test-token")),
+            run(&mut state, "/track", None, alias("a", "b", "test-token")),
             Answer::Plain(true)
         );
-        assert_eq!(store.events()[0].time_millis(), Some(1_750_000_000_000));
         assert_eq!(
-            run(&mut store, "/track?verbose=1", None, alias("a", "b", "")),
+            state.store.events()[0].time_millis(),
+            Some(1_750_000_000_000)
+        );
+        assert_eq!(
+            run(&mut state, "/track?verbose=1", None, alias("a", "b", "")),
             Answer::Verbose {
                 error: Some("token, missing or empty".into())
             }
         );
         assert_eq!(
-            run(&mut store, "/track", None, alias("a", "b", "")),
+            run(&mut state, "/track", None, alias("a", "b", "")),
             Answer::Plain(false)
         );
-        assert_eq!(store.stats.events_rejected, 2);
+        assert_eq!(state.store.stats.events_rejected, 2);
+    }
+
+    #[test]
+    fn track_overwrites_a_future_time_and_import_refuses_it() {
+        let mut state = state();
+        let in_a_day = 1_750_086_400_u64;
+        let mut event = alias("a", "b", "test-token");
+        event["properties"]["time"] = json!(in_a_day);
+        assert_eq!(
+            run(&mut state, "/track", None, event.clone()),
+            Answer::Plain(true)
+        );
+        assert_eq!(
+            state.store.events()[0].time_millis(),
+            Some(1_750_000_000_000)
+        );
+        // A time of the past is kept as sent.
+        event["properties"]["time"] = json!(1_749_999_000);
+        run(&mut state, "/track", None, event.clone());
+        assert_eq!(
+            state.store.events()[1].time_millis(),
+            Some(1_749_999_000_000)
+        );
+
+        event["properties"]["time"] = json!(in_a_day);
+        event["properties"]["$insert_id"] = json!("future-1");
+        let answer = run(
+            &mut state,
+            "/import?strict=1",
+            Some(TOKEN_AUTH),
+            json!([event]),
+        );
+        let Answer::ValidationFailed { failed_records, .. } = answer else {
+            panic!("not refused: {answer:?}");
+        };
+        assert_eq!(failed_records[0].field.as_deref(), Some("properties.time"));
+        assert_eq!(state.store.events().len(), 2);
     }
 
     #[test]
     fn another_projects_token_is_answered_but_not_stored() {
-        let mut store = Store::default();
+        let mut state = state();
         assert_eq!(
             run(
-                &mut store,
+                &mut state,
                 "/track?verbose=1",
                 None,
                 alias("a", "b", "someone-else")
             ),
             Answer::Verbose { error: None }
         );
-        assert!(store.events().is_empty());
-        assert_eq!(store.stats.events_rejected, 1);
+        assert!(state.store.events().is_empty());
+        assert_eq!(state.store.stats.events_rejected, 1);
+    }
+
+    #[test]
+    fn each_unknown_token_is_reported_once() {
+        let mut state = state();
+        let body = json!([
+            alias("a", "b", "other-1"),
+            alias("c", "d", "other-1"),
+            alias("e", "f", "test-token"),
+            alias("g", "h", "other-2"),
+        ]);
+        let ingested = ingest(
+            &Settings::default(),
+            &mut state,
+            decoded("/track", None, &body),
+            now(),
+        );
+        assert_eq!(ingested.unknown_tokens, ["other-1", "other-2"]);
+        let ingested = ingest(
+            &Settings::default(),
+            &mut state,
+            decoded("/track", None, &body),
+            now(),
+        );
+        assert!(ingested.unknown_tokens.is_empty());
+        assert_eq!(state.store.stats.events_rejected, 6);
     }
 
     #[test]
     fn strict_import_partial_success_keeps_the_good_events() {
-        let mut store = Store::default();
+        let mut state = state();
         let good = json!({"event": "$create_alias", "properties": {"distinct_id": "a", "alias": "b", "time": 1_749_999_000, "$insert_id": "ok-1"}});
         let bad = json!({"event": "$create_alias", "properties": {"distinct_id": "c", "alias": "d", "$insert_id": "bad-1"}});
         let answer = run(
-            &mut store,
+            &mut state,
             "/import?strict=1",
-            Some("Basic dGVzdC10b2tlbjo="),
+            Some(TOKEN_AUTH),
             json!([good, bad]),
         );
         assert_eq!(
@@ -198,11 +363,11 @@ mod tests {
                 }],
             }
         );
-        assert_eq!(store.events().len(), 1);
+        assert_eq!(state.store.events().len(), 1);
         let answer = run(
-            &mut store,
+            &mut state,
             "/import?strict=0",
-            Some("Basic dGVzdC10b2tlbjo="),
+            Some(TOKEN_AUTH),
             json!([bad]),
         );
         assert_eq!(
@@ -214,10 +379,115 @@ mod tests {
     }
 
     #[test]
+    fn simplified_refuses_a_whole_import_with_an_identity_event() {
+        let settings = Settings {
+            identity: IdentitySystem::Simplified,
+            ..Settings::default()
+        };
+        let ordinary = json!({"event": "e", "properties": {"distinct_id": "a", "time": 1_749_999_000, "$insert_id": "e-1"}});
+        for identity_event in ["$create_alias", "$identify", "$merge"] {
+            for query in ["/import?strict=1", "/import?strict=0"] {
+                let mut state = state();
+                let mut event = alias("a", "b", "test-token");
+                event["event"] = json!(identity_event);
+                let body = json!([ordinary.clone(), event]);
+                let answer = run_with(&settings, &mut state, query, Some(TOKEN_AUTH), body);
+                assert_eq!(answer, Answer::identity_events_not_allowed(), "{query}");
+                assert!(state.store.events().is_empty(), "{identity_event} {query}");
+                assert_eq!(state.store.stats.events_received, 2);
+                assert_eq!(state.store.stats.events_rejected, 2);
+            }
+        }
+        // /track stores them, and an /import without them is ingested.
+        let mut state = state();
+        let answer = run_with(
+            &settings,
+            &mut state,
+            "/track",
+            None,
+            alias("a", "b", "test-token"),
+        );
+        assert_eq!(answer, Answer::Plain(true));
+        let answer = run_with(
+            &settings,
+            &mut state,
+            "/import",
+            Some(TOKEN_AUTH),
+            json!([ordinary]),
+        );
+        assert_eq!(
+            answer,
+            Answer::Imported {
+                num_records_imported: 1
+            }
+        );
+        assert_eq!(state.store.events().len(), 2);
+    }
+
+    #[test]
+    fn the_rate_limit_comes_after_credentials_and_size_and_counts_apart() {
+        let settings = Settings {
+            rate_limit: Some(10),
+            ..Settings::default()
+        };
+        let mut state = State::new(&settings, FaultDice::new(FaultSpec::none(), 0));
+        let start = now();
+        let later = |millis| Arrival {
+            instant: start.instant + Duration::from_millis(millis),
+            ..start
+        };
+        let aliases = |n: usize| {
+            Value::Array(
+                (0..n)
+                    .map(|i| alias("a", &format!("b{i}"), "test-token"))
+                    .collect(),
+            )
+        };
+        let mut send = |uri, auth, n, arrival| {
+            ingest(
+                &settings,
+                &mut state,
+                decoded(uri, auth, &aliases(n)),
+                arrival,
+            )
+            .answer
+        };
+        assert_eq!(send("/track", None, 10, start), Answer::Plain(true));
+        assert_eq!(
+            send("/track", None, 1, start),
+            Answer::RateLimited {
+                retry_after_secs: 1
+            }
+        );
+        // Refused for what they are before the bucket is asked.
+        assert_eq!(
+            send("/import", Some("Basic d3Jvbmc6"), 1, start),
+            Answer::invalid_credentials()
+        );
+        assert!(matches!(
+            send("/track?verbose=1", None, 2001, start),
+            Answer::Verbose { error: Some(_) }
+        ));
+        // 100 ms later one event fits, and a second one does not.
+        assert_eq!(send("/track", None, 1, later(100)), Answer::Plain(true));
+        assert_eq!(
+            send("/track", None, 1, later(100)),
+            Answer::RateLimited {
+                retry_after_secs: 1
+            }
+        );
+        let stats = state.store.stats;
+        assert_eq!(stats.requests_rate_limited, 2);
+        assert_eq!(stats.events_received, 10 + 1 + 2001 + 1);
+        assert_eq!(stats.events_stored, 11);
+        assert_eq!(stats.events_rejected, 1 + 2001);
+    }
+
+    #[test]
     fn whole_requests_refused() {
-        let mut store = Store::default();
+        let mut state = state();
         let answer = run(
-            &mut store,
+            &mut state,
             "/import",
             Some("Basic d3Jvbmc6"),
             json!([alias("a", "b", "t")]),
@@ -226,15 +496,15 @@ mod tests {
         let many: Vec<Value> = (0..2001)
             .map(|i| alias("a", &format!("b{i}"), "test-token"))
             .collect();
-        let answer = run(&mut store, "/track?verbose=1", None, Value::Array(many));
+        let answer = run(&mut state, "/track?verbose=1", None, Value::Array(many));
         assert_eq!(
             answer,
             Answer::Verbose {
                 error: Some("the request has 2001 events; at most 2000 are allowed".into())
             }
         );
-        assert_eq!(store.stats.events_received, 2002);
-        assert_eq!(store.stats.events_rejected, 2002);
-        assert!(store.events().is_empty());
+        assert_eq!(state.store.stats.events_received, 2002);
+        assert_eq!(state.store.stats.events_rejected, 2002);
+        assert!(state.store.events().is_empty());
     }
 }

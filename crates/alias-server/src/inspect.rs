@@ -1,22 +1,31 @@
 //! The inspection API: what the server stored, for tests and tooling.
 //!
-//! A stable contract: `GET /_inspect/stats`, `GET /_inspect/events`,
+//! A stable contract: `GET /_inspect/stats`, `GET /_inspect/events?offset=N&limit=N`,
 //! `GET /_inspect/identity/{percent-encoded id}` and `POST /_inspect/reset`.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
+use crate::http::ResponseBody;
+use crate::listing::{EventListing, Page};
 use crate::shared::Shared;
 
 /// The prefix of every inspection path.
 pub(crate) const PREFIX: &str = "/_inspect/";
 
-/// Answers the inspection request for `rest`, the path after [`PREFIX`].
-pub(crate) fn handle(shared: &Shared, method: &Method, rest: &str) -> Response<Full<Bytes>> {
+/// Answers the inspection request for `rest`, the path after [`PREFIX`], with `query`.
+pub(crate) fn handle(
+    shared: &Arc<Shared>,
+    method: &Method,
+    rest: &str,
+    query: Option<&str>,
+) -> Response<ResponseBody> {
     let route = Route::of(rest);
     if route != Route::Unknown && method != route.method() {
         return json(
@@ -28,7 +37,12 @@ pub(crate) fn handle(shared: &Shared, method: &Method, rest: &str) -> Response<F
     }
     match route {
         Route::Stats => json(StatusCode::OK, &shared.state().store.stats),
-        Route::Events => json(StatusCode::OK, shared.state().store.events()),
+        Route::Events => match Page::from_query(query) {
+            Ok(page) => with_json_type(Response::new(
+                EventListing::new(Arc::clone(shared), page).boxed(),
+            )),
+            Err(error) => json(StatusCode::BAD_REQUEST, &Error { error }),
+        },
         Route::Identity(encoded) => {
             let Ok(id) = percent_decode_str(encoded).decode_utf8() else {
                 return json(
@@ -96,11 +110,15 @@ struct Reset {
     reset: bool,
 }
 
-fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
-    // Stats, events (JSON values) and identities always serialize.
+fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<ResponseBody> {
+    // Stats, errors and identities always serialize.
     let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Full::new(Bytes::from(body)).boxed());
     *response.status_mut() = status;
+    with_json_type(response)
+}
+
+fn with_json_type(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -108,7 +126,7 @@ fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response<Full<B
 }
 
 /// The answer for any path the server does not serve.
-pub(crate) fn not_found() -> Response<Full<Bytes>> {
+pub(crate) fn not_found() -> Response<ResponseBody> {
     json(
         StatusCode::NOT_FOUND,
         &Error {

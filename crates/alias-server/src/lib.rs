@@ -3,8 +3,9 @@
 //! It behaves as the project's facts sheet says Mixpanel does, down to the bytes of each
 //! answer: every `/track` and `/import` wire form of the official SDKs, `/import`
 //! credentials, the limits, plain, verbose and strict answers, `$insert_id` dedup, the
-//! three identity systems with their alias criteria, and faults injected on demand from a
-//! seed. A JSON inspection API (and the same accessors on [`Server`]) tells what it stored.
+//! three identity systems with their alias criteria (Simplified ID Merge as a live probe
+//! saw it), a per-project rate limit, and faults injected on demand from a seed. A JSON
+//! inspection API (and the same accessors on [`Server`]) tells what it stored.
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so tests using
 //! tokio, async-std or blocking clients can all start one.
@@ -42,9 +43,12 @@ mod http;
 mod identity;
 mod ingest;
 mod inspect;
+mod listing;
+mod rate_limit;
 mod server;
 mod shared;
 mod store;
+mod unknown_tokens;
 mod validate;
 
 pub use alias_core::server::Event;

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use alias_core::Secret;
-use alias_core::server::{DecodeLimits, Event};
+use alias_core::server::Event;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -16,12 +16,14 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::credentials::{Project, ServiceAccount};
+use crate::credentials::ServiceAccount;
 use crate::faults::{FaultDice, FaultSpec};
 use crate::http::serve;
 use crate::identity::{Identity, IdentitySystem};
+use crate::listing::Page;
 use crate::shared::{Settings, Shared};
 use crate::store::Stats;
+use crate::unknown_tokens::UnknownTokenHook;
 
 /// How long a shutdown waits for requests in flight before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -59,16 +61,7 @@ impl Default for ServerBuilder {
     fn default() -> Self {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            settings: Settings {
-                identity: IdentitySystem::default(),
-                project: Project::default(),
-                limits: DecodeLimits::default(),
-                slow_delay: Duration::from_secs(1),
-                header_timeout: Duration::from_secs(10),
-                body_timeout: Duration::from_secs(30),
-                max_connections: 1024,
-                clock_skew_secs: 0,
-            },
+            settings: Settings::default(),
             faults: FaultSpec::none(),
             seed: 0,
         }
@@ -143,6 +136,41 @@ impl ServerBuilder {
     /// to test how clients fare with a server that disagrees about the time. Default 0.
     pub fn clock_skew_secs(mut self, seconds: i64) -> Self {
         self.settings.clock_skew_secs = seconds;
+        self
+    }
+
+    /// Limits the project to `events_per_sec` events a second, as Mixpanel limits each
+    /// project (facts §6: about 30,000). Default: no limit; 0 is taken as 1.
+    ///
+    /// A token bucket that holds one second's worth. Since one request may carry 2000
+    /// events, more than a second's worth at a low rate, a request of any size is admitted
+    /// when the bucket is full and leaves it in debt, which later requests wait out: every
+    /// valid request fits eventually, and no more than `events_per_sec` get through over
+    /// time. The count is the request's events, valid or not, taken after authentication,
+    /// decoding and the 2000-event limit.
+    ///
+    /// A request that does not fit is answered 429 with the strict JSON body
+    /// ([`RATE_LIMITED`](alias_core::server::RATE_LIMITED)) and a `Retry-After` of the
+    /// whole seconds until it would fit (at least 1). It stores nothing, counts in
+    /// [`Stats::requests_rate_limited`], and its events are not counted as received.
+    /// A reset fills the bucket.
+    pub fn rate_limit(mut self, events_per_sec: u32) -> Self {
+        self.settings.rate_limit = Some(events_per_sec);
+        self
+    }
+
+    /// Calls `hook` with each distinct token that `/track` events carry and this server was
+    /// not given (see [`token`](Self::token)). The server answers such events `1` and
+    /// stores nothing, as Mixpanel does, so a mistyped token looks like success; the hook
+    /// lets the embedder say so. Default none.
+    ///
+    /// The hook gets the token as sent, once per token (told apart by their first 64
+    /// bytes) and for at most the first 1024 distinct tokens, so that made-up tokens
+    /// cannot grow the server's memory. It runs on a server thread after the request is
+    /// processed, outside any lock, before the answer is sent: keep it quick. The server
+    /// itself never prints.
+    pub fn on_unknown_token(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.settings.unknown_token_hook = Some(UnknownTokenHook::new(hook));
         self
     }
 
@@ -252,14 +280,27 @@ impl Server {
         self.shared.state().store.events().to_vec()
     }
 
+    /// `limit` stored events from position `offset` in arrival order, as
+    /// `GET /_inspect/events?offset=N&limit=N` lists them: for a large store, a page
+    /// costs what it holds, where [`events`](Self::events) copies everything.
+    pub fn events_page(&self, offset: usize, limit: usize) -> Vec<Event> {
+        let state = self.shared.state();
+        let events = state.store.events();
+        let page = Page {
+            offset,
+            limit: Some(limit),
+        };
+        events[page.range(events.len())].to_vec()
+    }
+
     /// What the server knows about `id`, as `GET /_inspect/identity/{id}` shows it; `None`
     /// for an id no stored event mentioned.
     pub fn identity(&self, id: &str) -> Option<Identity> {
         self.shared.state().store.identity(id)
     }
 
-    /// Clears events, identities and counters, and restarts the fault sequence, as
-    /// `POST /_inspect/reset` does.
+    /// Clears events, identities and counters, restarts the fault sequence and fills the
+    /// rate limit's bucket, as `POST /_inspect/reset` does.
     pub fn reset(&self) {
         self.shared.reset();
     }

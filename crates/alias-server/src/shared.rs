@@ -8,7 +8,9 @@ use alias_core::server::DecodeLimits;
 use crate::credentials::Project;
 use crate::faults::FaultDice;
 use crate::identity::IdentitySystem;
+use crate::rate_limit::TokenBucket;
 use crate::store::Store;
+use crate::unknown_tokens::{UnknownTokenHook, UnknownTokens};
 
 /// A server's fixed settings.
 #[derive(Debug, Clone)]
@@ -24,6 +26,27 @@ pub(crate) struct Settings {
     pub(crate) max_connections: usize,
     /// Seconds the server's clock is ahead of the machine's (negative: behind).
     pub(crate) clock_skew_secs: i64,
+    /// Told of each distinct token `/track` events carry for another project.
+    pub(crate) unknown_token_hook: Option<UnknownTokenHook>,
+    /// The project's rate limit, in events per second.
+    pub(crate) rate_limit: Option<u32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            identity: IdentitySystem::default(),
+            project: Project::default(),
+            limits: DecodeLimits::default(),
+            slow_delay: Duration::from_secs(1),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            clock_skew_secs: 0,
+            unknown_token_hook: None,
+            rate_limit: None,
+        }
+    }
 }
 
 impl Settings {
@@ -45,6 +68,25 @@ impl Settings {
 pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) dice: FaultDice,
+    /// The project's rate limit, if it has one.
+    pub(crate) bucket: Option<TokenBucket>,
+    /// Not cleared by a reset: each token is reported once per server.
+    pub(crate) unknown_tokens: UnknownTokens,
+    /// How many resets there have been: a listing of events that sees it change knows
+    /// the positions it holds name other events.
+    pub(crate) generation: u64,
+}
+
+impl State {
+    pub(crate) fn new(settings: &Settings, dice: FaultDice) -> Self {
+        Self {
+            store: Store::default(),
+            dice,
+            bucket: settings.rate_limit.map(TokenBucket::new),
+            unknown_tokens: UnknownTokens::default(),
+            generation: 0,
+        }
+    }
 }
 
 /// Settings and state, shared by the accept loop, every connection and the handle.
@@ -56,13 +98,8 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(settings: Settings, dice: FaultDice) -> Self {
-        Self {
-            settings,
-            state: Mutex::new(State {
-                store: Store::default(),
-                dice,
-            }),
-        }
+        let state = Mutex::new(State::new(&settings, dice));
+        Self { settings, state }
     }
 
     /// Locks the state. Critical sections never panic on input, but if one ever did, the
@@ -71,10 +108,13 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Clears events, identities and counters, and restarts the fault sequence.
+    /// Clears events, identities and counters, restarts the fault sequence and fills the
+    /// rate limit's bucket.
     pub(crate) fn reset(&self) {
         let mut state = self.state();
         state.store = Store::default();
         state.dice.restart();
+        state.bucket = self.settings.rate_limit.map(TokenBucket::new);
+        state.generation += 1;
     }
 }

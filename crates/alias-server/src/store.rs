@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use alias_core::EVENT_NAME;
 use alias_core::server::Event;
+use alias_core::{EVENT_NAME, is_placeholder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,13 +11,16 @@ use crate::identity::{Identity, IdentityGraph, IdentitySystem};
 
 /// Counters since the start or the last reset.
 ///
-/// Every event received ends in exactly one of the last three, so
+/// Every event received ends in exactly one of `events_stored`, `duplicates_dropped` and
+/// `events_rejected`, so
 /// `events_received == events_stored + duplicates_dropped + events_rejected`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stats {
-    /// Requests to `/track` and `/import`, faulted ones included.
+    /// Requests to `/track` and `/import`, faulted and rate-limited ones included.
     pub requests: u64,
-    /// Events decoded from those requests.
+    /// Events decoded from those requests, except those of requests the rate limit
+    /// refuses: like the events of a request a fault answers unread, they are turned away
+    /// before they are looked at, and come back when the client retries.
     pub events_received: u64,
     /// Events stored.
     pub events_stored: u64,
@@ -29,6 +32,10 @@ pub struct Stats {
     pub events_rejected: u64,
     /// Faults injected.
     pub faults_injected: u64,
+    /// Requests refused with 429 by the rate limit (the `429` fault counts in
+    /// `faults_injected` instead). Absent from the stats of servers that predate it.
+    #[serde(default)]
+    pub requests_rate_limited: u64,
 }
 
 /// Mixpanel's dedup key: (event, time, distinct_id, `$insert_id`).
@@ -68,8 +75,7 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Stores `event` unless it repeats a stored one; applies `$create_alias` to the
-    /// identity graph, recording a refused merge on the event as Mixpanel does.
+    /// Stores `event` unless it repeats a stored one, and applies it to the identity graph.
     pub(crate) fn store(&mut self, mut event: Event, system: IdentitySystem) {
         if let Some(key) = DedupKey::of(&event) {
             if self.keys.contains(&key) {
@@ -78,6 +84,16 @@ impl Store {
             }
             self.keys.insert(key);
         }
+        self.apply_identity(&mut event, system);
+        self.events.push(event);
+        self.stats.events_stored += 1;
+    }
+
+    /// `$create_alias` under every system, and `$device_id` with `$user_id` under
+    /// Simplified ID Merge (elsewhere they are ordinary properties). A refused merge is
+    /// recorded on the event, as Mixpanel does: `$failure_reason` and
+    /// `$failure_description` for an alias, `$identity_failure_reason` for a link.
+    fn apply_identity(&mut self, event: &mut Event, system: IdentitySystem) {
         let alias_ids = (event.event == EVENT_NAME)
             .then(|| Some((event.distinct_id()?.to_owned(), event.alias()?.to_owned())))
             .flatten();
@@ -94,8 +110,22 @@ impl Store {
         } else if let Some(id) = event.distinct_id().filter(|id| !id.is_empty()) {
             self.identity.see(id);
         }
-        self.events.push(event);
-        self.stats.events_stored += 1;
+        if system != IdentitySystem::Simplified {
+            return;
+        }
+        let real_id = |name| {
+            event
+                .str_property(name)
+                .filter(|id| !is_placeholder(id))
+                .map(str::to_owned)
+        };
+        if let (Some(device_id), Some(user_id)) = (real_id("$device_id"), real_id("$user_id")) {
+            if let Err(reason) = self.identity.link(&device_id, &user_id) {
+                event
+                    .properties
+                    .insert("$identity_failure_reason".to_owned(), reason.into());
+            }
+        }
     }
 
     /// The stored events, in arrival order.
@@ -171,6 +201,47 @@ mod tests {
         );
         assert!(events[1].str_property("$failure_description").is_some());
         assert_eq!(store.identity("user").unwrap().canonical, "anon");
+    }
+
+    fn association(device_id: &str, user_id: &str) -> Event {
+        event(json!({"event": "Sign in", "properties": {
+            "distinct_id": user_id, "$device_id": device_id, "$user_id": user_id}}))
+    }
+
+    #[test]
+    fn simplified_links_devices_to_users_and_keeps_the_first_link() {
+        let mut store = Store::default();
+        let system = IdentitySystem::Simplified;
+        store.store(association("device-1", "user-a"), system);
+        store.store(association("device-1", "user-b"), system);
+        store.store(association("null", "user-c"), system);
+        let reasons: Vec<_> = store
+            .events()
+            .iter()
+            .map(|e| e.str_property("$identity_failure_reason"))
+            .collect();
+        assert_eq!(
+            reasons,
+            [None, Some("errAnonDistinctIdAssignedAlready"), None]
+        );
+        let identity = store.identity("device-1").unwrap();
+        assert_eq!(identity.canonical, "user-a");
+        assert_eq!(identity.cluster, ["device-1", "user-a"]);
+        assert_eq!(store.identity("user-b").unwrap().cluster, ["user-b"]);
+        // A placeholder device id links nothing.
+        assert!(store.identity("null").is_none());
+        assert_eq!(store.stats.events_stored, 3);
+    }
+
+    #[test]
+    fn other_systems_keep_device_and_user_ids_as_plain_properties() {
+        for system in [IdentitySystem::Original, IdentitySystem::Legacy] {
+            let mut store = Store::default();
+            store.store(association("device-1", "user-a"), system);
+            assert!(store.identity("device-1").is_none(), "{system}");
+            assert_eq!(store.identity("user-a").unwrap().cluster, ["user-a"]);
+            assert_eq!(store.events()[0].properties.len(), 3);
+        }
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The per-event rules of facts §3, §4 and §8.
 
 use alias_core::server::{Api, Event, MISSING_TOKEN, Record};
-use alias_core::{EVENT_NAME, InsertId, MAX_PROPERTIES, is_placeholder};
+use alias_core::{EVENT_NAME, InsertId, MAX_EVENT_BYTES, MAX_PROPERTIES, is_placeholder};
 use serde_json::Value;
 
 /// 1971-01-01T00:00:00Z in milliseconds: `/import` refuses anything earlier.
 const EARLIEST_IMPORT_MS: u64 = 31_536_000_000;
-/// How far ahead of the server's clock an event time may be.
+/// How far ahead of the server's clock an `/import` event time may be. `/track` takes any
+/// future time and overwrites it (see `ingest`).
 const MAX_FUTURE_MS: u64 = 3_600_000;
 /// `/track` takes events of the last five days only.
 const TRACK_WINDOW_MS: u64 = 5 * 24 * 3_600_000;
@@ -69,6 +70,7 @@ fn check_event(event: &Event, rules: &Rules) -> Result<(), Refused> {
             format!("the event has {count} properties; fewer than {MAX_PROPERTIES} are allowed"),
         ));
     }
+    check_size(event)?;
     if event.event == EVENT_NAME {
         check_alias_id(event, "distinct_id", "properties.distinct_id")?;
         check_alias_id(event, "alias", "properties.alias")?;
@@ -77,6 +79,39 @@ fn check_event(event: &Event, rules: &Rules) -> Result<(), Refused> {
     }
     check_time(event, rules)?;
     check_insert_id(event, rules)
+}
+
+/// Each event must be smaller than 1 MB of JSON (facts §3), measured as compact JSON:
+/// the size does not depend on how the client spaced or escaped it.
+fn check_size(event: &Event) -> Result<(), Refused> {
+    let mut size = JsonSize(0);
+    // Counting never fails, and an event (a JSON object with string keys) always
+    // serializes.
+    let _ = serde_json::to_writer(&mut size, event);
+    if size.0 >= MAX_EVENT_BYTES {
+        return Err((
+            "properties",
+            format!(
+                "the event is {} bytes of JSON; fewer than {MAX_EVENT_BYTES} are allowed",
+                size.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A writer that only counts the bytes written to it.
+struct JsonSize(usize);
+
+impl std::io::Write for JsonSize {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Both ids of `$create_alias` must be real ids: a placeholder or an empty id would merge
@@ -126,10 +161,10 @@ fn check_time(event: &Event, rules: &Rules) -> Result<(), Refused> {
             "'time' must be seconds or milliseconds since the Unix epoch".to_owned(),
         ));
     };
-    if time > rules.now_ms.saturating_add(MAX_FUTURE_MS) {
-        return Err((FIELD, "'time' is more than 1 hour in the future".to_owned()));
-    }
     match rules.api {
+        Api::Import if time > rules.now_ms.saturating_add(MAX_FUTURE_MS) => {
+            Err((FIELD, "'time' is more than 1 hour in the future".to_owned()))
+        }
         Api::Import if time < EARLIEST_IMPORT_MS => {
             Err((FIELD, "'time' is before 1971-01-01".to_owned()))
         }
@@ -281,6 +316,9 @@ mod tests {
         let track = rules(Api::Track, false);
         assert!(refusal(event(json!(1000)), &import).is_some());
         assert!(refusal(event(json!(NOW_MS + 2 * 3_600_000)), &import).is_some());
+        assert_eq!(refusal(event(json!(NOW_MS + 3_600_000)), &import), None);
+        // /track overwrites a future time instead.
+        assert_eq!(refusal(event(json!(NOW_MS + 2 * 3_600_000)), &track), None);
         assert_eq!(refusal(event(json!(63_072_000)), &import), None);
         assert!(refusal(event(json!(63_072_000)), &track).is_some());
         assert_eq!(refusal(event(json!(NOW_MS / 1000 - 3600)), &track), None);
@@ -295,6 +333,26 @@ mod tests {
         assert_eq!(failure.field, "properties.$insert_id");
         assert_eq!(failure.insert_id.as_deref(), Some("not_valid"));
         assert!(failure.message.contains("'_'"), "{}", failure.message);
+    }
+
+    #[test]
+    fn events_of_1_mib_of_json_or_more() {
+        let track = rules(Api::Track, false);
+        // {"event":"e","properties":{"token":"t","distinct_id":"d","padding":"…"}}
+        let overhead =
+            r#"{"event":"e","properties":{"token":"t","distinct_id":"d","padding":""}}"#.len();
+        let event = |padding: usize| {
+            json!({"event": "e", "properties": {
+            "token": "t", "distinct_id": "d", "padding": "p".repeat(padding)}})
+        };
+        assert_eq!(refusal(event(MAX_EVENT_BYTES - overhead - 1), &track), None);
+        let (field, message) = refusal(event(MAX_EVENT_BYTES - overhead), &track).unwrap();
+        assert_eq!(field, "properties");
+        assert_eq!(
+            message,
+            "the event is 1048576 bytes of JSON; fewer than 1048576 are allowed"
+        );
+        assert!(refusal(event(MAX_EVENT_BYTES), &rules(Api::Import, true)).is_some());
     }
 
     #[test]

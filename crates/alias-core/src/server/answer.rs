@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::decode::is_form;
 use super::request::{Api, DecodedRequest, Params};
-use crate::parse::FailedRecord;
+use crate::parse::{FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED};
 
 /// The error of a strict 400 whose events were partly refused.
 pub const VALIDATION_FAILED: &str = "some data points in the request failed validation";
@@ -155,6 +155,17 @@ impl Answer {
             AnswerStyle::Strict => Self::BadRequest {
                 error: error.into(),
             },
+        }
+    }
+
+    /// The strict 400 of a project on Simplified ID Merge that was sent identity events
+    /// (`$create_alias`, `$identify`, `$merge`) on `/import`, as a live probe saw it
+    /// (facts §7): nothing of the request imported, and one failed record that is a plain
+    /// string, [`IDENTITY_EVENTS_NOT_ALLOWED`].
+    pub fn identity_events_not_allowed() -> Self {
+        Self::ValidationFailed {
+            num_records_imported: 0,
+            failed_records: vec![FailedRecord::message_only(IDENTITY_EVENTS_NOT_ALLOWED)],
         }
     }
 

@@ -201,6 +201,19 @@ impl Record {
         }
     }
 
+    /// The event's name, when the record has a non-empty string one, well-formed or not:
+    /// a server may refuse a request for the kind of events it carries before it looks at
+    /// each one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Self::Event(event) => Some(&event.event),
+            Self::Malformed { value, .. } => value
+                .get("event")
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty()),
+        }
+    }
+
     /// The event, if the record is well-formed.
     pub fn as_event(&self) -> Option<&Event> {
         match self {
@@ -291,6 +304,22 @@ mod tests {
                 Record::Event(event) => panic!("{value} decoded as {event:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_name_of_well_formed_and_malformed_records() {
+        let name = |value: Value| Record::from_value(value).name().map(str::to_owned);
+        assert_eq!(
+            name(json!({"event": "$identify", "properties": {}})).as_deref(),
+            Some("$identify")
+        );
+        assert_eq!(
+            name(json!({"event": "$merge", "properties": 7})).as_deref(),
+            Some("$merge")
+        );
+        assert_eq!(name(json!({"event": "", "properties": {}})), None);
+        assert_eq!(name(json!({"event": 1})), None);
+        assert_eq!(name(json!("$create_alias")), None);
     }
 
     #[test]

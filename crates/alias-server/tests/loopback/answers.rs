@@ -307,3 +307,62 @@ fn a_server_clock_behind_refuses_events_from_its_future() {
     );
     assert_eq!(server.events()[0].alias(), Some("b1"));
 }
+
+#[test]
+fn a_server_clock_behind_overwrites_track_times_from_its_future() {
+    let server = Server::builder().clock_skew_secs(-7200).start().unwrap();
+    let now = crate::common::now_secs();
+    let mut future = alias_event("a1", "b1");
+    future["properties"]["time"] = json!(now);
+    let mut past = alias_event("a2", "b2");
+    past["properties"]["time"] = json!(now - 3 * 3600);
+    let reply = post_json(&server, "/track?verbose=1", &json!([future, past]));
+    assert_eq!(reply.body, r#"{"status":1,"error":null}"#);
+    let times: Vec<u64> = server
+        .events()
+        .iter()
+        .map(|e| e.time_millis().unwrap())
+        .collect();
+    // The server's clock reads about two hours ago: the event from its future now carries
+    // the server's time, before the time sent and after the past one.
+    assert!(times[0] < now * 1000 - 3600 * 1000, "{times:?}");
+    assert!(times[0] > (now - 3 * 3600) * 1000, "{times:?}");
+    assert_eq!(times[1], (now - 3 * 3600) * 1000);
+}
+
+#[test]
+fn an_event_of_1_mib_or_more_is_refused_alone_in_each_style() {
+    let server = Server::start().unwrap();
+    let mut big = strict_alias_event("big-anon", "big-user", "big-1");
+    big["properties"]["padding"] = json!("p".repeat(1024 * 1024));
+    let small = strict_alias_event("small-anon", "small-user", "small-1");
+    let message =
+        |size: usize| format!("the event is {size} bytes of JSON; fewer than 1048576 are allowed");
+    let size = big.to_string().len();
+
+    let reply = post_json(&server, "/track", &json!([big]));
+    assert_reply(&reply, 200, "text/plain", "0");
+    let reply = post_json(&server, "/track?verbose=1", &json!([big]));
+    assert_reply(
+        &reply,
+        200,
+        "application/json",
+        &format!(r#"{{"status":0,"error":"{}"}}"#, message(size)),
+    );
+    let reply = import(&server, "strict=1", &json!([small, big]));
+    assert_reply(
+        &reply,
+        400,
+        "application/json",
+        &format!(
+            r#"{{"code":400,"error":"some data points in the request failed validation","failed_records":[{{"index":1,"insert_id":"big-1","field":"properties","message":"{}"}}],"num_records_imported":1,"status":"Bad Request"}}"#,
+            message(size)
+        ),
+    );
+    let aliases: Vec<_> = server
+        .events()
+        .iter()
+        .map(|e| e.alias().unwrap().to_owned())
+        .collect();
+    assert_eq!(aliases, ["small-user"]);
+}

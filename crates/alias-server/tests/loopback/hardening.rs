@@ -197,3 +197,55 @@ fn a_faulted_request_is_drained_before_the_fault_answer() {
     let answer = write_whole_body_then_read(&server, 1024 * 1024);
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
 }
+
+/// A client that asks `Expect: 100-continue` waits for leave to send its body. A body
+/// declared over the limit must get the 413 at once, never that leave.
+#[test]
+fn a_declared_oversized_body_gets_413_without_100_continue() {
+    for faults in ["", "503=1"] {
+        let server = Server::builder()
+            .faults(faults.parse().unwrap())
+            .start()
+            .unwrap();
+        let answer = raw_exchange(
+            &server,
+            b"POST /track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\nExpect: 100-continue\r\n\r\n",
+            Duration::from_secs(5),
+        );
+        assert!(!answer.contains("100 Continue"), "{faults}: {answer}");
+        let status = if faults.is_empty() { "413" } else { "503" };
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{faults}: {answer}"
+        );
+        assert_eq!(server.stats().events_received, 0);
+    }
+}
+
+/// Within the limit, the client gets its leave and the request is served.
+#[test]
+fn a_body_within_the_limit_gets_100_continue() {
+    let server = Server::start().unwrap();
+    let body = json!([alias_event("expecting", "continue")]).to_string();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut leave = [0; 25];
+    stream.read_exact(&mut leave).unwrap();
+    assert_eq!(&leave, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("\r\n\r\n1"),
+        "{answer}"
+    );
+    assert_eq!(server.events().len(), 1);
+}

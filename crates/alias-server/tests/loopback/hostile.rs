@@ -350,3 +350,65 @@ fn a_thousand_idle_connections_neither_block_others_nor_stay_forever() {
         "{answer}"
     );
 }
+
+/// A store of about 4 MB: 250 events of 16 KB, in requests that fit the body limit. 40
+/// whole copies of it would pass the memory bound.
+fn fill_with_big_events(server: &Server) {
+    let padding = "p".repeat(16 * 1024);
+    for request in 0..5 {
+        let events: Vec<_> = (0..50)
+            .map(|i| {
+                let mut event = alias_event(
+                    &format!("anon-{request}-{i}"),
+                    &format!("user-{request}-{i}"),
+                );
+                event["properties"]["padding"] = json!(padding);
+                event
+            })
+            .collect();
+        let reply = post(
+            server,
+            "/track",
+            "application/json",
+            json!(events).to_string(),
+        );
+        assert_eq!(reply.body, "1", "{reply:?}");
+    }
+    assert_eq!(server.stats().events_stored, 250);
+}
+
+/// 40 clients ask for the whole listing and never read it. Each listing is written a
+/// chunk at a time as its reader takes it, so they hold little memory between them, and
+/// ingestion and the other inspection endpoints are not held up meanwhile.
+#[test]
+fn listings_nobody_reads_hold_neither_memory_nor_the_server() {
+    let server = Server::start().unwrap();
+    fill_with_big_events(&server);
+    let stalled = within_memory_bound("40 unread listings", || {
+        let stalled: Vec<TcpStream> = (0..40)
+            .map(|_| {
+                let mut stream = TcpStream::connect(server.addr()).unwrap();
+                stream
+                    .write_all(b"GET /_inspect/events HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                stream
+            })
+            .collect();
+        // Each listing has begun: its first bytes arrive.
+        for stream in &stalled {
+            let mut stream = stream;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut head = [0; 12];
+            stream.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200");
+        }
+        track_alias(&server, "amid-listings", "served");
+        stalled
+    });
+    let (status, stats) = crate::common::inspect(&server, "stats");
+    assert_eq!(status, 200);
+    assert_eq!(stats["events_stored"], 251);
+    drop(stalled);
+}

@@ -145,6 +145,110 @@ fn simplified_stores_aliases_but_ignores_them() {
 }
 
 #[test]
+fn simplified_refuses_identity_events_on_import_and_stores_nothing_of_the_request() {
+    let server = server(IdentitySystem::Simplified);
+    let refusal = concat!(
+        r#"{"code":400,"error":"some data points in the request failed validation","#,
+        r#""failed_records":["identity events are not allowed when project is using simplified identity management"],"#,
+        r#""num_records_imported":0,"status":"Bad Request"}"#
+    );
+    let mut ordinary = strict_alias_event("device-1", "unused", "ordinary-1");
+    ordinary["event"] = json!("Signed up");
+    for (i, name) in ["$create_alias", "$identify", "$merge"].iter().enumerate() {
+        let mut identity_event = strict_alias_event("device-1", "user", &format!("identity-{i}"));
+        identity_event["event"] = json!(name);
+        for query in ["strict=1", "strict=0"] {
+            let reply = import(&server, query, &json!([ordinary, identity_event]));
+            assert_eq!(
+                (reply.status, reply.body.as_str()),
+                (400, refusal),
+                "{name} {query}"
+            );
+        }
+    }
+    assert!(server.events().is_empty());
+    let stats = server.stats();
+    assert_eq!((stats.events_received, stats.events_rejected), (12, 12));
+    // Without identity events, the same project imports.
+    let reply = import(&server, "strict=1", &json!([ordinary]));
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
+/// An event that associates `device_id` with `user_id` under Simplified ID Merge.
+fn association(device_id: &str, user_id: &str, insert_id: &str) -> Value {
+    let mut event = strict_alias_event(user_id, "unused", insert_id);
+    event["event"] = json!("Logged in");
+    let properties = event["properties"].as_object_mut().unwrap();
+    properties.remove("alias");
+    properties.insert("$device_id".into(), json!(device_id));
+    properties.insert("$user_id".into(), json!(user_id));
+    event
+}
+
+#[test]
+fn simplified_links_device_ids_to_user_ids_on_both_endpoints() {
+    let server = server(IdentitySystem::Simplified);
+    crate::common::post_json(
+        &server,
+        "/track",
+        &json!([association("device-1", "user-a", "t-1")]),
+    );
+    let reply = import(
+        &server,
+        "strict=1",
+        &json!([association("device-2", "user-a", "i-1")]),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let cluster_of_a = vec!["device-1".to_owned(), "device-2".into(), "user-a".into()];
+    assert_eq!(
+        cluster(&server, "device-1"),
+        ("user-a".into(), cluster_of_a.clone())
+    );
+    let (status, body) = inspect(&server, "identity/device-2");
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"id": "device-2", "canonical": "user-a", "cluster": cluster_of_a})
+    );
+
+    // First write wins: the device stays with user-a; the event is stored and says why.
+    track_association(&server, "device-1", "user-b");
+    assert_eq!(cluster(&server, "device-1").0, "user-a");
+    assert_eq!(
+        cluster(&server, "user-b"),
+        ("user-b".into(), vec!["user-b".into()])
+    );
+    let last = server.events().pop().unwrap();
+    assert_eq!(
+        last.str_property("$identity_failure_reason"),
+        Some("errAnonDistinctIdAssignedAlready")
+    );
+    assert_eq!(server.events().len(), 3);
+}
+
+fn track_association(server: &Server, device_id: &str, user_id: &str) {
+    let reply = crate::common::post_json(
+        server,
+        "/track?verbose=1",
+        &json!([association(device_id, user_id, "t-2")]),
+    );
+    assert_eq!(reply.body, r#"{"status":1,"error":null}"#);
+}
+
+#[test]
+fn original_and_legacy_store_device_and_user_ids_inertly() {
+    for system in [IdentitySystem::Original, IdentitySystem::Legacy] {
+        let server = server(system);
+        track_association(&server, "device-1", "user-a");
+        assert!(server.identity("device-1").is_none(), "{system}");
+        assert_eq!(cluster(&server, "user-a").1, ["user-a"], "{system}");
+        let stored = server.events().pop().unwrap();
+        assert_eq!(stored.str_property("$device_id"), Some("device-1"));
+        assert_eq!(stored.str_property("$identity_failure_reason"), None);
+    }
+}
+
+#[test]
 fn the_identity_endpoint_agrees_with_the_handle() {
     let server = server(IdentitySystem::Original);
     track_alias(&server, "anon 1", "user+1@example.com/é");

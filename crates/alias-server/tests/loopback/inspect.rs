@@ -21,7 +21,7 @@ fn stats_has_exactly_the_documented_integer_fields() {
     assert_eq!(reply.content_type.as_deref(), Some("application/json"));
     assert_eq!(
         reply.body,
-        r#"{"requests":2,"events_received":3,"events_stored":2,"duplicates_dropped":0,"events_rejected":1,"faults_injected":0}"#
+        r#"{"requests":2,"events_received":3,"events_stored":2,"duplicates_dropped":0,"events_rejected":1,"faults_injected":0,"requests_rate_limited":0}"#
     );
     let stats = server.stats();
     assert_eq!(
@@ -55,6 +55,47 @@ fn events_come_back_in_arrival_order_as_sent() {
 }
 
 #[test]
+fn events_come_in_pages() {
+    let server = Server::start().unwrap();
+    let events: Vec<_> = (0..10)
+        .map(|i| alias_event(&format!("a{i}"), &format!("b{i}")))
+        .collect();
+    post_json(&server, "/track", &json!(events));
+    let aliases = |value: &serde_json::Value| -> Vec<String> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["properties"]["alias"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, page) = inspect(&server, "events?offset=3&limit=4");
+    assert_eq!(status, 200);
+    assert_eq!(aliases(&page), ["b3", "b4", "b5", "b6"]);
+    assert_eq!(
+        serde_json::to_value(server.events_page(3, 4)).unwrap(),
+        page,
+        "the handle and the API agree"
+    );
+    assert_eq!(
+        aliases(&inspect(&server, "events?offset=8").1),
+        ["b8", "b9"]
+    );
+    assert_eq!(aliases(&inspect(&server, "events?limit=1").1), ["b0"]);
+    assert_eq!(
+        inspect(&server, "events?offset=99&limit=5"),
+        (200, json!([]))
+    );
+    assert!(server.events_page(99, 5).is_empty());
+    let reply = get(&server, "/_inspect/events?limit=-1");
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body,
+        r#"{"error":"limit must be a whole number, not \"-1\""}"#
+    );
+}
+
+#[test]
 fn reset_clears_everything() {
     let server = Server::start().unwrap();
     track_alias(&server, "a", "b");
@@ -65,7 +106,7 @@ fn reset_clears_everything() {
         inspect(&server, "stats"),
         (
             200,
-            json!({"requests": 0, "events_received": 0, "events_stored": 0, "duplicates_dropped": 0, "events_rejected": 0, "faults_injected": 0})
+            json!({"requests": 0, "events_received": 0, "events_stored": 0, "duplicates_dropped": 0, "events_rejected": 0, "faults_injected": 0, "requests_rate_limited": 0})
         )
     );
     assert_eq!(inspect(&server, "identity/a").0, 404);

@@ -10,4 +10,6 @@ mod hostile;
 mod identity;
 mod inspect;
 mod lifecycle;
+mod rate_limit;
+mod unknown_tokens;
 mod wire_forms;
