@@ -153,17 +153,22 @@ fn stored_events(expected: &[EventExpect], server: &Server) -> Vec<String> {
     let mut failures = Vec::new();
     for want in expected {
         let found = events.iter().enumerate().find(|(i, event)| {
+            let matches = |name: &str, want: Option<&str>| {
+                want.is_none_or(|want| event.str_property(name) == Some(want))
+            };
             !used.contains(i)
-                && event.str_property("alias") == Some(want.alias.as_str())
-                && want
-                    .distinct_id
-                    .as_deref()
-                    .is_none_or(|d| event.str_property("distinct_id") == Some(d))
+                && want.event.as_deref().is_none_or(|name| event.event == name)
+                && matches("alias", want.alias.as_deref())
+                && matches("distinct_id", want.distinct_id.as_deref())
         });
+        let label = want
+            .alias
+            .as_deref()
+            .or(want.event.as_deref())
+            .unwrap_or("?");
         let Some((index, event)) = found else {
             failures.push(format!(
-                "no stored event with alias {:?}{}",
-                want.alias,
+                "no stored event with alias or name {label:?}{}",
                 want.distinct_id
                     .as_deref()
                     .map(|d| format!(" and distinct_id {d:?}"))
@@ -178,7 +183,7 @@ fn stored_events(expected: &[EventExpect], server: &Server) -> Vec<String> {
             Some(Value::Null) if reason.is_some() => {
                 failures.push(format!(
                     "event {:?}: unexpected $failure_reason {}",
-                    want.alias,
+                    label,
                     reason.unwrap_or(&Value::Null)
                 ));
             }
@@ -187,13 +192,13 @@ fn stored_events(expected: &[EventExpect], server: &Server) -> Vec<String> {
             {
                 failures.push(format!(
                     "event {:?}: expected a $failure_reason, found none",
-                    want.alias
+                    label
                 ));
             }
             Some(Value::String(expected)) if reason != Some(&Value::String(expected.clone())) => {
                 failures.push(format!(
                     "event {:?}: expected $failure_reason {expected:?}, got {reason:?}",
-                    want.alias
+                    label
                 ));
             }
             Some(_) => {}
@@ -202,7 +207,7 @@ fn stored_events(expected: &[EventExpect], server: &Server) -> Vec<String> {
             if event.properties.get(name) != Some(value) {
                 failures.push(format!(
                     "event {:?}: property {name} expected {value}, got {:?}",
-                    want.alias,
+                    label,
                     event.properties.get(name)
                 ));
             }

@@ -65,6 +65,18 @@ fn config_args(spec: &ClientSpec) -> Result<Vec<String>, String> {
     if spec.gzip == Some(true) {
         args.push("--gzip".to_owned());
     }
+    if let Some(concurrency) = spec.concurrency {
+        args.push("--concurrency".to_owned());
+        args.push(concurrency.to_string());
+    }
+    if let Some(link) = &spec.link {
+        args.push("--link".to_owned());
+        args.push(link.replace('_', "-"));
+    }
+    if let Some(event) = &spec.association_event {
+        args.push("--association-event".to_owned());
+        args.push(event.clone());
+    }
     Ok(args)
 }
 

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::time::UNIX_EPOCH;
 
 use alias_core::{
-    AliasOutcome, ApiHost, BatchLimits, Config, CreateAlias, Credentials, Endpoint, Region, Report,
-    RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
+    AliasOutcome, ApiHost, BatchLimits, Config, CreateAlias, Credentials, Endpoint, EventName,
+    Link, Region, Report, RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
 };
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_SERVICE_ACCOUNT_SECRET,
@@ -176,6 +176,16 @@ pub fn config(spec: &ClientSpec, server_url: Option<&str>) -> Result<Config, Str
         max_events: spec.max_events.unwrap_or(defaults.max_events),
         max_body_bytes: spec.max_body_bytes.unwrap_or(defaults.max_body_bytes),
     });
+    config = match (spec.link.as_deref(), spec.association_event.as_deref()) {
+        (None | Some("create_alias"), None) => config,
+        (Some("association"), Some(event)) => config.link(Link::Association {
+            event: EventName::new(event).map_err(|e| e.to_string())?,
+        }),
+        (link, event) => return Err(format!("unknown link {link:?} with event {event:?}")),
+    };
+    if let Some(concurrency) = spec.concurrency {
+        config = config.concurrency(concurrency);
+    }
     let mut retry = RetryPolicy::fast();
     if let Some(attempts) = spec.max_attempts {
         retry.max_attempts = attempts;

@@ -80,6 +80,12 @@ pub struct ClientSpec {
     pub max_body_bytes: Option<usize>,
     /// Attempts per request.
     pub max_attempts: Option<u32>,
+    /// Requests in flight at once.
+    pub concurrency: Option<usize>,
+    /// `create_alias` (default) or `association`, with `association_event` its name.
+    pub link: Option<String>,
+    /// The event name of an `association` link.
+    pub association_event: Option<String>,
 }
 
 /// An alias to send, or a generator of many.
@@ -204,8 +210,10 @@ pub struct Expect {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventExpect {
-    /// Its `properties.alias`.
-    pub alias: String,
+    /// Its name, when it matters (association events).
+    pub event: Option<String>,
+    /// Its `properties.alias`, when it has one.
+    pub alias: Option<String>,
     /// Its `properties.distinct_id`, when it matters.
     pub distinct_id: Option<String>,
     /// `null` (no refusal), a `$failure_reason`, or `{ "any": true }`; absent: not checked.

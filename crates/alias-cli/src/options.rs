@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use alias_core::{
-    ApiHost, BatchLimits, Config, ConfigError, Credentials, Endpoint, Field, Region, RetryPolicy,
-    Secret, Token, TrackBody, TransportLimits, ValidationError,
+    ApiHost, BatchLimits, Config, ConfigError, Credentials, Endpoint, EventName, Field, Link,
+    Region, RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
 };
 use clap::ValueEnum;
 
@@ -83,6 +83,33 @@ pub(crate) struct CommonArgs {
     /// until the refused row is found.
     #[arg(long, help_heading = "Advanced")]
     no_strict: bool,
+
+    /// How each pair of ids is linked. create-alias: a $create_alias event, which Original
+    /// ID Merge and Legacy projects read. association: an event named by
+    /// --association-event carrying $device_id (the distinct_id) and $user_id (the alias),
+    /// which is how projects on Simplified ID Merge (the default since 2024) link ids; they
+    /// refuse or ignore $create_alias.
+    #[arg(long, value_enum, default_value_t = LinkArg::CreateAlias)]
+    link: LinkArg,
+
+    /// The event name of --link association, e.g. "Identity Linked".
+    #[arg(long, value_name = "NAME", required_if_eq("link", "association"))]
+    association_event: Option<String>,
+
+    /// Send at most this many events a second, from the first request on: to leave room
+    /// under the project's rate limit (about 30,000 events/s) for other senders.
+    #[arg(
+        long,
+        value_name = "EVENTS_PER_SEC",
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    max_rate: Option<u32>,
+
+    /// Do not adapt the send rate to 429 answers (by default, after a 429 the import
+    /// sends a little under the rate Mixpanel accepted, and speeds up again while answers
+    /// succeed). A Retry-After is honoured either way.
+    #[arg(long, help_heading = "Advanced")]
+    no_adaptive_pacing: bool,
 
     /// The HTTP client that carries the requests.
     #[arg(long, value_enum, default_value_t = TransportArg::Reqwest)]
@@ -172,6 +199,15 @@ impl From<BodyArg> for TrackBody {
     }
 }
 
+/// `--link`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LinkArg {
+    /// A $create_alias event.
+    CreateAlias,
+    /// An association event ($device_id and $user_id), for Simplified ID Merge.
+    Association,
+}
+
 /// `--region`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum RegionArg {
@@ -248,6 +284,12 @@ impl CommonArgs {
         if self.no_strict {
             config = config.strict(false);
         }
+        if let Some(rate) = self.max_rate {
+            config = config.max_rate(rate);
+        }
+        config = config
+            .adaptive_pacing(!self.no_adaptive_pacing)
+            .link(self.link()?);
         Ok(Settings {
             config,
             transport: self.transport,
@@ -255,6 +297,29 @@ impl CommonArgs {
             limits: TransportLimits::default()
                 .request_timeout(Duration::from_millis(self.request_timeout_ms)),
         })
+    }
+
+    fn link(&self) -> Result<Link, UsageError> {
+        match (self.link, &self.association_event) {
+            (LinkArg::CreateAlias, None) => Ok(Link::CreateAlias),
+            (LinkArg::Association, Some(event)) => EventName::new(event.as_str())
+                .map(|event| Link::Association { event })
+                .map_err(|error| {
+                    UsageError::new(format!(
+                        "--association-event {}; name the event that will carry $device_id \
+                         and $user_id, e.g. \"Identity Linked\"",
+                        error.problem
+                    ))
+                }),
+            (LinkArg::CreateAlias, Some(_)) => Err(UsageError::new(
+                "--association-event names the event of --link association: add --link \
+                 association, or drop --association-event to send $create_alias",
+            )),
+            // clap requires the event name with --link association.
+            (LinkArg::Association, None) => Err(UsageError::new(
+                "--link association needs --association-event NAME",
+            )),
+        }
     }
 
     fn token(&self) -> Result<Token, UsageError> {
@@ -535,6 +600,39 @@ mod tests {
             panic!("{config:?}");
         };
         assert_eq!(secret.expose(), REDACTED);
+    }
+
+    #[test]
+    fn link_association_needs_its_event_name() {
+        let error =
+            Cli::try_parse_from(["test", "--token", "t", "--link", "association"]).unwrap_err();
+        assert_eq!(error.exit_code(), 2);
+        assert!(error.to_string().contains("--association-event"), "{error}");
+        let config = settings(&["--link", "association", "--association-event", "Linked"])
+            .unwrap()
+            .config;
+        let alias = alias_core::CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        let batches = config
+            .encode(&[alias], std::time::SystemTime::now())
+            .unwrap();
+        let body = String::from_utf8(batches[0].request.body().clone()).unwrap();
+        assert!(
+            body.contains("Linked") && body.contains("%24device_id"),
+            "{body}"
+        );
+        for (args, flag) in [
+            (
+                &["--link", "association", "--association-event", "$identify"][..],
+                "--association-event ",
+            ),
+            (
+                &["--association-event", "Linked"][..],
+                "--association-event names",
+            ),
+        ] {
+            let error = settings(args).unwrap_err();
+            assert!(error.to_string().starts_with(flag), "{error}");
+        }
     }
 
     #[test]
