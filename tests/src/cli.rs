@@ -69,6 +69,9 @@ fn config_args(spec: &ClientSpec) -> Result<Vec<String>, String> {
         args.push("--concurrency".to_owned());
         args.push(concurrency.to_string());
     }
+    if spec.ordered == Some(true) {
+        args.push("--keep-order".to_owned());
+    }
     if let Some(link) = &spec.link {
         args.push("--link".to_owned());
         args.push(link.replace('_', "-"));

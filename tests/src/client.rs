@@ -186,6 +186,9 @@ pub fn config(spec: &ClientSpec, server_url: Option<&str>) -> Result<Config, Str
     if let Some(concurrency) = spec.concurrency {
         config = config.concurrency(concurrency);
     }
+    if let Some(ordered) = spec.ordered {
+        config = config.ordered(ordered);
+    }
     let mut retry = RetryPolicy::fast();
     if let Some(attempts) = spec.max_attempts {
         retry.max_attempts = attempts;

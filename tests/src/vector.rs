@@ -82,6 +82,8 @@ pub struct ClientSpec {
     pub max_attempts: Option<u32>,
     /// Requests in flight at once.
     pub concurrency: Option<usize>,
+    /// Send in input order (`Config::ordered`, `--keep-order`).
+    pub ordered: Option<bool>,
     /// `create_alias` (default) or `association`, with `association_event` its name.
     pub link: Option<String>,
     /// The event name of an `association` link.

@@ -105,6 +105,12 @@ pub(crate) struct CommonArgs {
     )]
     max_rate: Option<u32>,
 
+    /// Send rows in input order: one request at a time, and a request waiting for a retry
+    /// holds back the rows after it. Needed when rows build on each other (a chain of
+    /// aliases under Legacy ID management); slower.
+    #[arg(long)]
+    keep_order: bool,
+
     /// Do not adapt the send rate to 429 answers (by default, after a 429 the import
     /// sends a little under the rate Mixpanel accepted, and speeds up again while answers
     /// succeed). A Retry-After is honoured either way.
@@ -288,6 +294,7 @@ impl CommonArgs {
             config = config.max_rate(rate);
         }
         config = config
+            .ordered(self.keep_order)
             .adaptive_pacing(!self.no_adaptive_pacing)
             .link(self.link()?);
         Ok(Settings {

@@ -361,6 +361,7 @@ pub struct Config {
     pub(crate) max_rate: Option<u32>,
     pub(crate) adaptive_pacing: bool,
     pub(crate) link: Link,
+    pub(crate) ordered: bool,
 }
 
 impl Config {
@@ -383,6 +384,7 @@ impl Config {
             max_rate: None,
             adaptive_pacing: true,
             link: Link::CreateAlias,
+            ordered: false,
         }
     }
 
@@ -483,6 +485,21 @@ impl Config {
     /// every send of the delivery either way.
     pub fn adaptive_pacing(mut self, adaptive: bool) -> Self {
         self.adaptive_pacing = adaptive;
+        self
+    }
+
+    /// Sends aliases in input order: one request at a time, and a request waiting for a
+    /// retry holds back the ones after it. Default off: with several requests in flight,
+    /// and retries, a later batch can reach Mixpanel before an earlier one.
+    ///
+    /// Order matters when one alias builds on another: a chain (`B` aliased to `A`, then
+    /// `C` to `B`) under Legacy ID management, where an alias points at what its
+    /// distinct_id pointed at when it was made, and which alias of an id is refused
+    /// (`errAliasAlreadyExists`) when the same alias comes twice. Original ID Merge merges
+    /// whole clusters, so a chain ends the same either way. Mixpanel processes identity
+    /// asynchronously (facts §7), so order on the wire is all a client can give.
+    pub fn ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
         self
     }
 

@@ -311,7 +311,13 @@ impl Delivery {
     pub fn poll(&mut self, now: Instant) -> Action {
         self.wake_due(now);
         let mut paced_until = None;
-        if self.in_flight.len() < self.config.concurrency {
+        // In order: one request at a time, and none past a batch waiting for its retry.
+        let (max_in_flight, held_back) = if self.config.ordered {
+            (1, !self.waiting.is_empty())
+        } else {
+            (self.config.concurrency, false)
+        };
+        if self.in_flight.len() < max_in_flight && !held_back {
             match self.next_request(now) {
                 Next::Send(outgoing) => return Action::Send(outgoing),
                 Next::NotBefore(at) => paced_until = Some(at),

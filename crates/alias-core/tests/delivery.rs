@@ -704,3 +704,19 @@ fn a_request_the_http_client_cannot_build_is_not_retried() {
     assert!(matches!(delivery.poll(now), Action::Done));
     assert_eq!(delivery.into_report().stats.retries, 0);
 }
+
+#[test]
+fn ordered_delivery_sends_one_batch_at_a_time_and_retries_before_moving_on() {
+    let config = one_per_batch(config()).concurrency(8).ordered(true);
+    let (mut delivery, t0) = start(config, 3);
+    let first = expect_send(&mut delivery, t0);
+    assert_eq!(expect_wait(&mut delivery, t0), None, "one at a time");
+    delivery.on_response(first.id, &answer(503, ""), t0);
+    // The second batch is ready, yet waits behind the first's retry.
+    let retry_at = expect_wait(&mut delivery, t0).expect("the first batch's retry");
+    let again = expect_send(&mut delivery, retry_at);
+    assert_eq!((again.batch, again.attempt), (first.batch, 2));
+    delivery.on_response(again.id, &answer(200, OK), retry_at);
+    let second = expect_send(&mut delivery, retry_at);
+    assert_ne!(second.batch, first.batch);
+}
