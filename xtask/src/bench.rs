@@ -7,6 +7,7 @@
 //! - each client (reqwest async, reqwest blocking, surf, the CLI's import) sending the
 //!   same workload, in aliases per second;
 //! - the CLI's peak resident memory while importing a large CSV;
+//! - a long import against a server limited to a rate, with pacing and without;
 //! - the official Python SDK's `alias()` in a loop, as the peer figure (when python3
 //!   can install it).
 //!
@@ -17,6 +18,7 @@
 mod ceiling;
 mod clients;
 mod machine;
+mod pacing;
 mod python;
 mod report;
 mod rss;
@@ -56,6 +58,15 @@ pub(crate) struct Args {
     /// Leave out the Python SDK.
     #[arg(long)]
     no_python: bool,
+    /// Rows of the import against a rate-limited server, run paced and not.
+    #[arg(long, default_value_t = 600_000)]
+    paced_rows: usize,
+    /// The rate limit of that server, events per second.
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: u32,
+    /// Leave out the rate-limited import.
+    #[arg(long)]
+    no_pacing: bool,
 }
 
 /// What sends the workload in a throughput run.
@@ -140,6 +151,11 @@ fn measure(args: &Args) -> Result<Figures, String> {
     let csv = dir.join(format!("aliases-{}.csv", args.aliases));
     let throughput = throughput(args, &cli, &csv, &server)?;
     let import = import(args, &cli, &dir, &server)?;
+    let pacing = if args.no_pacing {
+        Vec::new()
+    } else {
+        pacing::measure(&cli, &dir, args.paced_rows, args.rate_limit)?
+    };
     let python = if args.no_python {
         Err("left out (--no-python)".to_owned())
     } else {
@@ -153,6 +169,7 @@ fn measure(args: &Args) -> Result<Figures, String> {
         aliases: args.aliases,
         throughput,
         import,
+        pacing,
         python,
         machine: machine::describe(),
         load: [load_before, machine::load_average()],

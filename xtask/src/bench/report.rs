@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::Sender;
+use super::pacing::PacedRun;
 use super::python::SDK;
 use super::workload::{BATCH, CONCURRENCY};
 
@@ -14,6 +15,10 @@ const CEILING_SHARE: f64 = 0.8;
 const MAX_IMPORT_RSS: u64 = 64 * 1024 * 1024;
 /// Every client at this multiple of the Python SDK's rate or more.
 const PYTHON_MULTIPLE: f64 = 100.0;
+/// The paced import reaches this share of the server's rate limit or more.
+const LIMIT_SHARE: f64 = 0.9;
+/// The paced import has at most this share of its requests answered 429.
+const MAX_REFUSED_SHARE: f64 = 0.05;
 
 /// Everything one `cargo xtask bench` measured.
 #[derive(Debug)]
@@ -23,6 +28,8 @@ pub(super) struct Figures {
     /// Aliases per second of each run, by sender, in [`Sender::ALL`] order.
     pub(super) throughput: Vec<(Sender, Vec<f64>)>,
     pub(super) import: Import,
+    /// The imports against a rate-limited server: paced, then not.
+    pub(super) pacing: Vec<PacedRun>,
     /// The Python SDK's figure, or why there is none.
     pub(super) python: Result<Python, String>,
     /// The machine's CPU and cores.
@@ -72,6 +79,15 @@ impl Target {
         }
     }
 
+    /// A count that must be zero; the ratio column shows the count.
+    fn none(text: String, count: u64) -> Self {
+        Self {
+            text,
+            ratio: count as f64,
+            met: count == 0,
+        }
+    }
+
     fn at_most(text: String, value: f64, bound: f64) -> Self {
         Self {
             text,
@@ -101,7 +117,59 @@ impl Figures {
     fn lines(&self) -> Vec<Line> {
         let mut lines = self.throughput_lines();
         lines.extend(self.import_lines());
+        lines.extend(self.pacing_lines());
         lines.extend(self.python_lines());
+        lines
+    }
+
+    /// Rate, refusals and losses of each rate-limited import; the targets hold for the
+    /// paced one, the other is the comparison.
+    fn pacing_lines(&self) -> Vec<Line> {
+        let mut lines = Vec::new();
+        for run in &self.pacing {
+            let how = if run.adaptive { "paced" } else { "not paced" };
+            let rows = thousands(run.rows);
+            let limit = thousands(run.limit as usize);
+            let share = run.share_of_limit();
+            let refused = run.refused_share();
+            let targets = run.adaptive.then(|| {
+                [
+                    Target::at_least(format!(">= {LIMIT_SHARE} of limit"), share, LIMIT_SHARE),
+                    Target::at_most(
+                        format!("<= {:.0}% 429", MAX_REFUSED_SHARE * 100.0),
+                        refused,
+                        MAX_REFUSED_SHARE,
+                    ),
+                    Target::none("0 undelivered".to_owned(), run.undelivered),
+                ]
+            });
+            let [rate_target, refused_target, lost_target] = match targets {
+                Some([a, b, c]) => [Some(a), Some(b), Some(c)],
+                None => [None, None, None],
+            };
+            lines.extend([
+                Line {
+                    measurement: format!("{how} import of {rows} rows, limit {limit}/s: rate"),
+                    figure: format!("{:.1} s, {share:.2} of limit", run.elapsed.as_secs_f64()),
+                    target: rate_target,
+                },
+                Line {
+                    measurement: format!("{how} import: requests answered 429"),
+                    figure: format!(
+                        "{} of {} ({:.1}%)",
+                        run.rate_limited,
+                        run.requests,
+                        refused * 100.0
+                    ),
+                    target: refused_target,
+                },
+                Line {
+                    measurement: format!("{how} import: rows undelivered"),
+                    figure: run.undelivered.to_string(),
+                    target: lost_target,
+                },
+            ]);
+        }
         lines
     }
 
@@ -260,6 +328,16 @@ impl Figures {
                 "peak_rss_bytes": self.import.peak_rss,
                 "aliases_per_second": self.import.aliases_per_second,
             },
+            "rate_limited_imports": self.pacing.iter().map(|run| json!({
+                "adaptive": run.adaptive,
+                "rows": run.rows,
+                "limit_events_per_second": run.limit,
+                "seconds": run.elapsed.as_secs_f64(),
+                "share_of_limit": run.share_of_limit(),
+                "requests": run.requests,
+                "requests_rate_limited": run.rate_limited,
+                "undelivered": run.undelivered,
+            })).collect::<Vec<_>>(),
             "python_sdk": python,
             "targets": targets,
         });

@@ -24,8 +24,14 @@ pub(super) struct ServerProcess {
 impl ServerProcess {
     /// Starts `cli serve` on a free loopback port and waits for its address.
     pub(super) fn start(cli: &Path) -> Result<Self, String> {
+        Self::start_with(cli, &[])
+    }
+
+    /// [`ServerProcess::start`], with more options of `serve`.
+    pub(super) fn start_with(cli: &Path, options: &[&str]) -> Result<Self, String> {
         let child = Command::new(cli)
             .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(options)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
