@@ -34,47 +34,41 @@
 //! ```
 #![deny(missing_docs)]
 
-mod batch;
-mod client;
-mod config;
-mod create_alias;
 mod delivery;
-mod drive;
-mod encode;
+mod driver;
 mod error;
-mod id;
-mod pacing;
-mod parse;
-mod report;
-mod retry;
-mod secret;
 #[cfg(feature = "server")]
 pub mod server;
-mod stop;
+mod wire;
 
-pub use client::{AliasClient, AliasClientBuilder, HttpClient};
-pub use config::{
-    ApiHost, BatchLimits, Config, Credentials, Endpoint, EventName, Link, Region, TrackBody,
+pub use delivery::batch::Batch;
+pub use delivery::machine::{Action, Delivery, Outgoing, RequestId};
+pub use delivery::report::{
+    AliasError, AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally,
+    Undelivered,
 };
-pub use create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
-pub use delivery::{Action, Delivery, Outgoing, RequestId};
-pub use drive::{Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one, drive};
-pub use encode::{Batch, MAX_EVENT_BYTES, USER_AGENT};
+pub use driver::async_loop::{
+    Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one, drive,
+};
+pub use driver::client::{AliasClient, AliasClientBuilder, HttpClient};
+pub use driver::stop::{StopSignal, Stopper, stop_signal};
 pub use error::{
     ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,
     ValidationError, escape_controls,
 };
-pub use id::{Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder};
-pub use parse::{
+pub use wire::config::{
+    ApiHost, BatchLimits, Config, Credentials, Endpoint, EventName, Link, Region, RetryPolicy,
+    TrackBody,
+};
+pub use wire::create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
+pub use wire::encode::{MAX_EVENT_BYTES, USER_AGENT};
+pub use wire::id::{
+    Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder,
+};
+pub use wire::parse::{
     FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED, RetryAfter, TEMPORARY_FAILURE, Verdict,
     parse_response,
 };
-pub use report::{
-    AliasError, AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally,
-    Undelivered,
-};
-pub use retry::RetryPolicy;
-pub use secret::{Secret, Token};
-pub use stop::{StopSignal, Stopper, stop_signal};
+pub use wire::secret::{Secret, Token};
 
 pub use http;

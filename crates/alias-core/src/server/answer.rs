@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::decode::is_form;
 use super::request::{Api, DecodedRequest, Params};
-use crate::parse::{FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED};
+use crate::wire::parse::{FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED};
 
 /// The error of a strict 400 whose events were partly refused.
 pub const VALIDATION_FAILED: &str = "some data points in the request failed validation";
@@ -278,7 +278,7 @@ pub fn encode_response(answer: &Answer) -> Response<Vec<u8>> {
         Answer::RateLimited { .. } => (JSON, error_body(status, RATE_LIMITED, reason)),
         Answer::ServerError { .. } => (
             JSON,
-            error_body(status, crate::parse::TEMPORARY_FAILURE, reason),
+            error_body(status, crate::wire::parse::TEMPORARY_FAILURE, reason),
         ),
         Answer::ProxyError { .. } => (HTML, proxy_page(status, reason).into_bytes()),
     };

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderValue;
 
 use super::error::DecodeError;
-use crate::secret::Secret;
+use crate::wire::secret::Secret;
 
 /// The user and password of an `Authorization: Basic` header.
 ///

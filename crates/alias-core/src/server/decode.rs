@@ -10,7 +10,7 @@ use super::body::uncompressed;
 use super::error::DecodeError;
 use super::json::{data_to_json, parse_records};
 use super::request::{Api, DecodedRequest, Params, WireForm};
-use crate::config::BatchLimits;
+use crate::wire::config::BatchLimits;
 
 /// Bounds on what decoding may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,12 +13,12 @@ use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use http::{Request, Response};
 use tracing::Instrument;
 
-use crate::config::Config;
-use crate::create_alias::CreateAlias;
-use crate::delivery::{Action, Delivery, Outgoing, RequestId};
+use crate::delivery::machine::{Action, Delivery, Outgoing, RequestId};
+use crate::delivery::report::{AliasError, DeliveryStats, Report, ReportEntry, Tally};
 use crate::error::TransportError;
-use crate::id::{Alias, DistinctId};
-use crate::report::{AliasError, DeliveryStats, Report, ReportEntry, Tally};
+use crate::wire::config::Config;
+use crate::wire::create_alias::CreateAlias;
+use crate::wire::id::{Alias, DistinctId};
 
 /// Sends one request and reads its whole answer.
 pub trait Transport {
@@ -359,10 +359,10 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use super::*;
+    use crate::delivery::report::{AliasOutcome, DeliveryError};
+    use crate::wire::config::RetryPolicy;
     use crate::error::TransportErrorKind;
-    use crate::report::{AliasOutcome, DeliveryError};
-    use crate::retry::RetryPolicy;
-    use crate::secret::Token;
+    use crate::wire::secret::Token;
 
     /// Answers from a script, one per request, and counts the requests.
     struct Scripted(RefCell<VecDeque<Result<Response<Vec<u8>>, TransportError>>>);
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn into_result_keeps_the_reason() {
-        let undelivered = AliasOutcome::Undelivered(crate::report::Undelivered {
+        let undelivered = AliasOutcome::Undelivered(crate::delivery::report::Undelivered {
             attempts: 3,
             last_error: DeliveryError::Abandoned,
         });
@@ -505,7 +505,7 @@ mod tests {
         let config = Config::new(Token::new("tok").unwrap());
         let transport = Scripted(RefCell::new(VecDeque::from([answer(503, "busy")])));
         let clock = Frozen(Instant::now());
-        let (stopper, stop) = crate::stop_signal();
+        let (stopper, stop) = crate::driver::stop::stop_signal();
         let input = futures_util::stream::iter(
             ["a", "b"].map(|id| CreateAlias::from_ids(id, &format!("{id}-user")).unwrap()),
         );
@@ -528,7 +528,7 @@ mod tests {
         assert_eq!(
             *outcomes.borrow(),
             vec![
-                AliasOutcome::Undelivered(crate::report::Undelivered {
+                AliasOutcome::Undelivered(crate::delivery::report::Undelivered {
                     attempts: 1,
                     last_error: DeliveryError::Abandoned,
                 });

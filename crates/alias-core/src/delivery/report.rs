@@ -2,9 +2,9 @@
 
 use http::StatusCode;
 
-use crate::create_alias::CreateAlias;
 use crate::error::{ParseError, TransportError, ValidationError};
-use crate::parse::IDENTITY_EVENTS_NOT_ALLOWED;
+use crate::wire::create_alias::CreateAlias;
+use crate::wire::parse::IDENTITY_EVENTS_NOT_ALLOWED;
 
 /// The final result for one alias.
 #[derive(Debug, Clone, PartialEq, Eq)]

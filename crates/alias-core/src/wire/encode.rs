@@ -6,7 +6,6 @@
 //! reuses the same event bytes, so the server sees byte-identical events every time.
 
 use std::io::{self, Write};
-use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -16,9 +15,9 @@ use flate2::write::GzEncoder;
 use http::header::{self, HeaderValue};
 use http::{Method, Request};
 
-use crate::config::{Config, Credentials, Endpoint, TrackBody};
-use crate::create_alias::{CreateAlias, EARLIEST_TIME, millis};
-use crate::error::{EncodeError, Field, Problem, ValidationError};
+use crate::error::{Field, Problem, ValidationError};
+use crate::wire::config::{Config, Credentials, Endpoint, TrackBody};
+use crate::wire::create_alias::{CreateAlias, EARLIEST_TIME, millis};
 
 /// The `User-Agent` of every request: this crate and its version.
 pub const USER_AGENT: &str = concat!("alias-core/", env!("CARGO_PKG_VERSION"));
@@ -107,7 +106,7 @@ fn check_time_window(
 
 /// An upper bound of the uncompressed body length of a request carrying `events`: exact
 /// but for a few bytes in the JSON forms, an estimate for base64 (whose `+` and `/` escapes
-/// depend on the whole document), which [`crate::batch::fit`] corrects by splitting when the
+/// depend on the whole document), which the batching rule corrects by splitting when the
 /// real body is larger.
 pub(crate) fn body_len_estimate(config: &Config, events: &[EncodedEvent]) -> usize {
     let form = body_form(config);
@@ -398,63 +397,10 @@ fn basic_auth(config: &Config, credentials: &Credentials) -> HeaderValue {
     value
 }
 
-/// One request of an [`Config::encode`] call, and which aliases it carries.
-#[derive(Debug)]
-pub struct Batch {
-    /// The request to send.
-    pub request: Request<Vec<u8>>,
-    /// The positions, in the input, of the aliases it carries, in body order: the `index` of
-    /// a strict answer's failed record is relative to `aliases.start`.
-    pub aliases: Range<usize>,
-}
-
-impl Config {
-    /// Encodes `aliases` into as few requests as the batch limits allow.
-    ///
-    /// `now` fixes the time of aliases that have none (when delivery is idempotent) and is
-    /// the reference for the time window. This is the one-shot form; [`crate::Delivery`]
-    /// also retries, splits and tracks every alias to a final outcome.
-    ///
-    /// ```
-    /// use std::time::SystemTime;
-    /// use alias_core::{Config, CreateAlias, Token};
-    ///
-    /// let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?);
-    /// let aliases = [CreateAlias::from_ids("anon-123", "user@example.com")?];
-    /// let batches = config.encode(&aliases, SystemTime::now())?;
-    /// assert_eq!(batches.len(), 1);
-    /// assert_eq!(batches[0].request.uri(), "https://api.mixpanel.com/track");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn encode(
-        &self,
-        aliases: &[CreateAlias],
-        now: SystemTime,
-    ) -> Result<Vec<Batch>, EncodeError> {
-        // Sized up front: collecting through `Result` would grow it from nothing.
-        let mut events = Vec::with_capacity(aliases.len());
-        for (index, alias) in aliases.iter().enumerate() {
-            let event = EncodedEvent::prepare(self, alias, now)
-                .map_err(|error| EncodeError { index, error })?;
-            events.push(event);
-        }
-        let mut batches = Vec::new();
-        for range in crate::batch::plan(self, &events) {
-            crate::batch::fit(self, &events, range, &mut |aliases, encoded| {
-                batches.push(Batch {
-                    request: encoded.request,
-                    aliases,
-                });
-            });
-        }
-        Ok(batches)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Token;
+    use crate::wire::secret::Token;
 
     #[test]
     fn form_params_length_is_computed_without_building() {

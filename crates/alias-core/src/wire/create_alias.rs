@@ -6,9 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::config::Link;
 use crate::error::{Field, Problem, ValidationError};
-use crate::id::{Alias, DistinctId, InsertId};
+use crate::wire::config::Link;
+use crate::wire::id::{Alias, DistinctId, InsertId};
 
 /// The event name Mixpanel reads as "link these two ids".
 pub const EVENT_NAME: &str = "$create_alias";
@@ -283,7 +283,7 @@ pub(crate) fn millis(since_epoch: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::EventName;
+    use crate::wire::config::EventName;
 
     fn link() -> CreateAlias {
         CreateAlias::from_ids("anon-1", "user-1").unwrap()

@@ -15,16 +15,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{Request, Response, StatusCode};
 
-use crate::batch::halves;
-use crate::config::Config;
-use crate::create_alias::CreateAlias;
-use crate::encode::{EncodedEvent, body_overhead, encode_batch};
-use crate::error::{TransportError, TransportErrorKind};
-use crate::pacing::Pacer;
-use crate::parse::{FailedRecord, Verdict, parse_response};
-use crate::report::{
+use crate::delivery::batch::PendingBatch;
+use crate::delivery::pacing::Pacer;
+use crate::delivery::report::{
     AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Undelivered,
 };
+use crate::error::{TransportError, TransportErrorKind};
+use crate::wire::config::Config;
+use crate::wire::create_alias::CreateAlias;
+use crate::wire::encode::EncodedEvent;
+use crate::wire::parse::{FailedRecord, Verdict, parse_response};
 
 /// Names one request handed out by [`Delivery::poll`], to report its answer against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,63 +59,6 @@ pub enum Action {
     Wait(Option<Instant>),
     /// Every alias has its outcome and no more input is expected.
     Done,
-}
-
-/// Aliases travelling together in one request.
-#[derive(Debug)]
-struct Batch {
-    id: u64,
-    positions: Vec<u64>,
-    events: Vec<EncodedEvent>,
-    /// Upper bound of the uncompressed body, to close the batch before it overflows.
-    size: usize,
-    attempts: u32,
-    /// Attempts answered 429: expected at volume, they do not use up the attempt budget.
-    throttled: u32,
-    /// When the batch was first sent: its retry budget counts from there.
-    first_sent: Option<Instant>,
-    /// When it was last sent: a 429 for an attempt sent at the old rate says nothing about
-    /// the new one.
-    last_sent: Option<Instant>,
-}
-
-impl Batch {
-    fn new(id: u64, overhead: usize) -> Self {
-        Self {
-            id,
-            positions: Vec::new(),
-            events: Vec::new(),
-            size: overhead,
-            attempts: 0,
-            throttled: 0,
-            first_sent: None,
-            last_sent: None,
-        }
-    }
-
-    /// Two halves, numbered `first_id` and `first_id + 1`.
-    fn split(self, first_id: u64) -> (Self, Self) {
-        let (left, right) = halves(0..self.events.len());
-        let mut positions = self.positions;
-        let mut events = self.events;
-        let right_positions = positions.split_off(right.start);
-        let right_events = events.split_off(right.start);
-        debug_assert_eq!(left.len(), events.len());
-        let half = |id, positions, events| Self {
-            id,
-            positions,
-            events,
-            size: 0,
-            attempts: 0,
-            throttled: 0,
-            first_sent: None,
-            last_sent: None,
-        };
-        (
-            half(first_id, positions, events),
-            half(first_id + 1, right_positions, right_events),
-        )
-    }
 }
 
 /// What [`Delivery::next_request`] found.
@@ -174,10 +117,10 @@ pub struct Delivery {
     slots: VecDeque<Slot>,
     first_position: u64,
     /// The batch being filled by `add`.
-    open: Batch,
-    ready: VecDeque<Batch>,
-    waiting: Vec<(Instant, Batch)>,
-    in_flight: HashMap<RequestId, Batch>,
+    open: PendingBatch,
+    ready: VecDeque<PendingBatch>,
+    waiting: Vec<(Instant, PendingBatch)>,
+    in_flight: HashMap<RequestId, PendingBatch>,
     next_request: u64,
     next_batch: u64,
     closed: bool,
@@ -194,8 +137,8 @@ impl Delivery {
     /// same moment on the wall clock, to stamp event times and read `Retry-After` dates).
     /// `jitter_seed` seeds the backoff jitter; give each delivery a different one.
     pub fn new(config: Config, now: Instant, wall_now: SystemTime, jitter_seed: u64) -> Self {
-        let overhead = body_overhead(&config);
         let pacer = Pacer::new(config.max_rate, config.adaptive_pacing);
+        let open = PendingBatch::new(0, &config);
         Self {
             config,
             started: now,
@@ -203,7 +146,7 @@ impl Delivery {
             rng: fastrand::Rng::with_seed(jitter_seed),
             slots: VecDeque::new(),
             first_position: 0,
-            open: Batch::new(0, overhead),
+            open,
             ready: VecDeque::new(),
             waiting: Vec::new(),
             in_flight: HashMap::new(),
@@ -258,23 +201,17 @@ impl Delivery {
     }
 
     fn push_event(&mut self, position: u64, event: EncodedEvent) {
-        let cost = event.cost_in(&self.config);
-        let limits = self.config.limits;
-        let full = self.open.events.len() >= limits.max_events
-            || self.open.size + cost > limits.max_body_bytes;
-        if full && !self.open.events.is_empty() {
+        if !self.open.has_room_for(&self.config, &event) {
             self.flush();
         }
-        self.open.positions.push(position);
-        self.open.events.push(event);
-        self.open.size += cost;
+        self.open.push(&self.config, position, event);
     }
 
     /// Queues the partly filled batch for sending now, instead of waiting for it to fill.
     pub fn flush(&mut self) {
-        if !self.open.events.is_empty() {
-            let overhead = body_overhead(&self.config);
-            let batch = std::mem::replace(&mut self.open, Batch::new(self.next_batch, overhead));
+        if self.open.len() > 0 {
+            let next = PendingBatch::new(self.next_batch, &self.config);
+            let batch = std::mem::replace(&mut self.open, next);
             self.next_batch += 1;
             self.ready.push_back(batch);
         }
@@ -357,14 +294,10 @@ impl Delivery {
             let Some(mut batch) = self.ready.pop_front() else {
                 break;
             };
-            let encoded = encode_batch(&self.config, &batch.events);
-            if encoded.uncompressed_len > self.config.limits.max_body_bytes
-                && batch.events.len() > 1
-            {
-                // The size estimate was short (base64's escapes); split before sending.
+            let Some(encoded) = batch.encode(&self.config) else {
                 self.split_to_front(batch);
                 continue;
-            }
+            };
             batch.attempts += 1;
             batch.first_sent.get_or_insert(now);
             batch.last_sent = Some(now);
@@ -385,8 +318,8 @@ impl Delivery {
         Next::Nothing
     }
 
-    fn split_to_front(&mut self, batch: Batch) {
-        let (left, right) = batch.split(self.next_batch);
+    fn split_to_front(&mut self, batch: PendingBatch) {
+        let (left, right) = batch.split(&self.config, self.next_batch);
         self.next_batch += 2;
         self.ready.push_front(right);
         self.ready.push_front(left);
@@ -525,7 +458,7 @@ impl Delivery {
 
     fn retry_later(
         &mut self,
-        batch: Batch,
+        batch: PendingBatch,
         error: DeliveryError,
         asked: Option<Duration>,
         now: Instant,
@@ -601,10 +534,10 @@ impl Delivery {
 
     /// Settles every batch that is not in flight as undelivered.
     fn hand_back_unsent(&mut self) {
-        let overhead = body_overhead(&self.config);
-        let open = std::mem::replace(&mut self.open, Batch::new(self.next_batch, overhead));
+        let next = PendingBatch::new(self.next_batch, &self.config);
+        let open = std::mem::replace(&mut self.open, next);
         self.next_batch += 1;
-        let unsent: Vec<Batch> = std::iter::once(open)
+        let unsent: Vec<PendingBatch> = std::iter::once(open)
             .chain(self.ready.drain(..))
             .chain(self.waiting.drain(..).map(|(_, batch)| batch))
             .collect();
@@ -618,7 +551,7 @@ impl Delivery {
         }
     }
 
-    fn settle_all(&mut self, batch: &Batch, outcome: &AliasOutcome) {
+    fn settle_all(&mut self, batch: &PendingBatch, outcome: &AliasOutcome) {
         for position in &batch.positions {
             self.settle(*position, outcome.clone());
         }

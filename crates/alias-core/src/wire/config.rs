@@ -7,8 +7,7 @@ use std::time::Duration;
 use http::Uri;
 
 use crate::error::{ConfigError, Field, Problem, ValidationError};
-use crate::retry::RetryPolicy;
-use crate::secret::{Secret, Token};
+use crate::wire::secret::{Secret, Token};
 
 /// A Mixpanel data residency region. Events sent to another region's host are not ingested
 /// for projects created with residency, so this is a correctness setting.
@@ -278,12 +277,12 @@ impl EventName {
         if name.starts_with('$') {
             return Err(ValidationError::new(field, Problem::Reserved));
         }
-        if name.len() > crate::MAX_ID_BYTES {
+        if name.len() > crate::wire::id::MAX_ID_BYTES {
             return Err(ValidationError::new(
                 field,
                 Problem::TooLong {
                     len: name.len(),
-                    max: crate::MAX_ID_BYTES,
+                    max: crate::wire::id::MAX_ID_BYTES,
                 },
             ));
         }
@@ -565,6 +564,61 @@ impl Config {
                 HOUR,
                 "/import: after 1971-01-01, at most 1 h ahead",
             ),
+        }
+    }
+}
+
+/// Backoff and budgets for retrying requests.
+///
+/// The defaults follow Mixpanel's guidance: "starting with a backoff of 2s and doubling
+/// backoff until 60s, with 1-5s of jitter"; a `Retry-After` from the server wins, capped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first backoff. Default 2 s.
+    pub initial_backoff: Duration,
+    /// The backoff stops doubling here. Default 60 s.
+    pub max_backoff: Duration,
+    /// Least jitter added to each backoff. Default 1 s.
+    pub min_jitter: Duration,
+    /// Most jitter added to each backoff. Default 5 s.
+    pub max_jitter: Duration,
+    /// The longest `Retry-After` obeyed; a longer one is cut to this. Default 10 min.
+    pub max_retry_after: Duration,
+    /// Attempts per request, the first included, before its aliases are handed back as
+    /// undelivered. Attempts answered 429 do not count: at volume they are expected, and
+    /// `max_elapsed` bounds them. Default 8.
+    pub max_attempts: u32,
+    /// Time from a request's first attempt after which it is not retried. Each request
+    /// has its own, so that a long import retries its last request as patiently as its
+    /// first. Default 15 min.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(60),
+            min_jitter: Duration::from_secs(1),
+            max_jitter: Duration::from_secs(5),
+            max_retry_after: Duration::from_secs(600),
+            max_attempts: 8,
+            max_elapsed: Duration::from_secs(900),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy for tests and loopback runs: the same shape, in milliseconds.
+    pub fn fast() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(2),
+            max_backoff: Duration::from_millis(60),
+            min_jitter: Duration::from_millis(1),
+            max_jitter: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(2),
+            max_attempts: 8,
+            max_elapsed: Duration::from_secs(60),
         }
     }
 }

@@ -12,12 +12,14 @@ use std::future::Future;
 use futures_util::Stream;
 use http::{Request, Response};
 
-use crate::config::Config;
-use crate::create_alias::CreateAlias;
-use crate::drive::{Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one};
+use crate::delivery::report::{AliasError, DeliveryStats, Report, ReportEntry};
+use crate::driver::async_loop::{
+    Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one,
+};
 use crate::error::TransportError;
-use crate::id::{Alias, DistinctId};
-use crate::report::{AliasError, DeliveryStats, Report, ReportEntry};
+use crate::wire::config::Config;
+use crate::wire::create_alias::CreateAlias;
+use crate::wire::id::{Alias, DistinctId};
 
 /// An HTTP client that an adapter plugs into [`AliasClient`].
 pub trait HttpClient: Sized {

@@ -1,0 +1,9 @@
+//! Delivery: what happens to aliases between requests. The state machine that owns them
+//! until each has an outcome, the one batching rule, the retry and pacing decisions, and
+//! the report. Built on the wire layer; time and randomness are passed in.
+
+pub(crate) mod batch;
+pub(crate) mod machine;
+pub(crate) mod pacing;
+pub(crate) mod report;
+pub(crate) mod retry;
