@@ -360,8 +360,8 @@ mod tests {
 
     use super::*;
     use crate::delivery::report::{AliasOutcome, DeliveryError};
-    use crate::wire::config::RetryPolicy;
     use crate::error::TransportErrorKind;
+    use crate::wire::config::RetryPolicy;
     use crate::wire::secret::Token;
 
     /// Answers from a script, one per request, and counts the requests.

@@ -1,13 +1,11 @@
 //! The `$create_alias` event: what a caller asks for, validated before anything is encoded.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Field, Problem, ValidationError};
-use crate::wire::config::Link;
 use crate::wire::id::{Alias, DistinctId, InsertId};
 
 /// The event name Mixpanel reads as "link these two ids".
@@ -192,87 +190,6 @@ impl CreateAlias {
             .unwrap_or_else(|| InsertId::derive(&self.distinct_id, &self.alias));
         (self.time.unwrap_or(now), insert_id)
     }
-
-    /// Room for [`CreateAlias::write_json`]'s output: exact for a stamped `$create_alias`
-    /// whose strings need no escaping and that has no extra property, so that the common
-    /// event is written without growing its buffer.
-    pub(crate) fn json_len_hint(&self, link: &Link, token: &str) -> usize {
-        /// `{"event":"$create_alias","properties":{"distinct_id":"","alias":"","token":""}}`
-        const SKELETON: usize = 79;
-        /// `,"time":` with 13 digits, and `,"$insert_id":` with 32 hex digits in quotes.
-        const STAMPS: usize = 21 + 48;
-        let ids = self.distinct_id.as_str().len() + self.alias.as_str().len();
-        let association = match link {
-            Link::CreateAlias => 0,
-            // `"$device_id"` and `"$user_id"` instead of `"alias"` (5 + 12 bytes more), the
-            // alias again in quotes (2 more), and the name instead of `$create_alias` (13).
-            Link::Association { event } => event.as_str().len() + 6 + self.alias.as_str().len(),
-        };
-        SKELETON + STAMPS + ids + token.len() + association
-    }
-
-    /// Writes the event that links the two ids as `link` says, as compact JSON, its
-    /// properties in the order the Python SDK writes them. `stamps` stand in for the
-    /// alias's own time and insert id.
-    ///
-    /// The keys and punctuation are written as literal bytes and only the values go through
-    /// serde_json's escaping: this is the hot loop of every body form, and a derived
-    /// `Serialize` would escape the constant keys of every event again (the bytes are the
-    /// same, which the golden tests check).
-    pub(crate) fn write_json(
-        &self,
-        link: &Link,
-        token: &str,
-        stamps: Option<&(SystemTime, InsertId)>,
-        mut out: impl Write,
-    ) {
-        let time = stamps.map(|(t, _)| *t).or(self.time);
-        let insert_id = stamps.map(|(_, id)| id).or(self.insert_id.as_ref());
-        // Writing strings, integers and `serde_json::Value`s into an in-memory writer
-        // cannot fail.
-        let written = (|| {
-            out.write_all(br#"{"event":"#)?;
-            match link {
-                Link::CreateAlias => {
-                    serde_json::to_writer(&mut out, EVENT_NAME)?;
-                    out.write_all(br#","properties":{"distinct_id":"#)?;
-                    serde_json::to_writer(&mut out, self.distinct_id.as_str())?;
-                    out.write_all(br#","alias":"#)?;
-                    serde_json::to_writer(&mut out, self.alias.as_str())?;
-                }
-                // The user's events are read under the user id; the device's are merged
-                // into it (facts §7).
-                Link::Association { event } => {
-                    serde_json::to_writer(&mut out, event.as_str())?;
-                    out.write_all(br#","properties":{"distinct_id":"#)?;
-                    serde_json::to_writer(&mut out, self.alias.as_str())?;
-                    out.write_all(br#","$device_id":"#)?;
-                    serde_json::to_writer(&mut out, self.distinct_id.as_str())?;
-                    out.write_all(br#","$user_id":"#)?;
-                    serde_json::to_writer(&mut out, self.alias.as_str())?;
-                }
-            }
-            out.write_all(br#","token":"#)?;
-            serde_json::to_writer(&mut out, token)?;
-            if let Some(time) = time {
-                out.write_all(br#","time":"#)?;
-                let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-                serde_json::to_writer(&mut out, &millis(since_epoch))?;
-            }
-            if let Some(insert_id) = insert_id {
-                out.write_all(br#","$insert_id":"#)?;
-                serde_json::to_writer(&mut out, insert_id.as_str())?;
-            }
-            for (name, value) in &self.properties {
-                out.write_all(b",")?;
-                serde_json::to_writer(&mut out, name)?;
-                out.write_all(b":")?;
-                serde_json::to_writer(&mut out, value)?;
-            }
-            out.write_all(b"}}")
-        })();
-        debug_assert!(written.is_ok());
-    }
 }
 
 /// Whole milliseconds, saturating: the wire form of `time`.
@@ -283,7 +200,8 @@ pub(crate) fn millis(since_epoch: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::config::EventName;
+    use crate::wire::config::{EventName, Link};
+    use crate::wire::event_bytes::write_event_json;
 
     fn link() -> CreateAlias {
         CreateAlias::from_ids("anon-1", "user-1").unwrap()
@@ -318,7 +236,7 @@ mod tests {
             event: EventName::new("Identity Linked").unwrap(),
         };
         let mut out = Vec::new();
-        link().write_json(&association, "TOKEN", None, &mut out);
+        write_event_json(&link(), &association, "TOKEN", None, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"event":"Identity Linked","properties":{"distinct_id":"user-1","$device_id":"anon-1","$user_id":"user-1","token":"TOKEN"}}"#
@@ -355,26 +273,11 @@ mod tests {
     #[test]
     fn json_has_the_python_sdk_shape() {
         let mut out = Vec::new();
-        link().write_json(&Link::CreateAlias, "TOKEN", None, &mut out);
+        write_event_json(&link(), &Link::CreateAlias, "TOKEN", None, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"event":"$create_alias","properties":{"distinct_id":"anon-1","alias":"user-1","token":"TOKEN"}}"#
         );
-    }
-
-    #[test]
-    fn the_length_hint_is_exact_for_a_plain_stamped_event() {
-        let alias = link();
-        let stamps = alias.stamps(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let mut out = Vec::new();
-        alias.write_json(&Link::CreateAlias, "TOKEN", Some(&stamps), &mut out);
-        assert_eq!(alias.json_len_hint(&Link::CreateAlias, "TOKEN"), out.len());
-        let association = Link::Association {
-            event: EventName::new("Identity Linked").unwrap(),
-        };
-        let mut out = Vec::new();
-        alias.write_json(&association, "TOKEN", Some(&stamps), &mut out);
-        assert_eq!(alias.json_len_hint(&association, "TOKEN"), out.len());
     }
 
     #[test]
@@ -385,7 +288,7 @@ mod tests {
         alias.stamp(first + Duration::from_secs(60));
         assert_eq!(alias.time(), Some(first));
         let mut out = Vec::new();
-        alias.write_json(&Link::CreateAlias, "T", None, &mut out);
+        write_event_json(&alias, &Link::CreateAlias, "T", None, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains(r#""time":1700000000000,"$insert_id":""#),

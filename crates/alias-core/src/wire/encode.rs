@@ -18,6 +18,9 @@ use http::{Method, Request};
 use crate::error::{Field, Problem, ValidationError};
 use crate::wire::config::{Config, Credentials, Endpoint, TrackBody};
 use crate::wire::create_alias::{CreateAlias, EARLIEST_TIME, millis};
+use crate::wire::event_bytes::{
+    FormEncoder, event_json_len_hint, form_encode_in_place, write_event_json,
+};
 
 /// The `User-Agent` of every request: this crate and its version.
 pub const USER_AGENT: &str = concat!("alias-core/", env!("CARGO_PKG_VERSION"));
@@ -51,14 +54,14 @@ impl EncodedEvent {
         }
         let form = body_form(config);
         let token = config.token.expose();
-        let json_hint = alias.json_len_hint(&config.link, token);
+        let json_hint = event_json_len_hint(alias, &config.link, token);
         // Room for the form's longest encoding, so that neither step grows the buffer.
         let mut bytes = Vec::with_capacity(if form == BodyForm::FormJson {
             json_hint * 3 + 1
         } else {
             json_hint
         });
-        alias.write_json(&config.link, token, stamps.as_ref(), &mut bytes);
+        write_event_json(alias, &config.link, token, stamps.as_ref(), &mut bytes);
         let json_len = bytes.len();
         if form == BodyForm::FormJson {
             // In one go: the JSON arrives in some twenty small writes.
@@ -191,70 +194,6 @@ fn import_query(config: &Config, credentials: &Credentials) -> String {
         query.extend(form_urlencoded::byte_serialize(project_id.as_bytes()));
     }
     query
-}
-
-/// Form-urlencodes `out[start..]` where it stands, as `form_urlencoded` does (keeps
-/// `[A-Za-z0-9*-._]`, a space becomes `+`, the rest `%XX`).
-///
-/// Written out because it is the hot path of the default body form: about a third of an
-/// event's JSON is escaped bytes (`{`, `"`, `:`, `,`), in no pattern a branch predictor
-/// could learn, so no branch depends on the bytes. The buffer grows to three bytes per
-/// byte plus one, and the bytes are expanded into it from the back, each as one four-byte
-/// store of its table entry, which ends with the encoding: with three bytes of room per
-/// byte still to read, a store never reaches an unread byte, and what it writes before the
-/// encoding is overwritten by the next one. The result is then moved down to `start`.
-fn form_encode_in_place(out: &mut Vec<u8>, start: usize) {
-    let raw_end = out.len();
-    out.resize(start + (raw_end - start) * 3 + 1, 0);
-    let mut write = out.len();
-    for read in (start..raw_end).rev() {
-        let entry = ENCODED[usize::from(out[read])];
-        out[write - 4..write].copy_from_slice(&entry);
-        write -= usize::from(entry[0]);
-    }
-    out.copy_within(write.., start);
-    out.truncate(out.len() - (write - start));
-}
-
-/// Whether `form_urlencoded` keeps a byte as it is.
-const fn kept(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'*' | b'-' | b'.' | b'_')
-}
-
-const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
-
-/// Each byte's encoding: its length, then the encoding right-aligned in three bytes.
-const ENCODED: [[u8; 4]; 256] = {
-    let mut table = [[0; 4]; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        table[byte] = if kept(byte as u8) {
-            [1, 0, 0, byte as u8]
-        } else if byte == b' ' as usize {
-            [1, 0, 0, b'+']
-        } else {
-            [3, b'%', HEX_UPPER[byte >> 4], HEX_UPPER[byte & 0xf]]
-        };
-        byte += 1;
-    }
-    table
-};
-
-/// A writer that form-urlencodes everything written through it, for the base64 form,
-/// whose encoder writes in large chunks.
-struct FormEncoder<'a>(&'a mut Vec<u8>);
-
-impl Write for FormEncoder<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let start = self.0.len();
-        self.0.extend_from_slice(buf);
-        form_encode_in_place(self.0, start);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Writes the events as one JSON document (an array, or the lone object), in the
@@ -411,24 +350,6 @@ mod tests {
             base.verbose(false).geolocate_by_ip(true),
         ] {
             assert_eq!(form_params_len(&config), form_params(&config).len());
-        }
-    }
-
-    #[test]
-    fn form_encoding_matches_form_urlencoded_on_every_byte() {
-        let every_byte: Vec<u8> = (0..=255).collect();
-        let expected: String = form_urlencoded::byte_serialize(&every_byte).collect();
-        let mut out = b"kept".to_vec();
-        let mut encoder = FormEncoder(&mut out);
-        encoder.write_all(&every_byte).unwrap();
-        encoder.write_all(b"").unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), format!("kept{expected}"));
-        // Escapes only at the start, only at the end, none at all.
-        for text in ["{{{{abc", "abc}}}}", "abc", "", "{", "a b"] {
-            let mut out = text.as_bytes().to_vec();
-            form_encode_in_place(&mut out, 0);
-            let expected: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
-            assert_eq!(String::from_utf8(out).unwrap(), expected, "{text:?}");
         }
     }
 }

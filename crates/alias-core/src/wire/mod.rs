@@ -5,6 +5,7 @@
 pub(crate) mod config;
 pub(crate) mod create_alias;
 pub(crate) mod encode;
+pub(crate) mod event_bytes;
 pub(crate) mod id;
 pub(crate) mod parse;
 pub(crate) mod secret;
