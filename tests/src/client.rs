@@ -151,7 +151,7 @@ impl Observed {
 pub fn config(spec: &ClientSpec, server_url: Option<&str>) -> Result<Config, String> {
     let token =
         Token::new(spec.token.as_deref().unwrap_or(DEFAULT_TOKEN)).map_err(|e| e.to_string())?;
-    let mut config = Config::new(token);
+    let mut config = Config::builder(token);
     config = match server_url {
         Some(url) => config.api_host(ApiHost::custom(url).map_err(|e| e.to_string())?),
         None => config.region(region(spec.region.as_deref())?),
@@ -193,7 +193,7 @@ pub fn config(spec: &ClientSpec, server_url: Option<&str>) -> Result<Config, Str
     if let Some(attempts) = spec.max_attempts {
         retry.max_attempts = attempts;
     }
-    Ok(config.retry_policy(retry))
+    Ok(config.retry_policy(retry).build())
 }
 
 fn region(name: Option<&str>) -> Result<Region, String> {

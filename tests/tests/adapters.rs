@@ -24,24 +24,31 @@ use alias_tests::trace::{self, Captured};
 
 /// `/track` on `server` with the server's token and the fast retry policy.
 fn config(server: &Server) -> Config {
-    Config::new(Token::new(DEFAULT_TOKEN).unwrap())
+    Config::builder(Token::new(DEFAULT_TOKEN).unwrap())
         .api_host(ApiHost::custom(server.url()).unwrap())
         .retry_policy(RetryPolicy::fast())
+        .build()
 }
 
 /// One alias per request, so that every request draws its own fault.
 fn one_per_request(config: Config) -> Config {
-    config.batch_limits(BatchLimits {
-        max_events: 1,
-        ..BatchLimits::default()
-    })
+    config
+        .into_builder()
+        .batch_limits(BatchLimits {
+            max_events: 1,
+            ..BatchLimits::default()
+        })
+        .build()
 }
 
 fn attempts(config: Config, max_attempts: u32) -> Config {
-    config.retry_policy(RetryPolicy {
-        max_attempts,
-        ..RetryPolicy::fast()
-    })
+    config
+        .into_builder()
+        .retry_policy(RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::fast()
+        })
+        .build()
 }
 
 fn aliases(tag: &str, n: usize) -> Vec<CreateAlias> {
@@ -155,7 +162,10 @@ fn success(adapter: Adapter) {
 fn verbose_error(adapter: Adapter) {
     let server = skewed_server();
     // Without strict validation, as the official SDKs send it.
-    let client = adapter.client(config(&server).strict(false), TransportLimits::default());
+    let client = adapter.client(
+        config(&server).into_builder().strict(false).build(),
+        TransportLimits::default(),
+    );
 
     let report = client.send(vec![stale_to_a_skewed_server("anon-old", "user-old")]);
 
@@ -175,7 +185,10 @@ fn verbose_error(adapter: Adapter) {
 
 fn strict_partial_failure(adapter: Adapter) {
     let server = skewed_server();
-    let client = adapter.client(config(&server).strict(true), TransportLimits::default());
+    let client = adapter.client(
+        config(&server).into_builder().strict(true).build(),
+        TransportLimits::default(),
+    );
     let fresh = aliases("fresh", 2);
     let input = vec![
         fresh[0].clone(),
@@ -213,7 +226,10 @@ fn unauthorized(adapter: Adapter) {
             DEFAULT_PROJECT_ID,
         )
         .unwrap();
-        config(&server).endpoint(Endpoint::Import(credentials))
+        config(&server)
+            .into_builder()
+            .endpoint(Endpoint::Import(credentials))
+            .build()
     };
     let input = aliases("auth", 3);
 
@@ -277,7 +293,10 @@ fn rate_limited_honours_retry_after(adapter: Adapter) {
         .seed(2)
         .start()
         .unwrap();
-    let client = adapter.client(config(&server).concurrency(1), TransportLimits::default());
+    let client = adapter.client(
+        config(&server).into_builder().concurrency(1).build(),
+        TransportLimits::default(),
+    );
     let started = Instant::now();
 
     let report = client.send(aliases("429", 2));
@@ -397,7 +416,10 @@ fn batches_travel_concurrently(adapter: Adapter) {
         .start()
         .unwrap();
     let client = adapter.client(
-        one_per_request(config(&server)).concurrency(4),
+        one_per_request(config(&server))
+            .into_builder()
+            .concurrency(4)
+            .build(),
         TransportLimits::default(),
     );
     let input = aliases("parallel", 4);
@@ -464,12 +486,13 @@ fn connection_refused(adapter: Adapter) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let config = Config::new(Token::new(DEFAULT_TOKEN).unwrap())
+    let config = Config::builder(Token::new(DEFAULT_TOKEN).unwrap())
         .api_host(ApiHost::custom(&format!("http://127.0.0.1:{port}")).unwrap())
         .retry_policy(RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::fast()
-        });
+        })
+        .build();
     let client = adapter.client(config, TransportLimits::default());
 
     let report = client.send(aliases("refused", 1));
@@ -494,7 +517,10 @@ fn traces_count_and_hide_secrets(adapter: Adapter) {
     .unwrap();
     let track = adapter.client(one_per_request(config(&server)), TransportLimits::default());
     let import = adapter.client(
-        one_per_request(config(&server)).endpoint(Endpoint::Import(credentials)),
+        one_per_request(config(&server))
+            .into_builder()
+            .endpoint(Endpoint::Import(credentials))
+            .build(),
         TransportLimits::default(),
     );
     let captured = Captured::default();

@@ -21,12 +21,13 @@ use alias_tests::raw_server::RawServer;
 
 /// `/track` on `server`, retrying at once, `attempts` attempts per request.
 fn config(server: &RawServer, attempts: u32) -> Config {
-    Config::new(Token::new(DEFAULT_TOKEN).unwrap())
+    Config::builder(Token::new(DEFAULT_TOKEN).unwrap())
         .api_host(ApiHost::custom(&server.url()).unwrap())
         .retry_policy(RetryPolicy {
             max_attempts: attempts,
             ..RetryPolicy::fast()
         })
+        .build()
 }
 
 /// Sends one alias and returns how it ended, which must be undelivered.
@@ -141,13 +142,14 @@ fn a_huge_retry_after_is_capped(adapter: Adapter) {
     // A wait beyond `max_elapsed` would end the delivery at once, after one attempt; four
     // attempts or more show every wait was cut to `max_retry_after`. (429s do not use up
     // the attempt budget: the elapsed one ends the retries.)
-    let config = Config::new(Token::new(DEFAULT_TOKEN).unwrap())
+    let config = Config::builder(Token::new(DEFAULT_TOKEN).unwrap())
         .api_host(ApiHost::custom(&server.url()).unwrap())
         .retry_policy(RetryPolicy {
             max_retry_after: Duration::from_millis(20),
             max_elapsed: Duration::from_millis(300),
             ..RetryPolicy::fast()
-        });
+        })
+        .build();
     let undelivered = undelivered(adapter, config, TransportLimits::default());
     assert!(undelivered.attempts >= 4, "{undelivered:?}");
     assert!(
@@ -178,7 +180,10 @@ fn a_redirect_to_another_host_is_not_followed(adapter: Adapter) {
             DEFAULT_PROJECT_ID,
         )
         .unwrap();
-        let config = config(&server, 2).endpoint(Endpoint::Import(credentials));
+        let config = config(&server, 2)
+            .into_builder()
+            .endpoint(Endpoint::Import(credentials))
+            .build();
 
         let undelivered = undelivered(adapter, config, TransportLimits::default());
 

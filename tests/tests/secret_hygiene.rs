@@ -170,13 +170,14 @@ fn every_library_path(adapter: Adapter) {
     let logging = subscriber.set_default();
     for path in library_paths() {
         for credentials in both_credentials() {
-            let config = Config::new(Token::new(TOKEN).unwrap())
+            let config = Config::builder(Token::new(TOKEN).unwrap())
                 .api_host(ApiHost::custom(&path.url).unwrap())
                 .endpoint(Endpoint::Import(credentials))
                 .retry_policy(RetryPolicy {
                     max_attempts: 2,
                     ..RetryPolicy::fast()
-                });
+                })
+                .build();
             shown.push_str(&format!("{config:?}\n"));
             let client = adapter.client(config, path.limits);
             shown.push_str(&format!("{client:?}\n"));

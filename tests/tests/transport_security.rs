@@ -28,16 +28,22 @@ fn every_request_goes_over_https_unless_a_host_says_otherwise() {
             TrackBody::FormBase64,
             TrackBody::JsonArray,
         ] {
-            configs.push(Config::new(token()).region(region).track_body(body));
+            configs.push(
+                Config::builder(token())
+                    .region(region)
+                    .track_body(body)
+                    .build(),
+            );
         }
         configs.push(
-            Config::new(token())
+            Config::builder(token())
                 .region(region)
-                .endpoint(Endpoint::Import(Credentials::ProjectToken)),
+                .endpoint(Endpoint::Import(Credentials::ProjectToken))
+                .build(),
         );
     }
     assert_eq!(
-        Config::new(token()).host().to_string(),
+        Config::new(token()).api_host().to_string(),
         "https://api.mixpanel.com"
     );
     for config in configs {
@@ -92,12 +98,13 @@ fn https_is_never_downgraded(adapter: Adapter) {
         let _ = exchange.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
     });
     let url = format!("https://127.0.0.1:{}", server.port());
-    let config = Config::new(token())
+    let config = Config::builder(token())
         .api_host(ApiHost::custom(&url).unwrap())
         .retry_policy(RetryPolicy {
             max_attempts: 1,
             ..RetryPolicy::fast()
-        });
+        })
+        .build();
 
     let report = adapter
         .client(config, TransportLimits::default())

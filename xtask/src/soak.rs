@@ -168,14 +168,15 @@ fn retry_policy() -> RetryPolicy {
 fn deliver(adapter: Adapter, server: &Server, aliases: usize) -> Result<Reported, String> {
     let token = Token::new(DEFAULT_TOKEN).map_err(|e| e.to_string())?;
     let host = ApiHost::custom(server.url()).map_err(|e| e.to_string())?;
-    let config = Config::new(token)
+    let config = Config::builder(token)
         .api_host(host)
         .retry_policy(retry_policy())
         .concurrency(CONCURRENCY)
         .batch_limits(BatchLimits {
             max_events: BATCH_SIZE,
             ..BatchLimits::default()
-        });
+        })
+        .build();
     let client = adapter.client(
         config,
         TransportLimits::default().request_timeout(REQUEST_TIMEOUT),

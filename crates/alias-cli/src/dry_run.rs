@@ -81,9 +81,12 @@ mod tests {
 
     #[test]
     fn the_authorization_value_is_masked_and_the_rest_kept() {
-        let config = Config::new(Token::new("tok-visible").unwrap()).endpoint(Endpoint::Import(
-            Credentials::service_account("sa", Secret::new("sa-visible").unwrap(), "7").unwrap(),
-        ));
+        let config = Config::builder(Token::new("tok-visible").unwrap())
+            .endpoint(Endpoint::Import(
+                Credentials::service_account("sa", Secret::new("sa-visible").unwrap(), "7")
+                    .unwrap(),
+            ))
+            .build();
         let alias = CreateAlias::from_ids("anon-1", "user-1").unwrap();
         let batches = config.encode(&[alias], SystemTime::now()).unwrap();
         let text = render(&batches[0].request);

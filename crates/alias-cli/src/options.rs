@@ -276,7 +276,7 @@ impl CommonArgs {
             Some(url) => ApiHost::custom(url).map_err(api_host_error)?,
             None => ApiHost::region(self.region.into()),
         };
-        let mut config = Config::new(token)
+        let mut config = Config::builder(token)
             .api_host(host)
             .endpoint(endpoint.map_or(Endpoint::Track, Endpoint::Import))
             .retry_policy(self.retry_policy())
@@ -293,10 +293,11 @@ impl CommonArgs {
         if let Some(rate) = self.max_rate {
             config = config.max_rate(rate);
         }
-        config = config
+        let config = config
             .ordered(self.keep_order)
             .adaptive_pacing(!self.no_adaptive_pacing)
-            .link(self.link()?);
+            .link(self.link()?)
+            .build();
         Ok(Settings {
             config,
             transport: self.transport,
@@ -510,9 +511,9 @@ mod tests {
         let config = settings(&["--region", "eu", "--api-host", "http://127.0.0.1:9"])
             .unwrap()
             .config;
-        assert_eq!(config.host().to_string(), "http://127.0.0.1:9");
+        assert_eq!(config.api_host().to_string(), "http://127.0.0.1:9");
         let config = settings(&["--region", "in"]).unwrap().config;
-        assert_eq!(config.host().to_string(), "https://api-in.mixpanel.com");
+        assert_eq!(config.api_host().to_string(), "https://api-in.mixpanel.com");
     }
 
     #[test]
@@ -550,7 +551,7 @@ mod tests {
         .unwrap()
         .config;
         assert!(matches!(
-            config.endpoint_kind(),
+            config.endpoint(),
             Endpoint::Import(Credentials::ServiceAccount { project_id, .. }) if project_id == "42"
         ));
         let error = settings(&[
@@ -585,10 +586,10 @@ mod tests {
     fn import_without_credentials_uses_the_token() {
         let config = settings(&["--endpoint", "import"]).unwrap().config;
         assert_eq!(
-            config.endpoint_kind(),
+            config.endpoint(),
             &Endpoint::Import(Credentials::ProjectToken)
         );
-        assert!(config.is_strict());
+        assert!(config.strict());
     }
 
     #[test]
@@ -603,7 +604,7 @@ mod tests {
         .unwrap()
         .config;
         assert_eq!(config.token().expose(), REDACTED);
-        let Endpoint::Import(Credentials::ProjectSecret(secret)) = config.endpoint_kind() else {
+        let Endpoint::Import(Credentials::ProjectSecret(secret)) = config.endpoint() else {
             panic!("{config:?}");
         };
         assert_eq!(secret.expose(), REDACTED);
@@ -654,13 +655,13 @@ mod tests {
         let config = settings(&["--retry-initial-ms", "2", "--max-attempts", "3"])
             .unwrap()
             .config;
-        let retry = config.retry();
+        let retry = config.retry_policy();
         assert_eq!(retry.initial_backoff, Duration::from_millis(2));
         assert_eq!(retry.max_backoff, Duration::from_millis(60));
         assert_eq!(retry.max_jitter, Duration::from_millis(5));
         assert_eq!(retry.max_attempts, 3);
         assert_eq!(
-            settings(&[]).unwrap().config.retry(),
+            settings(&[]).unwrap().config.retry_policy(),
             &RetryPolicy::default()
         );
     }

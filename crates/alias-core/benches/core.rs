@@ -106,7 +106,10 @@ const FORMS: [(&str, TrackBody); 3] = [
 ];
 
 fn import_config() -> Config {
-    config().endpoint(Endpoint::Import(Credentials::ProjectToken))
+    config()
+        .into_builder()
+        .endpoint(Endpoint::Import(Credentials::ProjectToken))
+        .build()
 }
 
 /// The one request `config` makes of `aliases`.
@@ -126,12 +129,12 @@ fn encode(c: &mut Criterion) {
         group.throughput(Throughput::Elements(n as u64));
         for (name, form) in FORMS {
             assert_eq!(
-                one_request(&config().track_body(form), &input).body(),
+                one_request(&config().into_builder().track_body(form).build(), &input).body(),
                 &naive_body(&input, form, false),
                 "{name}: the baseline builds the same body"
             );
             for gzip in [false, true] {
-                let config = config().track_body(form).gzip(gzip);
+                let config = config().into_builder().track_body(form).gzip(gzip).build();
                 let label = if gzip {
                     format!("{name}+gzip")
                 } else {
@@ -151,7 +154,7 @@ fn encode(c: &mut Criterion) {
             "import: the baseline builds the same body"
         );
         for gzip in [false, true] {
-            let config = import_config().gzip(gzip);
+            let config = import_config().into_builder().gzip(gzip).build();
             let label = if gzip {
                 "json_array+gzip"
             } else {
@@ -172,9 +175,17 @@ fn decode(c: &mut Criterion) {
     let mut group = c.benchmark_group("decode/2000");
     group.throughput(Throughput::Elements(2000));
     let configs = FORMS
-        .map(|(name, form)| (format!("track/{name}"), config().track_body(form)))
+        .map(|(name, form)| {
+            (
+                format!("track/{name}"),
+                config().into_builder().track_body(form).build(),
+            )
+        })
         .into_iter()
-        .chain([("track/form_json+gzip".to_owned(), config().gzip(true))])
+        .chain([(
+            "track/form_json+gzip".to_owned(),
+            config().into_builder().gzip(true).build(),
+        )])
         .chain([("import/json_array".to_owned(), import_config())]);
     for (name, config) in configs {
         let request = one_request(&config, &input);

@@ -20,7 +20,9 @@
 //! use std::time::SystemTime;
 //! use alias_core::{Config, CreateAlias, Region, Token, Verdict, parse_response};
 //!
-//! let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?).region(Region::Eu);
+//! let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
+//!     .region(Region::Eu)
+//!     .build();
 //! let link = CreateAlias::from_ids("anon-123", "user@example.com")?;
 //! let batches = config.encode(&[link], SystemTime::now())?;
 //! let request = &batches[0].request;
@@ -57,14 +59,16 @@ pub use error::{
     ValidationError, escape_controls,
 };
 pub use wire::config::{
-    ApiHost, BatchLimits, Config, Credentials, Endpoint, EventName, Link, Region, RetryPolicy,
-    TrackBody,
+    BatchLimits, Config, ConfigBuilder, Endpoint, RetryPolicy, TimeWindow, TrackBody,
 };
 pub use wire::create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
+pub use wire::credentials::Credentials;
 pub use wire::encode::{MAX_EVENT_BYTES, USER_AGENT};
+pub use wire::host::{ApiHost, Region};
 pub use wire::id::{
     Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder,
 };
+pub use wire::link::{EventName, Link};
 pub use wire::parse::{
     FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED, RetryAfter, TEMPORARY_FAILURE, Verdict,
     parse_response,

@@ -78,10 +78,14 @@ fn accepted_batch_finishes() {
 
 #[test]
 fn concurrency_bounds_requests_in_flight() {
-    let config = config().concurrency(2).batch_limits(BatchLimits {
-        max_events: 1,
-        ..BatchLimits::default()
-    });
+    let config = config()
+        .into_builder()
+        .concurrency(2)
+        .batch_limits(BatchLimits {
+            max_events: 1,
+            ..BatchLimits::default()
+        })
+        .build();
     let (mut delivery, now) = start(config, 5);
     let first = expect_send(&mut delivery, now);
     let _second = expect_send(&mut delivery, now);
@@ -175,7 +179,7 @@ fn too_large_splits_in_halves_down_to_one_alias() {
 
 #[test]
 fn strict_failures_map_to_their_aliases() {
-    let (mut delivery, now) = start(config().strict(true), 4);
+    let (mut delivery, now) = start(config().into_builder().strict(true).build(), 4);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"error":"some data points in the request failed validation","failed_records":[{"index":2,"insert_id":"x","field":"properties.alias","message":"bad alias"}],"num_records_imported":3,"status":"Bad Request"}"#;
     delivery.on_response(out.id, &answer(400, body), now);
@@ -198,7 +202,7 @@ const SIMPLIFIED_REFUSAL: &str = r#"{"code":400,"error":"some data points in the
 
 #[test]
 fn simplified_id_merge_refuses_every_alias_of_the_batch_by_name() {
-    let (mut delivery, now) = start(config().strict(true), 3);
+    let (mut delivery, now) = start(config().into_builder().strict(true).build(), 3);
     let out = expect_send(&mut delivery, now);
     delivery.on_response(out.id, &answer(400, SIMPLIFIED_REFUSAL), now);
     let report = delivery.into_report();
@@ -223,7 +227,7 @@ fn simplified_id_merge_refuses_every_alias_of_the_batch_by_name() {
 
 #[test]
 fn string_and_object_records_mix_in_one_answer() {
-    let (mut delivery, now) = start(config().strict(true), 3);
+    let (mut delivery, now) = start(config().into_builder().strict(true).build(), 3);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"failed_records":[{"index":1,"field":"properties.time","message":"too old"},"the rest is refused"],"num_records_imported":0,"status":"Bad Request"}"#;
     delivery.on_response(out.id, &answer(400, body), now);
@@ -248,7 +252,7 @@ fn string_and_object_records_mix_in_one_answer() {
 
 #[test]
 fn records_about_the_whole_request_beside_imported_events_are_not_guessed_at() {
-    let (mut delivery, now) = start(config().strict(true), 3);
+    let (mut delivery, now) = start(config().into_builder().strict(true).build(), 3);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"failed_records":["something"],"num_records_imported":2,"status":"Bad Request"}"#;
     delivery.on_response(out.id, &answer(400, body), now);
@@ -299,7 +303,7 @@ fn final_refusals_are_not_retried() {
 
 #[test]
 fn a_non_strict_zero_for_several_events_is_split_until_the_refused_one_is_found() {
-    let (mut delivery, now) = start(config().strict(false), 3);
+    let (mut delivery, now) = start(config().into_builder().strict(false).build(), 3);
     let whole = expect_send(&mut delivery, now);
     assert_eq!(whole.aliases, 3);
     delivery.on_response(whole.id, &answer(200, "0"), now);
@@ -330,7 +334,14 @@ fn a_non_strict_zero_for_several_events_is_split_until_the_refused_one_is_found(
 
 #[test]
 fn without_idempotent_delivery_a_non_strict_zero_is_undetermined_not_guessed() {
-    let (mut delivery, now) = start(config().strict(false).idempotent(false), 2);
+    let (mut delivery, now) = start(
+        config()
+            .into_builder()
+            .strict(false)
+            .idempotent(false)
+            .build(),
+        2,
+    );
     let out = expect_send(&mut delivery, now);
     delivery.on_response(out.id, &answer(200, "0"), now);
     assert!(matches!(delivery.poll(now), Action::Done));
@@ -354,7 +365,7 @@ fn attempt_budget_hands_aliases_back_undelivered() {
         max_attempts: 3,
         ..RetryPolicy::default()
     };
-    let (mut delivery, mut now) = start(config().retry_policy(policy), 2);
+    let (mut delivery, mut now) = start(config().into_builder().retry_policy(policy).build(), 2);
     for attempt in 1..=3 {
         let out = expect_send(&mut delivery, now);
         assert_eq!(out.attempt, attempt);
@@ -386,7 +397,7 @@ fn elapsed_budget_stops_retries_that_would_end_too_late() {
         max_elapsed: Duration::from_secs(10),
         ..RetryPolicy::default()
     };
-    let (mut delivery, t0) = start(config().retry_policy(policy), 1);
+    let (mut delivery, t0) = start(config().into_builder().retry_policy(policy).build(), 1);
     let out = expect_send(&mut delivery, t0);
     delivery.on_response(out.id, &with_header(429, "retry-after", "11"), t0);
     assert!(matches!(delivery.poll(t0), Action::Done));
@@ -399,7 +410,7 @@ fn unexpected_answers_are_retried_then_reported() {
         max_attempts: 1,
         ..RetryPolicy::default()
     };
-    let (mut delivery, now) = start(config().retry_policy(policy), 1);
+    let (mut delivery, now) = start(config().into_builder().retry_policy(policy).build(), 1);
     let out = expect_send(&mut delivery, now);
     delivery.on_response(out.id, &answer(200, "<html>captive portal</html>"), now);
     let report = delivery.into_report();
@@ -436,10 +447,13 @@ fn invalid_aliases_are_reported_without_being_sent() {
 
 #[test]
 fn finished_entries_come_out_in_order_and_memory_is_released() {
-    let config = config().batch_limits(BatchLimits {
-        max_events: 2,
-        ..BatchLimits::default()
-    });
+    let config = config()
+        .into_builder()
+        .batch_limits(BatchLimits {
+            max_events: 2,
+            ..BatchLimits::default()
+        })
+        .build();
     let (mut delivery, now) = start(config, 4);
     let first = expect_send(&mut delivery, now);
     let second = expect_send(&mut delivery, now);
@@ -486,10 +500,13 @@ fn unknown_request_ids_are_ignored() {
 }
 
 fn one_per_batch(config: Config) -> Config {
-    config.batch_limits(BatchLimits {
-        max_events: 1,
-        ..BatchLimits::default()
-    })
+    config
+        .into_builder()
+        .batch_limits(BatchLimits {
+            max_events: 1,
+            ..BatchLimits::default()
+        })
+        .build()
 }
 
 #[test]
@@ -502,7 +519,15 @@ fn a_project_level_refusal_stops_every_later_send() {
         (400, SIMPLIFIED_REFUSAL),
     ] {
         let now = Instant::now();
-        let mut delivery = Delivery::new(one_per_batch(config()).concurrency(2), now, wall(), 1);
+        let mut delivery = Delivery::new(
+            one_per_batch(config())
+                .into_builder()
+                .concurrency(2)
+                .build(),
+            now,
+            wall(),
+            1,
+        );
         for alias in aliases(5) {
             delivery.add(alias);
         }
@@ -539,10 +564,14 @@ fn a_project_level_refusal_stops_every_later_send() {
 fn the_retry_budget_belongs_to_each_batch_through_hours_of_429s_and_5xx() {
     // 2,000 batches, one answer every 5 simulated seconds, one request at a time: the
     // delivery runs for hours, far past the 15 minutes each batch may spend retrying.
-    let config = config().concurrency(1).batch_limits(BatchLimits {
-        max_events: 5,
-        ..BatchLimits::default()
-    });
+    let config = config()
+        .into_builder()
+        .concurrency(1)
+        .batch_limits(BatchLimits {
+            max_events: 5,
+            ..BatchLimits::default()
+        })
+        .build();
     let (mut delivery, mut now) = start(config, 10_000);
     let t0 = now;
     let mut request = 0_u64;
@@ -574,7 +603,11 @@ fn the_retry_budget_belongs_to_each_batch_through_hours_of_429s_and_5xx() {
 
 #[test]
 fn max_rate_paces_sends_from_the_first_request() {
-    let config = one_per_batch(config()).concurrency(64).max_rate(2);
+    let config = one_per_batch(config())
+        .into_builder()
+        .concurrency(64)
+        .max_rate(2)
+        .build();
     let (mut delivery, t0) = start(config, 5);
     // A burst of one second's worth, then one event every half second.
     let first = expect_send(&mut delivery, t0);
@@ -593,7 +626,13 @@ fn max_rate_paces_sends_from_the_first_request() {
 
 #[test]
 fn retry_after_holds_every_batch_back_not_only_the_refused_one() {
-    let (mut delivery, t0) = start(one_per_batch(config()).concurrency(1), 2);
+    let (mut delivery, t0) = start(
+        one_per_batch(config())
+            .into_builder()
+            .concurrency(1)
+            .build(),
+        2,
+    );
     let first = expect_send(&mut delivery, t0);
     delivery.on_response(first.id, &with_header(503, "retry-after", "30"), t0);
     // The second batch is ready, yet waits for the server's time too.
@@ -613,7 +652,10 @@ fn retry_after_holds_every_batch_back_not_only_the_refused_one() {
 
 #[test]
 fn rate_limiting_slows_the_delivery_to_what_the_project_accepts() {
-    let config = one_per_batch(config()).concurrency(8);
+    let config = one_per_batch(config())
+        .into_builder()
+        .concurrency(8)
+        .build();
     let (mut delivery, t0) = start(config, 100);
     // Eight sends at once, unpaced: the first four accepted, the rest refused with 429.
     let sent: Vec<Outgoing> = (0..8).map(|_| expect_send(&mut delivery, t0)).collect();
@@ -652,7 +694,13 @@ fn rate_limiting_slows_the_delivery_to_what_the_project_accepts() {
 
 #[test]
 fn stop_hands_back_what_is_not_in_flight_at_once_and_waits_for_the_rest() {
-    let (mut delivery, t0) = start(one_per_batch(config()).concurrency(1), 3);
+    let (mut delivery, t0) = start(
+        one_per_batch(config())
+            .into_builder()
+            .concurrency(1)
+            .build(),
+        3,
+    );
     let first = expect_send(&mut delivery, t0);
     delivery.on_response(first.id, &answer(503, ""), t0);
     let second = expect_send(&mut delivery, t0);
@@ -707,7 +755,11 @@ fn a_request_the_http_client_cannot_build_is_not_retried() {
 
 #[test]
 fn ordered_delivery_sends_one_batch_at_a_time_and_retries_before_moving_on() {
-    let config = one_per_batch(config()).concurrency(8).ordered(true);
+    let config = one_per_batch(config())
+        .into_builder()
+        .concurrency(8)
+        .ordered(true)
+        .build();
     let (mut delivery, t0) = start(config, 3);
     let first = expect_send(&mut delivery, t0);
     assert_eq!(expect_wait(&mut delivery, t0), None, "one at a time");

@@ -48,7 +48,14 @@ const UA: &str = concat!("alias-core/", env!("CARGO_PKG_VERSION"));
 /// byte for byte; the defaults only add `time`, `$insert_id` and `strict=1` to it.
 #[test]
 fn track_form_json_matches_the_python_sdk() {
-    let request = one(&config().idempotent(false).strict(false), seed_alias());
+    let request = one(
+        &config()
+            .into_builder()
+            .idempotent(false)
+            .strict(false)
+            .build(),
+        seed_alias(),
+    );
     let body = "data=%7B%22event%22%3A%22%24create_alias%22%2C%22properties%22%3A%7B%22distinct_id%22%3A%22other_distinct_id%22%2C%22alias%22%3A%22your_id%22%2C%22token%22%3A%22YOUR_PROJECT_TOKEN%22%7D%7D&verbose=1&ip=0";
     assert_eq!(
         render(&request),
@@ -85,10 +92,12 @@ fn idempotent_default_adds_time_and_derived_insert_id() {
 fn track_form_base64_matches_the_ruby_sdk() {
     let request = one(
         &config()
+            .into_builder()
             .idempotent(false)
             .verbose(false)
             .strict(false)
-            .track_body(TrackBody::FormBase64),
+            .track_body(TrackBody::FormBase64)
+            .build(),
         seed_alias(),
     );
     let json = r#"{"event":"$create_alias","properties":{"distinct_id":"other_distinct_id","alias":"your_id","token":"YOUR_PROJECT_TOKEN"}}"#;
@@ -112,9 +121,11 @@ fn track_form_base64_matches_the_ruby_sdk() {
 fn track_json_array_puts_parameters_in_the_query() {
     let two = [seed_alias(), CreateAlias::from_ids("d2", "a2").unwrap()];
     let config = config()
+        .into_builder()
         .idempotent(false)
         .strict(true)
-        .track_body(TrackBody::JsonArray);
+        .track_body(TrackBody::JsonArray)
+        .build();
     let batches = config.encode(&two, now()).unwrap();
     let body = r#"[{"event":"$create_alias","properties":{"distinct_id":"other_distinct_id","alias":"your_id","token":"YOUR_PROJECT_TOKEN"}},{"event":"$create_alias","properties":{"distinct_id":"d2","alias":"a2","token":"YOUR_PROJECT_TOKEN"}}]"#;
     assert_eq!(
@@ -129,7 +140,12 @@ fn track_json_array_puts_parameters_in_the_query() {
 #[test]
 fn several_aliases_on_a_form_go_as_an_array() {
     let two = [seed_alias(), CreateAlias::from_ids("d2", "a2").unwrap()];
-    let batches = config().idempotent(false).encode(&two, now()).unwrap();
+    let batches = config()
+        .into_builder()
+        .idempotent(false)
+        .build()
+        .encode(&two, now())
+        .unwrap();
     let form: Vec<(String, String)> =
         serde_urlencoded::from_bytes(batches[0].request.body()).unwrap();
     assert!(
@@ -141,7 +157,10 @@ fn several_aliases_on_a_form_go_as_an_array() {
 }
 
 fn import_config(credentials: Credentials) -> Config {
-    config().endpoint(Endpoint::Import(credentials))
+    config()
+        .into_builder()
+        .endpoint(Endpoint::Import(credentials))
+        .build()
 }
 
 fn auth_of(request: &Request<Vec<u8>>) -> String {
@@ -183,7 +202,10 @@ fn import_with_a_service_account() {
     assert_eq!(properties["$insert_id"].as_str().unwrap().len(), 32);
     // Idempotent stamping cannot be turned off for /import: strict mode needs both.
     let request = one(
-        &import_config(Credentials::ProjectToken).idempotent(false),
+        &import_config(Credentials::ProjectToken)
+            .into_builder()
+            .idempotent(false)
+            .build(),
         seed_alias(),
     );
     let events: serde_json::Value = serde_json::from_slice(request.body()).unwrap();
@@ -199,7 +221,9 @@ fn import_with_the_project_token_or_secret() {
         &import_config(Credentials::ProjectSecret(
             Secret::new("proj-secret").unwrap(),
         ))
-        .strict(false),
+        .into_builder()
+        .strict(false)
+        .build(),
         seed_alias(),
     );
     assert_eq!(request.uri(), "https://api.mixpanel.com/import?strict=0");
@@ -209,7 +233,7 @@ fn import_with_the_project_token_or_secret() {
 #[test]
 fn gzip_compresses_the_same_body() {
     let plain = one(&config(), seed_alias());
-    let zipped = one(&config().gzip(true), seed_alias());
+    let zipped = one(&config().into_builder().gzip(true).build(), seed_alias());
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
     assert_eq!(
         zipped.headers()["content-length"],
@@ -229,11 +253,22 @@ fn regions_and_custom_hosts_select_the_url() {
         (Region::Eu, "https://api-eu.mixpanel.com/track"),
         (Region::In, "https://api-in.mixpanel.com/track"),
     ] {
-        assert_eq!(one(&config().region(region), seed_alias()).uri(), url);
+        assert_eq!(
+            one(
+                &config().into_builder().region(region).build(),
+                seed_alias()
+            )
+            .uri(),
+            url
+        );
     }
     let host = ApiHost::custom("http://127.0.0.1:8080/mixpanel").unwrap();
     assert_eq!(
-        one(&config().api_host(host), seed_alias()).uri(),
+        one(
+            &config().into_builder().api_host(host).build(),
+            seed_alias()
+        )
+        .uri(),
         "http://127.0.0.1:8080/mixpanel/track"
     );
 }
@@ -241,7 +276,7 @@ fn regions_and_custom_hosts_select_the_url() {
 #[test]
 fn unicode_and_reserved_url_characters_survive_the_form() {
     let alias = CreateAlias::from_ids("anon+1&x=2%3", "ünïcødé 🦀 \"quoted\"").unwrap();
-    let request = one(&config().idempotent(false), alias);
+    let request = one(&config().into_builder().idempotent(false).build(), alias);
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(request.body()).unwrap();
     assert_eq!(
         form.len(),
@@ -261,7 +296,10 @@ fn association() -> Link {
 
 #[test]
 fn association_events_link_the_device_to_the_user_on_track() {
-    let request = one(&config().link(association()), seed_alias());
+    let request = one(
+        &config().into_builder().link(association()).build(),
+        seed_alias(),
+    );
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(request.body()).unwrap();
     assert_eq!(
         form[0].1,
@@ -273,7 +311,10 @@ fn association_events_link_the_device_to_the_user_on_track() {
 
 #[test]
 fn association_events_go_to_import_with_strict_fields() {
-    let config = import_config(Credentials::ProjectToken).link(association());
+    let config = import_config(Credentials::ProjectToken)
+        .into_builder()
+        .link(association())
+        .build();
     let request = one(
         &config,
         seed_alias().with_property("source", "crm").unwrap(),

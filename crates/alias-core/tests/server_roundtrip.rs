@@ -84,11 +84,11 @@ fn millis(time: SystemTime) -> u64 {
 }
 
 fn config(token: &str, wire: &Wire, gzip: bool, verbose: bool) -> Config {
-    let base = Config::new(Token::new(token).unwrap())
+    let base = Config::builder(Token::new(token).unwrap())
         .api_host(ApiHost::custom("http://127.0.0.1:9/prefix").unwrap())
         .gzip(gzip)
         .verbose(verbose);
-    match wire {
+    let built = match wire {
         Wire::Track(body) => base.track_body(*body),
         Wire::ServiceAccount => base.endpoint(Endpoint::Import(
             Credentials::service_account("sa.user", Secret::new("sa:secret").unwrap(), "4242")
@@ -98,7 +98,8 @@ fn config(token: &str, wire: &Wire, gzip: bool, verbose: bool) -> Config {
         Wire::ProjectSecret => base.endpoint(Endpoint::Import(Credentials::ProjectSecret(
             Secret::new("project-secret").unwrap(),
         ))),
-    }
+    };
+    built.build()
 }
 
 proptest! {

@@ -17,7 +17,9 @@
 //! use alias_reqwest::alias_core::{Alias, Config, DistinctId, Region, Token};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?).region(Region::Eu);
+//! let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
+//!     .region(Region::Eu)
+//!     .build();
 //! let client = Client::new(config)?;
 //! client
 //!     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)

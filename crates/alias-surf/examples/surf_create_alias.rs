@@ -30,7 +30,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let [base_url, token, distinct_id, alias] = args()?;
-    let config = Config::new(Token::new(token)?).api_host(ApiHost::custom(&base_url)?);
+    let config = Config::builder(Token::new(token)?)
+        .api_host(ApiHost::custom(&base_url)?)
+        .build();
     let client = Client::new(config)?;
     client
         .create_alias(DistinctId::new(distinct_id)?, Alias::new(alias)?)

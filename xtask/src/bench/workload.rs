@@ -47,11 +47,12 @@ pub(super) fn write_csv(
 pub(super) fn config(url: &str) -> Result<Config, String> {
     let token = Token::new(DEFAULT_TOKEN).map_err(|e| e.to_string())?;
     let host = ApiHost::custom(url).map_err(|e| e.to_string())?;
-    Ok(Config::new(token)
+    Ok(Config::builder(token)
         .api_host(host)
         .batch_limits(BatchLimits {
             max_events: BATCH,
             ..BatchLimits::default()
         })
-        .concurrency(CONCURRENCY))
+        .concurrency(CONCURRENCY)
+        .build())
 }

@@ -106,12 +106,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     }
     let limits = BatchLimits {
         max_events: usize::from(args.batch_size),
-        ..settings.config.limits()
+        ..settings.config.batch_limits()
     };
     settings.config = settings
         .config
+        .into_builder()
         .concurrency(usize::from(args.concurrency))
-        .batch_limits(limits);
+        .batch_limits(limits)
+        .build();
     let path = InputPath::new(&args.input);
     refuse_overwriting_the_input(args)?;
     let format = args.format.resolve(&path);

@@ -60,7 +60,7 @@ impl PendingBatch {
     /// Whether `event` can join without breaking the count or byte limit. An empty batch
     /// takes any event: one that cannot fit alone was refused when it was encoded.
     pub(crate) fn has_room_for(&self, config: &Config, event: &EncodedEvent) -> bool {
-        let limits = config.limits;
+        let limits = config.batch_limits;
         self.events.is_empty()
             || (self.events.len() < limits.max_events
                 && self.size + event.cost_in(config) <= limits.max_body_bytes)
@@ -78,7 +78,7 @@ impl PendingBatch {
     pub(crate) fn encode(&self, config: &Config) -> Option<EncodedRequest> {
         let encoded = encode_batch(config, &self.events);
         let overflows =
-            encoded.uncompressed_len > config.limits.max_body_bytes && self.events.len() > 1;
+            encoded.uncompressed_len > config.batch_limits.max_body_bytes && self.events.len() > 1;
         (!overflows).then_some(encoded)
     }
 
@@ -206,10 +206,14 @@ mod tests {
             TrackBody::FormBase64,
             TrackBody::JsonArray,
         ] {
-            let config = config().track_body(body).batch_limits(BatchLimits {
-                max_events: 2000,
-                max_body_bytes: 10_000,
-            });
+            let config = config()
+                .into_builder()
+                .track_body(body)
+                .batch_limits(BatchLimits {
+                    max_events: 2000,
+                    max_body_bytes: 10_000,
+                })
+                .build();
             let batches = config.encode(&aliases(500), now()).unwrap();
             assert!(batches.len() > 1, "{body:?}");
             let mut next = 0;
@@ -235,10 +239,13 @@ mod tests {
 
     #[test]
     fn an_event_too_large_to_fit_alone_is_refused() {
-        let config = config().batch_limits(BatchLimits {
-            max_events: 10,
-            max_body_bytes: 200,
-        });
+        let config = config()
+            .into_builder()
+            .batch_limits(BatchLimits {
+                max_events: 10,
+                max_body_bytes: 200,
+            })
+            .build();
         let big = CreateAlias::from_ids("a", "b")
             .unwrap()
             .with_property("blob", "x".repeat(300))

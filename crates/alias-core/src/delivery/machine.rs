@@ -404,7 +404,7 @@ impl Delivery {
                 let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
                 let asked = retry_after.map(|r| {
                     r.delay_from(wall_now)
-                        .min(self.config.retry.max_retry_after)
+                        .min(self.config.retry_policy.max_retry_after)
                 });
                 let mut batch = batch;
                 if status == StatusCode::TOO_MANY_REQUESTS {
@@ -471,7 +471,7 @@ impl Delivery {
             self.settle_all(&batch, &unsent);
             return;
         }
-        let policy = &self.config.retry;
+        let policy = &self.config.retry_policy;
         let delay = policy.delay(batch.attempts, asked, self.rng.f64());
         let at = now + delay;
         let out_of_attempts = batch.attempts - batch.throttled >= policy.max_attempts;

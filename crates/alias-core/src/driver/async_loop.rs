@@ -229,8 +229,8 @@ pub async fn drive<T: Transport, C: Clock>(
     let mut input = pin!(input);
     let mut stop = pin!(stop);
     let mut input_open = true;
-    let max_held = delivery.config().max_in_flight().saturating_add(2)
-        * delivery.config().limits().max_events.max(1)
+    let max_held = delivery.config().concurrency().saturating_add(2)
+        * delivery.config().batch_limits().max_events.max(1)
         * 4;
     let mut in_flight = FuturesUnordered::new();
     let mut timer = None;
@@ -414,7 +414,9 @@ mod tests {
 
     #[test]
     fn deliver_retries_and_reports_every_alias_in_order_with_counters() {
-        let config = Config::new(Token::new("tok").unwrap()).retry_policy(RetryPolicy::fast());
+        let config = Config::builder(Token::new("tok").unwrap())
+            .retry_policy(RetryPolicy::fast())
+            .build();
         let transport = Scripted(RefCell::new(VecDeque::from([
             answer(503, "busy"),
             Err(TransportError::new(TransportErrorKind::Closed, "reset")),

@@ -200,8 +200,8 @@ pub(crate) fn millis(since_epoch: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::config::{EventName, Link};
     use crate::wire::event_bytes::write_event_json;
+    use crate::wire::link::{EventName, Link};
 
     fn link() -> CreateAlias {
         CreateAlias::from_ids("anon-1", "user-1").unwrap()

@@ -16,8 +16,9 @@ use http::header::{self, HeaderValue};
 use http::{Method, Request};
 
 use crate::error::{Field, Problem, ValidationError};
-use crate::wire::config::{Config, Credentials, Endpoint, TrackBody};
+use crate::wire::config::{Config, Endpoint, TrackBody};
 use crate::wire::create_alias::{CreateAlias, EARLIEST_TIME, millis};
+use crate::wire::credentials::Credentials;
 use crate::wire::event_bytes::{
     FormEncoder, event_json_len_hint, form_encode_in_place, write_event_json,
 };
@@ -72,12 +73,12 @@ impl EncodedEvent {
         }
         let event = Self { bytes, json_len };
         let alone = body_overhead(config) + event.cost(form);
-        if event.json_len >= MAX_EVENT_BYTES || alone > config.limits.max_body_bytes {
+        if event.json_len >= MAX_EVENT_BYTES || alone > config.batch_limits.max_body_bytes {
             return Err(ValidationError::new(
                 Field::Event,
                 Problem::TooLarge {
                     bytes: alone.max(event.json_len),
-                    max: MAX_EVENT_BYTES.min(config.limits.max_body_bytes),
+                    max: MAX_EVENT_BYTES.min(config.batch_limits.max_body_bytes),
                 },
             ));
         }
@@ -90,17 +91,19 @@ fn check_time_window(
     time: SystemTime,
     now: SystemTime,
 ) -> Result<(), ValidationError> {
-    let (past, future, window) = config.time_window();
+    let window = config.time_window();
     let at = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let now_since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let earliest = now_since_epoch.saturating_sub(past).max(EARLIEST_TIME);
-    let latest = now_since_epoch.saturating_add(future);
+    let earliest = now_since_epoch
+        .saturating_sub(window.past)
+        .max(EARLIEST_TIME);
+    let latest = now_since_epoch.saturating_add(window.future);
     if at < earliest || at > latest {
         return Err(ValidationError::new(
             Field::Time,
             Problem::OutsideWindow {
                 millis: millis(at),
-                window,
+                window: window.description,
             },
         ));
     }
@@ -169,9 +172,9 @@ fn form_params(config: &Config) -> String {
     let mut params = format!(
         "verbose={}&ip={}",
         u8::from(config.verbose),
-        u8::from(config.ip)
+        u8::from(config.geolocate_by_ip)
     );
-    if config.is_strict() {
+    if config.strict() {
         params.push_str("&strict=1");
     }
     params
@@ -180,7 +183,7 @@ fn form_params(config: &Config) -> String {
 /// `form_params(config).len()`, without building the string.
 fn form_params_len(config: &Config) -> usize {
     "verbose=0&ip=0".len()
-        + if config.is_strict() {
+        + if config.strict() {
             "&strict=1".len()
         } else {
             0
@@ -188,7 +191,7 @@ fn form_params_len(config: &Config) -> usize {
 }
 
 fn import_query(config: &Config, credentials: &Credentials) -> String {
-    let mut query = format!("strict={}", u8::from(config.is_strict()));
+    let mut query = format!("strict={}", u8::from(config.strict()));
     if let Credentials::ServiceAccount { project_id, .. } = credentials {
         query.push_str("&project_id=");
         query.extend(form_urlencoded::byte_serialize(project_id.as_bytes()));
@@ -278,19 +281,19 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 fn build_request(config: &Config, body: Vec<u8>) -> Request<Vec<u8>> {
     let (uri, content_type, accept) = match &config.endpoint {
         Endpoint::Track => {
-            let accept = if config.verbose || config.is_strict() {
+            let accept = if config.verbose || config.strict() {
                 "application/json"
             } else {
                 "text/plain"
             };
             match body_form(config) {
                 BodyForm::Json => (
-                    config.host.uri("/track", &form_params(config)),
+                    config.api_host.uri("/track", &form_params(config)),
                     "application/json",
                     accept,
                 ),
                 _ => (
-                    config.host.uri("/track", ""),
+                    config.api_host.uri("/track", ""),
                     "application/x-www-form-urlencoded",
                     accept,
                 ),
@@ -298,7 +301,7 @@ fn build_request(config: &Config, body: Vec<u8>) -> Request<Vec<u8>> {
         }
         Endpoint::Import(credentials) => (
             config
-                .host
+                .api_host
                 .uri("/import", &import_query(config, credentials)),
             "application/json",
             "application/json",
@@ -343,11 +346,11 @@ mod tests {
 
     #[test]
     fn form_params_length_is_computed_without_building() {
-        let base = Config::new(Token::new("t").unwrap());
+        let base = Config::builder(Token::new("t").unwrap());
         for config in [
-            base.clone(),
-            base.clone().strict(true),
-            base.verbose(false).geolocate_by_ip(true),
+            base.clone().build(),
+            base.clone().strict(false).build(),
+            base.verbose(false).geolocate_by_ip(true).build(),
         ] {
             assert_eq!(form_params_len(&config), form_params(&config).len());
         }

@@ -12,9 +12,9 @@
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::wire::config::Link;
 use crate::wire::create_alias::{CreateAlias, EVENT_NAME, millis};
 use crate::wire::id::InsertId;
+use crate::wire::link::Link;
 
 /// Room for [`write_event_json`]'s output: exact for a stamped `$create_alias` whose
 /// strings need no escaping and that has no extra property, so that the common event is
@@ -170,7 +170,7 @@ mod tests {
     use serde_json::{Map, Value};
 
     use super::*;
-    use crate::wire::config::EventName;
+    use crate::wire::link::EventName;
 
     /// The simple way to write the same event: a derived `Serialize`, fields in wire order.
     #[derive(Serialize)]

@@ -4,8 +4,11 @@
 
 pub(crate) mod config;
 pub(crate) mod create_alias;
+pub(crate) mod credentials;
 pub(crate) mod encode;
 pub(crate) mod event_bytes;
+pub(crate) mod host;
 pub(crate) mod id;
+pub(crate) mod link;
 pub(crate) mod parse;
 pub(crate) mod secret;

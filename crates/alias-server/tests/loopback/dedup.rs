@@ -33,8 +33,9 @@ fn a_repeat_is_acknowledged_but_stored_once() {
 #[test]
 fn a_client_resending_the_same_alias_is_deduplicated() {
     let server = Server::start().unwrap();
-    let config = Config::new(Token::new(DEFAULT_TOKEN).unwrap())
-        .api_host(ApiHost::custom(server.url()).unwrap());
+    let config = Config::builder(Token::new(DEFAULT_TOKEN).unwrap())
+        .api_host(ApiHost::custom(server.url()).unwrap())
+        .build();
     let link = CreateAlias::from_ids("anon-9", "user-9").unwrap();
     let first_encoding = SystemTime::now();
     // An idempotent client stamps the time once; a retry carries the same event.

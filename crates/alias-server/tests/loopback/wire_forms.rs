@@ -29,7 +29,7 @@ fn verdict(reply: &Reply) -> Verdict {
 #[test]
 fn every_alias_core_form_with_and_without_gzip() {
     let server = Server::start().unwrap();
-    let base = Config::new(Token::new(DEFAULT_TOKEN).unwrap())
+    let base = Config::builder(Token::new(DEFAULT_TOKEN).unwrap())
         .api_host(ApiHost::custom(server.url()).unwrap());
     let import = |credentials| base.clone().endpoint(Endpoint::Import(credentials));
     let configs = [
@@ -58,7 +58,7 @@ fn every_alias_core_form_with_and_without_gzip() {
                     .unwrap(),
                 CreateAlias::from_ids(&format!("anon2-{i}-{gzip}"), "🎉\"quoted\"").unwrap(),
             ];
-            let config = config.clone().gzip(gzip);
+            let config = config.clone().gzip(gzip).build();
             for batch in config.encode(&links, SystemTime::now()).unwrap() {
                 let reply = send(&server, batch.request);
                 let accepted = verdict(&reply);
