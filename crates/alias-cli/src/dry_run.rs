@@ -10,7 +10,7 @@ use std::io::Write;
 
 use alias_core::http::header::AUTHORIZATION;
 use alias_core::http::{Request, Response};
-use alias_core::{Transport, TransportError, TransportErrorKind};
+use alias_core::{TransportError, TransportErrorKind};
 
 use crate::options::REDACTED;
 
@@ -30,10 +30,14 @@ impl<W: Write> Printer<W> {
     }
 }
 
-impl<W: Write> Transport for Printer<W> {
-    async fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, TransportError> {
+impl<W: Write> Printer<W> {
+    /// Prints `request` and answers it as Mixpanel answers an accepted one.
+    pub(crate) fn print(
+        &self,
+        request: &Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
         let mut out = self.out.borrow_mut();
-        out.write_all(render(&request).as_bytes())
+        out.write_all(render(request).as_bytes())
             .and_then(|()| out.flush())
             .map_err(|e| {
                 TransportError::new(
@@ -109,7 +113,7 @@ mod tests {
         let request = Request::post("http://127.0.0.1/track")
             .body(vec![0xff, 0xfe])
             .unwrap();
-        let answer = poll_once(printer.send(request)).unwrap();
+        let answer = printer.print(&request).unwrap();
         assert_eq!(
             alias_core::parse_response(&answer),
             Ok(alias_core::Verdict::Accepted { imported: None })
@@ -119,14 +123,5 @@ mod tests {
             printed,
             "POST http://127.0.0.1/track\n\n<2 bytes, not text>\n\n"
         );
-    }
-
-    /// The printer's future is ready at once: one poll ends it.
-    fn poll_once<F: std::future::Future>(future: F) -> F::Output {
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match std::pin::pin!(future).poll(&mut cx) {
-            std::task::Poll::Ready(output) => output,
-            std::task::Poll::Pending => unreachable!("the printer never waits"),
-        }
     }
 }

@@ -1,32 +1,50 @@
-//! The adapter chosen by `--transport` (or the dry-run printer), behind one blocking call.
+//! The HTTP client chosen by `--transport` (or the dry-run printer) under one
+//! [`AliasClient`], run on a tokio runtime of its own behind one blocking call.
 
-use alias_core::{Config, CreateAlias, DeliveryStats, ReportEntry};
-use alias_reqwest::TokioClock;
+use alias_core::http::{Request, Response};
+use alias_core::{
+    AliasClient, Config, CreateAlias, DeliveryStats, HttpClient, ReportEntry, TransportError,
+    TransportLimits,
+};
+use alias_reqwest::{ReqwestClient, TokioTimer};
+use alias_surf::SurfClient;
 use tokio::runtime::Runtime;
 
 use crate::dry_run::Printer;
 use crate::exit::UsageError;
 use crate::options::{Settings, TransportArg};
 
-/// Sends a stream of aliases with the chosen adapter and hands back each outcome.
+/// Sends a stream of aliases with the chosen carrier and hands back each outcome.
 #[derive(Debug)]
-pub(crate) enum Sender {
-    /// alias-reqwest's async client, on a tokio runtime of its own.
-    Reqwest {
-        /// The client.
-        client: alias_reqwest::Client,
-        /// Runs the client's connections while the calling thread drives the delivery.
-        runtime: Runtime,
-    },
-    /// alias-surf's client, on async-std's global executor.
-    Surf(alias_surf::Client),
+pub(crate) struct Sender {
+    client: AliasClient<Carrier, TokioTimer>,
+    /// Runs the delivery, its timers, and reqwest's connections; surf's carry themselves.
+    runtime: Runtime,
+}
+
+/// What carries the requests.
+#[derive(Debug)]
+enum Carrier {
+    /// alias-reqwest's client.
+    Reqwest(ReqwestClient),
+    /// alias-surf's client.
+    Surf(SurfClient),
     /// Prints requests to stdout instead of sending them.
-    DryRun {
-        /// The configuration, with placeholder secrets.
-        config: Config,
-        /// Runs the delivery loop and its (never needed) backoff timer.
-        runtime: Runtime,
-    },
+    Print(Printer<std::io::Stdout>),
+}
+
+impl HttpClient for Carrier {
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+        limits: &TransportLimits,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        match self {
+            Self::Reqwest(http) => http.send(request, limits).await,
+            Self::Surf(http) => http.send(request, limits).await,
+            Self::Print(printer) => printer.print(&request),
+        }
+    }
 }
 
 impl Sender {
@@ -38,49 +56,33 @@ impl Sender {
             dry_run,
             limits,
         } = settings;
-        if dry_run {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .map_err(runtime_error)?;
-            return Ok(Self::DryRun { config, runtime });
-        }
-        match transport {
-            TransportArg::Reqwest => {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .map_err(runtime_error)?;
-                let client = alias_reqwest::Client::builder(config)
-                    .limits(limits)
-                    .build()
-                    .map_err(|e| {
-                        UsageError::new(format!(
-                            "--transport reqwest cannot start: {e}; try --transport surf"
-                        ))
-                    })?;
-                Ok(Self::Reqwest { client, runtime })
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|error| {
+                UsageError::new(format!(
+                    "cannot start the async runtime: {error}; check the process's thread \
+                     limits (ulimit -u)"
+                ))
+            })?;
+        let carrier = if dry_run {
+            Carrier::Print(Printer::new(std::io::stdout()))
+        } else {
+            match transport {
+                TransportArg::Reqwest => Carrier::Reqwest(build(&limits, "reqwest", "surf")?),
+                TransportArg::Surf => Carrier::Surf(build(&limits, "surf", "reqwest")?),
             }
-            TransportArg::Surf => alias_surf::Client::builder(config)
-                .limits(limits)
-                .build()
-                .map(Self::Surf)
-                .map_err(|e| {
-                    UsageError::new(format!(
-                        "--transport surf cannot start: {e}; try --transport reqwest"
-                    ))
-                }),
-        }
+        };
+        let client = AliasClient::builder(config)
+            .limits(limits)
+            .build_with(carrier);
+        Ok(Self { client, runtime })
     }
 
     /// The configuration requests are built from.
     pub(crate) fn config(&self) -> &Config {
-        match self {
-            Self::Reqwest { client, .. } => client.config(),
-            Self::Surf(client) => client.config(),
-            Self::DryRun { config, .. } => config,
-        }
+        self.client.config()
     }
 
     /// Delivers every alias of `input`, handing each outcome to `on_finished` in input
@@ -92,26 +94,23 @@ impl Sender {
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
         let input = futures_util::stream::iter(input);
-        match self {
-            Self::Reqwest { client, runtime } => {
-                runtime.block_on(client.send_stream(input, on_finished))
-            }
-            Self::Surf(client) => async_std::task::block_on(client.send_stream(input, on_finished)),
-            Self::DryRun { config, runtime } => runtime.block_on(alias_core::deliver(
-                config.clone(),
-                &Printer::new(std::io::stdout()),
-                &TokioClock,
-                0,
-                input,
-                std::future::pending(),
-                on_finished,
-            )),
-        }
+        self.runtime
+            .block_on(self.client.send_stream(input, on_finished))
     }
 }
 
-fn runtime_error(error: std::io::Error) -> UsageError {
-    UsageError::new(format!(
-        "cannot start the async runtime: {error}; check the process's thread limits (ulimit -u)"
-    ))
+/// The default client of an adapter, or a usage error that suggests the other one.
+fn build<H: alias_core::DefaultHttpClient>(
+    limits: &TransportLimits,
+    name: &str,
+    other: &str,
+) -> Result<H, UsageError>
+where
+    H::Error: std::fmt::Display,
+{
+    H::build(limits).map_err(|e| {
+        UsageError::new(format!(
+            "--transport {name} cannot start: {e}; try --transport {other}"
+        ))
+    })
 }

@@ -13,8 +13,11 @@
 //!   wire options, batch limits, [`RetryPolicy`].
 //! - [`Config::encode`]: aliases into requests within Mixpanel's limits.
 //! - [`parse_response`]: any answer into a [`Verdict`].
-//! - [`Delivery`]: the state machine that retries, splits and tracks every alias to a
-//!   final [`AliasOutcome`]; [`drive`] runs it over any [`Transport`] and [`Clock`].
+//! - [`Delivery`]: the state machine that retries, splits, paces and tracks every alias
+//!   to a final [`AliasOutcome`].
+//! - [`AliasClient`] and [`BlockingClient`]: a delivery driven over any [`HttpClient`]
+//!   (with a [`Timer`]) or [`BlockingHttpClient`]; a closure is one. Adapter crates
+//!   implement these traits for their HTTP client and nothing more.
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -49,10 +52,10 @@ pub use delivery::report::{
     AliasError, AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally,
     Undelivered,
 };
-pub use driver::async_loop::{
-    Clock, Transport, TransportLimits, deliver, deliver_all, deliver_one, drive,
-};
-pub use driver::client::{AliasClient, AliasClientBuilder, HttpClient};
+pub use driver::async_loop::drive;
+pub use driver::blocking_loop::drive_blocking;
+pub use driver::client::{AliasClient, Async, Blocking, BlockingClient, ClientBuilder};
+pub use driver::http::{BlockingHttpClient, DefaultHttpClient, HttpClient, Timer, TransportLimits};
 pub use driver::stop::{StopSignal, Stopper, stop_signal};
 pub use error::{
     ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,

@@ -1,9 +1,9 @@
 //! The async client: [`AliasClient`] over reqwest, sleeping on tokio's timer.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use alias_core::{
-    AliasClient, AliasClientBuilder, Clock, HttpClient, TransportError, TransportLimits,
+    AliasClient, Async, DefaultHttpClient, HttpClient, Timer, TransportError, TransportLimits,
 };
 use http::{Request, Response};
 
@@ -106,11 +106,11 @@ use crate::transport::send_async;
 /// }
 /// # Ok(()) }
 /// ```
-pub type Client = AliasClient<ReqwestClient>;
+pub type Client = AliasClient<ReqwestClient, TokioTimer>;
 
 /// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
 /// [`reqwest::Client`].
-pub type ClientBuilder = AliasClientBuilder<ReqwestClient>;
+pub type ClientBuilder = alias_core::ClientBuilder<ReqwestClient, Async<TokioTimer>>;
 
 /// A [`reqwest::Client`] as the HTTP client of a [`Client`]. Made from yours with `into()`,
 /// so `Client::with_http_client(config, reqwest_client)` takes it as it is.
@@ -124,8 +124,17 @@ impl From<reqwest::Client> for ReqwestClient {
 }
 
 impl HttpClient for ReqwestClient {
-    type Clock = TokioClock;
-    type BuildError = Error;
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+        limits: &TransportLimits,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        send_async(&self.0, request, limits).await
+    }
+}
+
+impl DefaultHttpClient for ReqwestClient {
+    type Error = Error;
 
     fn build(limits: &TransportLimits) -> Result<Self, Error> {
         reqwest::Client::builder()
@@ -136,35 +145,14 @@ impl HttpClient for ReqwestClient {
             .map(Self)
             .map_err(Error::Build)
     }
-
-    async fn send(
-        &self,
-        request: Request<Vec<u8>>,
-        limits: TransportLimits,
-    ) -> Result<Response<Vec<u8>>, TransportError> {
-        send_async(&self.0, request, limits).await
-    }
-
-    fn jitter_seed(&self) -> u64 {
-        fastrand::u64(..)
-    }
 }
 
-/// The system clocks and tokio's timer: the [`Clock`] of this crate's async client, for
-/// driving [`alias_core::deliver`] over a [`Transport`](alias_core::Transport) of your own
-/// on tokio.
+/// tokio's timer: the [`Timer`] of this crate's async client, and of any
+/// [`AliasClient`] on tokio (one over an HTTP client of your own, a closure for example).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
+pub struct TokioTimer;
 
-impl Clock for TokioClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn wall_now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
+impl Timer for TokioTimer {
     async fn sleep_until(&self, deadline: Instant) {
         tokio::time::sleep_until(deadline.into()).await;
     }

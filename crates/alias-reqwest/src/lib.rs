@@ -54,8 +54,13 @@ mod client;
 mod transport;
 
 pub use alias_core;
-pub use alias_core::TransportLimits;
-pub use client::{Client, ClientBuilder, ReqwestClient, TokioClock};
+/// The names a caller of this crate needs, so that `use alias_reqwest::{...}` is enough.
+pub use alias_core::{
+    Alias, AliasError, AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials,
+    DistinctId, Endpoint, EventName, Link, Region, Report, RetryPolicy, Secret, Token,
+    TransportLimits, ValidationError,
+};
+pub use client::{Client, ClientBuilder, ReqwestClient, TokioTimer};
 
 /// A client could not be built.
 #[derive(Debug, thiserror::Error)]

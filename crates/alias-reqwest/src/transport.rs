@@ -11,7 +11,7 @@ use http::{HeaderMap, Response, StatusCode, Version};
 pub(crate) async fn send_async(
     http: &reqwest::Client,
     request: http::Request<Vec<u8>>,
-    limits: TransportLimits,
+    limits: &TransportLimits,
 ) -> Result<Response<Vec<u8>>, TransportError> {
     let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
     // Set on each request, so that it also bounds a client the caller built.

@@ -1,14 +1,14 @@
 //! The client: [`AliasClient`] over surf, sleeping on a runtime-neutral timer.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use alias_core::{
-    AliasClient, AliasClientBuilder, Clock, HttpClient, TransportError, TransportLimits,
+    AliasClient, Async, DefaultHttpClient, HttpClient, Timer, TransportError, TransportLimits,
 };
 use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::send_bounded;
+use crate::transport::exchange;
 
 /// Delivers `$create_alias` calls over a [`surf::Client`]: `new`, `with_http_client`,
 /// `builder`, `send`, `send_stream` and `create_alias`, as every adapter of [`alias_core`]
@@ -112,11 +112,11 @@ use crate::transport::send_bounded;
 /// }
 /// # Ok(()) }
 /// ```
-pub type Client = AliasClient<SurfClient>;
+pub type Client = AliasClient<SurfClient, FuturesTimer>;
 
 /// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
 /// [`surf::Client`].
-pub type ClientBuilder = AliasClientBuilder<SurfClient>;
+pub type ClientBuilder = alias_core::ClientBuilder<SurfClient, Async<FuturesTimer>>;
 
 /// A [`surf::Client`] as the HTTP client of a [`Client`]. Made from yours with `into()`, so
 /// `Client::with_http_client(config, surf_client)` takes it as it is.
@@ -130,12 +130,21 @@ impl From<surf::Client> for SurfClient {
 }
 
 impl HttpClient for SurfClient {
-    type Clock = TimerClock;
-    type BuildError = Error;
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+        limits: &TransportLimits,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        exchange(&self.0, request, limits).await
+    }
+}
+
+impl DefaultHttpClient for SurfClient {
+    type Error = Error;
 
     fn build(limits: &TransportLimits) -> Result<Self, Error> {
         // The backend's own timeout (async-h1: the wait for the answer's head; curl: the
-        // whole exchange) is set to the request timeout, which this crate enforces anyway.
+        // whole exchange) is set to the request timeout, which the client enforces anyway.
         // No keep-alive: async-h1's pool takes back a connection whose exchange was given
         // up (a timeout, a capped body) and lends it to the next request, which then reads
         // the late answer of the one before as its own. No middleware: no redirects.
@@ -147,34 +156,14 @@ impl HttpClient for SurfClient {
         .map(Self)
         .map_err(|e| Error(e.to_string()))
     }
-
-    async fn send(
-        &self,
-        request: Request<Vec<u8>>,
-        limits: TransportLimits,
-    ) -> Result<Response<Vec<u8>>, TransportError> {
-        send_bounded(&self.0, request, limits).await
-    }
-
-    fn jitter_seed(&self) -> u64 {
-        fastrand::u64(..)
-    }
 }
 
-/// The system clocks, and a timer that needs no particular runtime (futures-timer): the
-/// [`Clock`] of this crate's client.
+/// A timer that needs no particular runtime (futures-timer): the [`Timer`] of this crate's
+/// client.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TimerClock;
+pub struct FuturesTimer;
 
-impl Clock for TimerClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    fn wall_now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-
+impl Timer for FuturesTimer {
     async fn sleep_until(&self, deadline: Instant) {
         futures_timer::Delay::new(deadline.saturating_duration_since(Instant::now())).await;
     }
@@ -202,9 +191,9 @@ mod tests {
     }
 
     #[async_std::test]
-    async fn the_timer_clock_sleeps_until_the_deadline() {
+    async fn the_timer_sleeps_until_the_deadline() {
         let deadline = Instant::now() + std::time::Duration::from_millis(20);
-        TimerClock.sleep_until(deadline).await;
+        FuturesTimer.sleep_until(deadline).await;
         assert!(Instant::now() >= deadline);
     }
 

@@ -71,8 +71,13 @@ mod client;
 mod transport;
 
 pub use alias_core;
-pub use alias_core::TransportLimits;
-pub use client::{Client, ClientBuilder, SurfClient, TimerClock};
+/// The names a caller of this crate needs, so that `use alias_surf::{...}` is enough.
+pub use alias_core::{
+    Alias, AliasError, AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials,
+    DistinctId, Endpoint, EventName, Link, Region, Report, RetryPolicy, Secret, Token,
+    TransportLimits, ValidationError,
+};
+pub use client::{Client, ClientBuilder, FuturesTimer, SurfClient};
 
 /// The surf client could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

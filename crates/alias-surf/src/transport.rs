@@ -2,40 +2,19 @@
 //! surf's errors into [`TransportError`]s.
 
 use std::error::Error as StdError;
-use std::pin::pin;
 
 use alias_core::{TransportError, TransportErrorKind, TransportLimits};
 use futures_util::AsyncReadExt;
-use futures_util::future::{Either, select};
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode, Version};
 use surf::http as types;
 
-/// Sends one request over `http`, under `limits`.
-pub(crate) async fn send_bounded(
+/// Sends one request over `http` and reads its answer, under `limits` (the body cap; the
+/// client enforces the request timeout).
+pub(crate) async fn exchange(
     http: &surf::Client,
     request: http::Request<Vec<u8>>,
-    limits: TransportLimits,
-) -> Result<Response<Vec<u8>>, TransportError> {
-    // surf has no per-request deadline; this one covers connecting, sending and reading
-    // the whole answer, on a timer that belongs to no runtime.
-    let deadline = futures_timer::Delay::new(limits.request_timeout);
-    match select(pin!(exchange(http, request, limits)), deadline).await {
-        Either::Left((answer, _)) => answer,
-        Either::Right(((), _)) => Err(TransportError::new(
-            TransportErrorKind::Timeout,
-            format!(
-                "no whole answer within the request timeout of {:?}",
-                limits.request_timeout
-            ),
-        )),
-    }
-}
-
-async fn exchange(
-    http: &surf::Client,
-    request: http::Request<Vec<u8>>,
-    limits: TransportLimits,
+    limits: &TransportLimits,
 ) -> Result<Response<Vec<u8>>, TransportError> {
     let request = to_surf(request)?;
     let mut answer = http.send(request).await.map_err(|e| classify(&e))?;

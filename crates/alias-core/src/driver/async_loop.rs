@@ -1,198 +1,24 @@
 //! One async loop that runs a [`Delivery`] over any HTTP client and any runtime.
 //!
-//! The loop owns no I/O: the adapter supplies the [`Transport`] (send one request) and the
-//! [`Clock`] (read the time, sleep until a deadline). Both adapters drive deliveries with
+//! The loop owns no I/O: the adapter supplies the [`HttpClient`] (send one request) and
+//! the [`Timer`] (sleep until a deadline). Every async client drives its deliveries with
 //! this one loop, so retries, backoff, splitting and concurrency cannot drift apart.
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use futures_util::future::{Either, select};
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
-use http::{Request, Response};
+use http::Response;
 use tracing::Instrument;
 
 use crate::delivery::machine::{Action, Delivery, Outgoing, RequestId};
-use crate::delivery::report::{AliasError, DeliveryStats, Report, ReportEntry, Tally};
-use crate::error::TransportError;
-use crate::wire::config::Config;
+use crate::delivery::report::ReportEntry;
+use crate::driver::http::{HttpClient, Timer, TransportLimits};
+use crate::error::{TransportError, TransportErrorKind};
 use crate::wire::create_alias::CreateAlias;
-use crate::wire::id::{Alias, DistinctId};
-
-/// Sends one request and reads its whole answer.
-pub trait Transport {
-    /// Sends `request`. A failure below HTTP (connect, timeout, reset, an over-long body)
-    /// is a [`TransportError`]; every HTTP answer, whatever its status, is `Ok`.
-    fn send(
-        &self,
-        request: Request<Vec<u8>>,
-    ) -> impl Future<Output = Result<Response<Vec<u8>>, TransportError>>;
-}
-
-/// Bounds an adapter puts on each request it sends, so that a stalled or hostile peer costs
-/// a bounded time and memory. The same settings for every adapter, so that switching HTTP
-/// client does not change them.
-///
-/// ```
-/// use std::time::Duration;
-/// use alias_core::TransportLimits;
-///
-/// let limits = TransportLimits::default().request_timeout(Duration::from_secs(60));
-/// assert_eq!(limits.connect_timeout, Duration::from_secs(10));
-/// assert_eq!(limits.max_response_bytes, 1024 * 1024);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TransportLimits {
-    /// Longest wait for a connection (TCP and TLS) to open. Default 10 s. Applied where the
-    /// HTTP client has a connect-only timeout; elsewhere connecting counts against
-    /// `request_timeout`.
-    pub connect_timeout: Duration,
-    /// Longest time for one request, from sending it to the last byte of the answer.
-    /// Default 30 s. A request that takes longer fails with
-    /// [`TransportErrorKind::Timeout`](crate::TransportErrorKind::Timeout) and is retried.
-    pub request_timeout: Duration,
-    /// Largest answer body read. Default 1 MiB: Mixpanel's answers are tiny, so a larger one
-    /// is not Mixpanel's, and reading it whole would only cost memory. A larger one fails
-    /// with [`TransportErrorKind::BodyTooLarge`](crate::TransportErrorKind::BodyTooLarge).
-    pub max_response_bytes: usize,
-}
-
-impl TransportLimits {
-    /// Sets [`TransportLimits::connect_timeout`].
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Sets [`TransportLimits::request_timeout`].
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Sets [`TransportLimits::max_response_bytes`].
-    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
-        self.max_response_bytes = bytes;
-        self
-    }
-}
-
-impl Default for TransportLimits {
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_response_bytes: 1024 * 1024,
-        }
-    }
-}
-
-/// The runtime's clocks and timer.
-pub trait Clock {
-    /// The monotonic time now.
-    fn now(&self) -> Instant;
-    /// The wall-clock time now, to stamp event times.
-    fn wall_now(&self) -> SystemTime;
-    /// Completes at `deadline`.
-    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()>;
-}
-
-/// Delivers every alias of `input` under `config`, from a new [`Delivery`] to the last
-/// outcome, and returns the traffic counters. Outcomes go to `on_finished` in input order.
-/// When `stop` completes, the delivery stops promptly (see [`Delivery::stop`]); pass
-/// [`std::future::pending()`] to run to the end.
-///
-/// This is the whole of an adapter's `send`: it runs [`drive`] inside an `info` span named
-/// `deliver`, which records at the end how many aliases ended each way (`aliases`,
-/// `accepted`, `rejected`, `invalid`, `undelivered`) and the traffic (`requests`,
-/// `retries`, `splits`, `rate_limited`). No span field holds a token, a credential or an
-/// id. `jitter_seed` seeds the backoff jitter: this crate draws no random numbers itself,
-/// so the caller passes a fresh random one per call.
-pub async fn deliver<T: Transport, C: Clock>(
-    config: Config,
-    transport: &T,
-    clock: &C,
-    jitter_seed: u64,
-    input: impl Stream<Item = CreateAlias>,
-    stop: impl Future<Output = ()>,
-    mut on_finished: impl FnMut(ReportEntry),
-) -> DeliveryStats {
-    let span = tracing::info_span!(
-        "deliver",
-        aliases = tracing::field::Empty,
-        accepted = tracing::field::Empty,
-        rejected = tracing::field::Empty,
-        invalid = tracing::field::Empty,
-        undelivered = tracing::field::Empty,
-        requests = tracing::field::Empty,
-        retries = tracing::field::Empty,
-        splits = tracing::field::Empty,
-        rate_limited = tracing::field::Empty,
-    );
-    let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), jitter_seed);
-    let mut tally = Tally::default();
-    let finished = |entry: ReportEntry| {
-        tally.add(&entry.outcome);
-        on_finished(entry);
-    };
-    drive(&mut delivery, transport, clock, input, stop, finished)
-        .instrument(span.clone())
-        .await;
-    let stats = delivery.stats();
-    span.record("aliases", tally.total())
-        .record("accepted", tally.accepted)
-        .record("rejected", tally.rejected)
-        .record("invalid", tally.invalid)
-        .record("undelivered", tally.undelivered)
-        .record("requests", stats.requests)
-        .record("retries", stats.retries)
-        .record("splits", stats.splits)
-        .record("rate_limited", stats.rate_limited);
-    stats
-}
-
-/// [`deliver`] of every alias of `aliases`, to the end, collecting every outcome into a
-/// [`Report`]: the whole of an adapter's `send`.
-pub async fn deliver_all<T: Transport, C: Clock>(
-    config: Config,
-    transport: &T,
-    clock: &C,
-    jitter_seed: u64,
-    aliases: impl IntoIterator<Item = CreateAlias>,
-) -> Report {
-    let mut entries = Vec::new();
-    let input = futures_util::stream::iter(aliases);
-    let stats = deliver(
-        config,
-        transport,
-        clock,
-        jitter_seed,
-        input,
-        std::future::pending(),
-        |entry| entries.push(entry),
-    )
-    .await;
-    Report { entries, stats }
-}
-
-/// One alias through [`deliver`], its outcome as a `Result`: the whole of an adapter's
-/// `create_alias`.
-pub async fn deliver_one<T: Transport, C: Clock>(
-    config: Config,
-    transport: &T,
-    clock: &C,
-    jitter_seed: u64,
-    distinct_id: DistinctId,
-    alias: Alias,
-) -> Result<(), AliasError> {
-    let link = CreateAlias::new(distinct_id, alias)?;
-    deliver_all(config, transport, clock, jitter_seed, [link])
-        .await
-        .entries
-        .into_iter()
-        .try_for_each(|entry| entry.outcome.into_result())
-}
 
 /// How long a partly filled batch waits for more input that is slow to come, when nothing
 /// else is under way, before it is sent as it is.
@@ -217,11 +43,13 @@ enum Wake<A> {
 /// the requests in flight and their retries, whatever the length of `input`; an input that
 /// is slow to yield never holds the loop up (answers, timers and the stop are served
 /// meanwhile), and a partly filled batch goes out after a short linger when nothing else is
-/// under way. The delivery is closed once `input` ends.
-pub async fn drive<T: Transport, C: Clock>(
+/// under way. The delivery is closed once `input` ends. Each request is sent over `http`
+/// under `limits`, and cut off at `limits.request_timeout` on `timer` whatever `http` does.
+pub async fn drive<H: HttpClient, T: Timer>(
     delivery: &mut Delivery,
-    transport: &T,
-    clock: &C,
+    http: &H,
+    limits: &TransportLimits,
+    timer: &T,
     input: impl Stream<Item = CreateAlias>,
     stop: impl Future<Output = ()>,
     mut on_finished: impl FnMut(ReportEntry),
@@ -233,16 +61,16 @@ pub async fn drive<T: Transport, C: Clock>(
         * delivery.config().batch_limits().max_events.max(1)
         * 4;
     let mut in_flight = FuturesUnordered::new();
-    let mut timer = None;
+    let mut wakeup = None;
     let mut lingering_since: Option<Instant> = None;
     loop {
         for entry in delivery.take_finished() {
             on_finished(entry);
         }
-        let mut deadline = match delivery.poll(clock.now()) {
+        let mut deadline = match delivery.poll(timer.now()) {
             Action::Send(outgoing) => {
                 lingering_since = None;
-                in_flight.push(attempt(transport, outgoing));
+                in_flight.push(attempt(http, limits, timer, outgoing));
                 continue;
             }
             Action::Done => break,
@@ -264,7 +92,7 @@ pub async fn drive<T: Transport, C: Clock>(
         }
         if let Some(since) = lingering_since {
             let flush_at = since + LINGER;
-            if clock.now() >= flush_at {
+            if timer.now() >= flush_at {
                 lingering_since = None;
                 delivery.flush();
                 continue;
@@ -273,9 +101,9 @@ pub async fn drive<T: Transport, C: Clock>(
         }
         match deadline {
             // The same deadline keeps its timer: input arrives many times between two.
-            Some(at) if timer.as_ref().is_some_and(|(set, _)| *set == at) => {}
-            Some(at) => timer = Some((at, Box::pin(clock.sleep_until(at)))),
-            None => timer = None,
+            Some(at) if wakeup.as_ref().is_some_and(|(set, _)| *set == at) => {}
+            Some(at) => wakeup = Some((at, Box::pin(timer.sleep_until(at)))),
+            None => wakeup = None,
         }
         let stopped = delivery.is_stopped();
         let may_linger = lingering_since.is_none()
@@ -296,7 +124,7 @@ pub async fn drive<T: Transport, C: Clock>(
                     Poll::Pending => {}
                 }
             }
-            if let Some((_, sleep)) = timer.as_mut() {
+            if let Some((_, sleep)) = wakeup.as_mut() {
                 if sleep.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(Wake::Timer);
                 }
@@ -305,20 +133,20 @@ pub async fn drive<T: Transport, C: Clock>(
         })
         .await;
         match wake {
-            Wake::Answered((id, Ok(response))) => delivery.on_response(id, &response, clock.now()),
+            Wake::Answered((id, Ok(response))) => delivery.on_response(id, &response, timer.now()),
             Wake::Answered((id, Err(error))) => {
-                delivery.on_transport_error(id, error, clock.now());
+                delivery.on_transport_error(id, error, timer.now());
             }
             Wake::Input(Some(alias)) => {
-                delivery.add_at(alias, clock.wall_now());
+                delivery.add_at(alias, timer.wall_now());
             }
-            Wake::InputIdle => lingering_since = Some(clock.now()),
+            Wake::InputIdle => lingering_since = Some(timer.now()),
             Wake::Input(None) => {
                 delivery.close();
                 input_open = false;
             }
             Wake::Stop => delivery.stop(),
-            Wake::Timer => timer = None,
+            Wake::Timer => wakeup = None,
         }
     }
     for entry in delivery.take_finished() {
@@ -326,9 +154,12 @@ pub async fn drive<T: Transport, C: Clock>(
     }
 }
 
-/// Sends one request, in a tracing span that names its batch and attempt.
-fn attempt<T: Transport>(
-    transport: &T,
+/// Sends one request, in a tracing span that names its batch and attempt, and gives up on
+/// it at the request timeout.
+fn attempt<H: HttpClient, T: Timer>(
+    http: &H,
+    limits: &TransportLimits,
+    timer: &T,
     outgoing: Outgoing,
 ) -> impl Future<Output = (RequestId, Result<Response<Vec<u8>>, TransportError>)> {
     let span = tracing::debug_span!(
@@ -338,9 +169,17 @@ fn attempt<T: Transport>(
         aliases = outgoing.aliases,
     );
     let id = outgoing.id;
-    let sending = transport.send(outgoing.request);
+    let timeout = limits.request_timeout;
+    let sending = http.send(outgoing.request, limits);
+    let deadline = timer.sleep_until(timer.now() + timeout);
     async move {
-        let result = sending.await;
+        let result = match select(pin!(sending), pin!(deadline)).await {
+            Either::Left((result, _)) => result,
+            Either::Right(((), _)) => Err(TransportError::new(
+                TransportErrorKind::Timeout,
+                format!("no whole answer within the request timeout of {timeout:?}"),
+            )),
+        };
         match &result {
             Ok(response) => tracing::debug!(status = response.status().as_u16(), "answered"),
             Err(error) => tracing::debug!(%error, "transport failed"),
@@ -358,19 +197,23 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
+    use std::time::SystemTime;
+
+    use http::Request;
+
     use super::*;
-    use crate::delivery::report::{AliasOutcome, DeliveryError};
-    use crate::error::TransportErrorKind;
-    use crate::wire::config::RetryPolicy;
+    use crate::delivery::report::{AliasOutcome, DeliveryError, DeliveryStats};
+    use crate::wire::config::{Config, RetryPolicy};
     use crate::wire::secret::Token;
 
     /// Answers from a script, one per request, and counts the requests.
     struct Scripted(RefCell<VecDeque<Result<Response<Vec<u8>>, TransportError>>>);
 
-    impl Transport for Scripted {
+    impl HttpClient for Scripted {
         async fn send(
             &self,
             _request: Request<Vec<u8>>,
+            _limits: &TransportLimits,
         ) -> Result<Response<Vec<u8>>, TransportError> {
             self.0
                 .borrow_mut()
@@ -382,7 +225,7 @@ mod tests {
     /// A clock whose sleeps end at once, moving its time to the deadline.
     struct Instantaneous(Cell<Instant>);
 
-    impl Clock for Instantaneous {
+    impl Timer for Instantaneous {
         fn now(&self) -> Instant {
             self.0.get()
         }
@@ -413,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn deliver_retries_and_reports_every_alias_in_order_with_counters() {
+    fn drive_retries_and_reports_every_alias_in_order_with_counters() {
         let config = Config::builder(Token::new("tok").unwrap())
             .retry_policy(RetryPolicy::fast())
             .build();
@@ -428,11 +271,12 @@ mod tests {
             ["a", "b", "c"].map(|id| CreateAlias::from_ids(id, &format!("{id}-user")).unwrap());
         let mut seen = Vec::new();
         let input = futures_util::stream::iter(input);
-        let stats = run(deliver(
-            config,
+        let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), 1);
+        run(drive(
+            &mut delivery,
             &transport,
+            &TransportLimits::default(),
             &clock,
-            1,
             input,
             pending(),
             |entry| {
@@ -444,7 +288,7 @@ mod tests {
             },
         ));
         assert_eq!(
-            stats,
+            delivery.stats(),
             DeliveryStats {
                 requests: 3,
                 retries: 2,
@@ -490,7 +334,7 @@ mod tests {
     /// A clock whose sleeps never end: only an answer, input or the stop can move on.
     struct Frozen(Instant);
 
-    impl Clock for Frozen {
+    impl Timer for Frozen {
         fn now(&self) -> Instant {
             self.0
         }
@@ -513,9 +357,16 @@ mod tests {
         );
         let outcomes = RefCell::new(Vec::new());
         let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), 7);
-        let mut driving = pin!(drive(&mut delivery, &transport, &clock, input, stop, |e| {
-            outcomes.borrow_mut().push(e.outcome)
-        }));
+        let limits = TransportLimits::default();
+        let mut driving = pin!(drive(
+            &mut delivery,
+            &transport,
+            &limits,
+            &clock,
+            input,
+            stop,
+            |e| { outcomes.borrow_mut().push(e.outcome) }
+        ));
         let mut cx = Context::from_waker(Waker::noop());
         // The 503 schedules a retry seconds away, on a clock that never gets there.
         for _ in 0..10 {
@@ -552,9 +403,11 @@ mod tests {
         let input = futures_util::stream::iter([first]).chain(futures_util::stream::pending());
         let outcomes = RefCell::new(Vec::new());
         let mut delivery = Delivery::new(config, clock.now(), clock.wall_now(), 7);
+        let limits = TransportLimits::default();
         let mut driving = pin!(drive(
             &mut delivery,
             &transport,
+            &limits,
             &clock,
             input,
             pending(),

@@ -3,5 +3,7 @@
 //! it does so through the traits an adapter implements, never on a runtime of its own.
 
 pub(crate) mod async_loop;
+pub(crate) mod blocking_loop;
 pub(crate) mod client;
+pub(crate) mod http;
 pub(crate) mod stop;

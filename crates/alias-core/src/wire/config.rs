@@ -428,6 +428,22 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// A policy for one alias sent from a request handler: three attempts within ten
+    /// seconds, so that an unreachable Mixpanel costs the handler seconds, not minutes.
+    /// The waits are the documented ones, shorter: 250 ms doubling, 100-500 ms of jitter;
+    /// a `Retry-After` is obeyed up to 5 s.
+    pub fn single_call() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(2),
+            min_jitter: Duration::from_millis(100),
+            max_jitter: Duration::from_millis(500),
+            max_retry_after: Duration::from_secs(5),
+            max_attempts: 3,
+            max_elapsed: Duration::from_secs(10),
+        }
+    }
+
     /// A policy for tests and loopback runs: the same shape, in milliseconds.
     pub fn fast() -> Self {
         Self {
