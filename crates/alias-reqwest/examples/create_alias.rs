@@ -9,27 +9,14 @@
 //! `BASE_URL` is `https://api.mixpanel.com` (or `-eu`, `-in`), a proxy, or a test server;
 //! plain `http` is accepted for loopback hosts only.
 
-use std::process::ExitCode;
-
-use alias_reqwest::Client;
-use alias_reqwest::alias_core::{Alias, ApiHost, Config, DistinctId, Token};
+use alias_reqwest::{Alias, ApiHost, Client, Config, DistinctId, Token};
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => {
-            println!("alias created");
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let [base_url, token, distinct_id, alias] = args()?;
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [base_url, token, distinct_id, alias]: [String; 4] = args
+        .try_into()
+        .map_err(|_| "usage: create_alias BASE_URL TOKEN DISTINCT_ID ALIAS")?;
     let config = Config::builder(Token::new(token)?)
         .api_host(ApiHost::custom(&base_url)?)
         .build();
@@ -37,11 +24,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     client
         .create_alias(DistinctId::new(distinct_id)?, Alias::new(alias)?)
         .await?;
+    // Accepted for ingestion: Mixpanel merges later, and records a refused merge as
+    // `$failure_reason` on the stored event.
+    println!("accepted");
     Ok(())
-}
-
-fn args() -> Result<[String; 4], String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    args.try_into()
-        .map_err(|_| "usage: create_alias BASE_URL TOKEN DISTINCT_ID ALIAS".to_owned())
 }

@@ -10,106 +10,32 @@ use http::{Request, Response};
 use crate::Error;
 use crate::transport::exchange;
 
-/// Delivers `$create_alias` calls over a [`surf::Client`]: `new`, `with_http_client`,
-/// `builder`, `send`, `send_stream` and `create_alias`, as every adapter of [`alias_core`]
-/// offers them.
+/// Delivers `$create_alias` calls over a [`surf::Client`], on any runtime surf runs on: alias-core's
+/// [`AliasClient`], whose docs show every method (`new`, `with_http_client`, `builder`,
+/// `send`, `send_stream`, `send_stream_until`, `create_alias`) at work.
 ///
 /// Cheap to clone: clones share the HTTP client. Several batches are in flight at once, up
 /// to [`Config::concurrency`](alias_core::Config::concurrency).
 ///
 /// surf's backends have no connect-only timeout, so [`TransportLimits::connect_timeout`] is
-/// not applied: connecting counts against the request timeout, which covers the whole
-/// exchange. With a surf client of your own, give it no `Redirect` middleware (following a
-/// redirect could carry credentials to another host) and, with async-h1, no keep-alive: its
-/// pool would lend a connection whose exchange timed out to the next request, which would
-/// then read the late answer as its own.
+/// not applied: connecting counts against the request timeout. With a surf client of your
+/// own, give it no `Redirect` middleware (following a redirect could carry credentials to
+/// another host) and, with async-h1, no keep-alive: its pool would lend a connection whose
+/// exchange timed out to the next request, which would then read the late answer as its
+/// own.
 ///
 /// ```no_run
-/// use alias_surf::Client;
-/// use alias_surf::alias_core::{AliasOutcome, Config, CreateAlias, Token};
+/// use alias_surf::{Alias, Client, Config, DistinctId, RetryPolicy, Token};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let http: surf::Client = surf::Config::new().set_http_keep_alive(false).try_into()?;
-/// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
-/// let links = vec![
-///     CreateAlias::from_ids("anon-1", "user-1@example.com")?,
-///     CreateAlias::from_ids("anon-2", "user-2@example.com")?,
-/// ];
-/// let report = client.send(links).await;
-/// for entry in &report.entries {
-///     if let AliasOutcome::Rejected(why) = &entry.outcome {
-///         eprintln!("{}: {why}", entry.alias.alias());
-///     }
-/// }
-/// # Ok(()) }
-/// ```
-///
-/// A client with the default limits:
-///
-/// ```
-/// use alias_surf::Client;
-/// use alias_surf::alias_core::{Config, Token};
-///
-/// let client = Client::new(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// Over your own HTTP client:
-///
-/// ```
-/// use alias_surf::Client;
-/// use alias_surf::alias_core::{Config, Token};
-///
-/// let http: surf::Client = surf::Config::new().set_http_keep_alive(false).try_into()?;
-/// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// With chosen limits:
-///
-/// ```
-/// use std::time::Duration;
-/// use alias_surf::{Client, TransportLimits};
-/// use alias_surf::alias_core::{Config, Token};
-///
-/// let client = Client::builder(Config::new(Token::new("YOUR_PROJECT_TOKEN")?))
-///     .limits(TransportLimits::default().request_timeout(Duration::from_secs(60)))
-///     .build()?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-///
-/// A bulk import, in bounded memory:
-///
-/// ```no_run
-/// # use alias_surf::Client;
-/// # use alias_surf::alias_core::{CreateAlias, Tally};
-/// # async fn run(client: Client, lines: Vec<(String, String)>) {
-/// let input = futures_util::stream::iter(
-///     lines
-///         .iter()
-///         .filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok()),
-/// );
-/// let mut tally = Tally::default();
-/// let stats = client.send_stream(input, |entry| tally.add(&entry.outcome)).await;
-/// println!("{} accepted in {} requests", tally.accepted, stats.requests);
-/// # }
-/// ```
-///
-/// One alias, one call:
-///
-/// ```no_run
-/// # use alias_surf::Client;
-/// use alias_surf::alias_core::{Alias, AliasError, DistinctId};
-///
-/// # async fn run(client: Client) -> Result<(), Box<dyn std::error::Error>> {
-/// match client
+/// // One alias from a request handler: a few seconds of retries at most.
+/// let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
+///     .retry_policy(RetryPolicy::single_call())
+///     .build();
+/// let client = Client::new(config)?;
+/// client
 ///     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
-///     .await
-/// {
-///     Ok(()) => {}
-///     Err(AliasError::Rejected(why)) => eprintln!("refused: {why}"),
-///     Err(other) => return Err(other.into()),
-/// }
+///     .await?;
 /// # Ok(()) }
 /// ```
 pub type Client = AliasClient<SurfClient, FuturesTimer>;

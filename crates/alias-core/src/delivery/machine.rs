@@ -231,7 +231,34 @@ impl Delivery {
     /// How many aliases wait in the batch being filled by [`Delivery::add`], which goes out
     /// when it is full, or at [`Delivery::flush`] or [`Delivery::close`].
     pub fn filling(&self) -> usize {
-        self.open.events.len()
+        self.open.len()
+    }
+
+    /// Whether a driver should add more input now: the delivery is open, no batch waits to
+    /// be sent, and the aliases held stay within what the requests in flight and their
+    /// retries need, so that memory stays bounded whatever the input's length.
+    pub fn wants_input(&self) -> bool {
+        !self.closed && self.ready.is_empty() && self.slots.len() < self.max_held()
+    }
+
+    /// Queues the partly filled batch when nothing else can move (the aliases held reach
+    /// their bound, and wait on retries only), and says whether it did.
+    pub fn flush_if_stalled(&mut self) -> bool {
+        let stalled = !self.closed
+            && self.open.len() > 0
+            && self.ready.is_empty()
+            && self.in_flight.is_empty()
+            && self.slots.len() >= self.max_held();
+        if stalled {
+            self.flush();
+        }
+        stalled
+    }
+
+    /// The most aliases held before input waits: four full batches for each request that
+    /// may be in flight, and two more.
+    fn max_held(&self) -> usize {
+        (self.config.concurrency + 2) * self.config.batch_limits.max_events.max(1) * 4
     }
 
     /// How many batches are queued to be sent now.

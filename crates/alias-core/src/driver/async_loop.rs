@@ -56,10 +56,6 @@ pub async fn drive<H: HttpClient, T: Timer>(
 ) {
     let mut input = pin!(input);
     let mut stop = pin!(stop);
-    let mut input_open = true;
-    let max_held = delivery.config().concurrency().saturating_add(2)
-        * delivery.config().batch_limits().max_events.max(1)
-        * 4;
     let mut in_flight = FuturesUnordered::new();
     let mut wakeup = None;
     let mut lingering_since: Option<Instant> = None;
@@ -76,20 +72,10 @@ pub async fn drive<H: HttpClient, T: Timer>(
             Action::Done => break,
             Action::Wait(deadline) => deadline,
         };
-        let wants_input = input_open
-            && !delivery.is_stopped()
-            && delivery.queued_batches() == 0
-            && delivery.held() < max_held;
-        if !wants_input
-            && input_open
-            && delivery.filling() > 0
-            && delivery.queued_batches() == 0
-            && in_flight.is_empty()
-        {
-            // Held aliases wait on retries only; let the partial batch go meanwhile.
-            delivery.flush();
+        if delivery.flush_if_stalled() {
             continue;
         }
+        let wants_input = delivery.wants_input();
         if let Some(since) = lingering_since {
             let flush_at = since + LINGER;
             if timer.now() >= flush_at {
@@ -141,10 +127,7 @@ pub async fn drive<H: HttpClient, T: Timer>(
                 delivery.add_at(alias, timer.wall_now());
             }
             Wake::InputIdle => lingering_since = Some(timer.now()),
-            Wake::Input(None) => {
-                delivery.close();
-                input_open = false;
-            }
+            Wake::Input(None) => delivery.close(),
             Wake::Stop => delivery.stop(),
             Wake::Timer => wakeup = None,
         }

@@ -63,7 +63,6 @@ pub fn drive_blocking<H: BlockingHttpClient>(
     mut on_finished: impl FnMut(ReportEntry),
 ) {
     let workers = delivery.config().concurrency();
-    let max_held = (workers + 2) * delivery.config().batch_limits().max_events.max(1) * 4;
     let (events, answers) = mpsc::channel();
     let (jobs, queue) = mpsc::channel();
     let queue = Mutex::new(queue);
@@ -76,7 +75,6 @@ pub fn drive_blocking<H: BlockingHttpClient>(
         let waker = Waker::from(Arc::new(StopWaker(Mutex::new(events))));
         let mut stop = pin!(stop);
         let mut input = input.into_iter();
-        let mut input_open = true;
         // Each request's `attempt` span, opened here on the caller's thread (whose tracing
         // subscriber sees it) and entered again for its answer.
         let mut in_flight: HashMap<RequestId, tracing::Span> = HashMap::new();
@@ -108,29 +106,16 @@ pub fn drive_blocking<H: BlockingHttpClient>(
                 Action::Done => break,
                 Action::Wait(deadline) => deadline,
             };
-            let wants_input = input_open
-                && !delivery.is_stopped()
-                && delivery.queued_batches() == 0
-                && delivery.held() < max_held;
-            if wants_input {
+            if delivery.flush_if_stalled() {
+                continue;
+            }
+            if delivery.wants_input() {
                 match input.next() {
                     Some(alias) => {
                         delivery.add_at(alias, std::time::SystemTime::now());
                     }
-                    None => {
-                        delivery.close();
-                        input_open = false;
-                    }
+                    None => delivery.close(),
                 }
-                continue;
-            }
-            if input_open
-                && delivery.filling() > 0
-                && delivery.queued_batches() == 0
-                && in_flight.is_empty()
-            {
-                // Held aliases wait on retries only; let the partial batch go meanwhile.
-                delivery.flush();
                 continue;
             }
             match wait(&answers, deadline) {

@@ -29,6 +29,51 @@ use crate::wire::id::{Alias, DistinctId};
 ///
 /// Cheap to clone when `H` is (HTTP clients share their pool between clones). Several
 /// batches are in flight at once, up to [`Config::concurrency`].
+///
+/// With an adapter, `Client::new(config)?` builds one over a default HTTP client. Here a
+/// closure stands in for the network, and a timer that never waits for the runtime:
+///
+/// ```
+/// use alias_core::http::{Request, Response};
+/// use alias_core::{AliasClient, AliasOutcome, Config, CreateAlias, Tally, Timer, Token};
+///
+/// #[derive(Default)]
+/// struct NoWait;
+/// impl Timer for NoWait {
+///     async fn sleep_until(&self, _deadline: std::time::Instant) {}
+/// }
+///
+/// let mixpanel = |_request: Request<Vec<u8>>| async {
+///     Ok(Response::new(br#"{"code":200,"num_records_imported":2,"status":"OK"}"#.to_vec()))
+/// };
+/// let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?);
+/// let client = AliasClient::<_, NoWait>::builder(config).build_with(mixpanel);
+/// # futures::executor::block_on(async {
+///
+/// // Any number of aliases, an outcome for each, in input order.
+/// let links = vec![
+///     CreateAlias::from_ids("anon-1", "user-1@example.com")?,
+///     CreateAlias::from_ids("anon-2", "user-2@example.com")?,
+/// ];
+/// let report = client.send(links).await;
+/// for entry in &report.entries {
+///     if let AliasOutcome::Rejected(why) = &entry.outcome {
+///         eprintln!("{}: {why}", entry.alias.alias());
+///     }
+/// }
+///
+/// // A bulk import of any length, in bounded memory.
+/// let rows = [("anon-3", "user-3"), ("anon-4", "user-4")];
+/// let input = futures::stream::iter(
+///     rows.iter().filter_map(|(anon, user)| CreateAlias::from_ids(anon, user).ok()),
+/// );
+/// let mut tally = Tally::default();
+/// let stats = client.send_stream(input, |entry| tally.add(&entry.outcome)).await;
+/// assert_eq!((tally.accepted, stats.requests), (2, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AliasClient<H, T> {
     core: Core<H>,
