@@ -3,6 +3,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use crate::console;
+
 /// Exit code when every alias was accepted.
 pub(crate) const ACCEPTED: u8 = 0;
 /// Exit code when any alias was rejected, invalid or undelivered, or the run was cut short.
@@ -25,7 +27,7 @@ impl UsageError {
 
     /// Prints the error on stderr and gives the usage exit code.
     pub(crate) fn report(&self) -> ExitCode {
-        eprintln!("error: {self}");
+        console::message(&format!("error: {self}"));
         ExitCode::from(USAGE)
     }
 }

@@ -9,6 +9,8 @@ mod checkpoint;
 mod failures;
 mod input;
 mod progress;
+// Its one line comes right before it ends the process on a second signal.
+#[allow(clippy::print_stderr)]
 mod signals;
 mod tracker;
 
@@ -27,6 +29,7 @@ use self::failures::Failures;
 use self::input::{FormatArg, Input, InputPath, Row, RowOptions};
 use self::progress::Progress;
 use self::tracker::{Ending, Summary, Tracker};
+use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
 use crate::sender::Sender;
@@ -130,18 +133,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
             )));
         }
         if found.complete {
-            eprintln!(
+            console::message(&format!(
                 "{identity} was already imported to the end (checkpoint {}); delete the \
                  checkpoint to import it again",
                 checkpoint.display()
-            );
+            ));
             return Ok(finish_line(&found.tally()));
         }
-        eprintln!(
+        console::message(&format!(
             "resuming from line {} (checkpoint {})",
             found.resume_line,
             checkpoint.display()
-        );
+        ));
     }
     let start = resumed
         .clone()
@@ -192,10 +195,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     tracing::debug!(?stats, "delivery ended");
     let summary = tracker.into_inner().end();
     if let Some(would_send) = summary.would_send {
-        eprintln!(
+        console::message(&format!(
             "dry run: {would_send} aliases in {} requests would be sent; nothing was sent",
             stats.requests
-        );
+        ));
     }
     report(&summary, args.checkpoint.as_deref());
     let exit = finish_line(&summary.tally);
@@ -233,17 +236,17 @@ fn refuse_overwriting_the_input(args: &Args) -> Result<(), UsageError> {
 fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
     let failed = summary.tally.total() - summary.tally.accepted;
     if failed > 0 {
-        match &summary.failures {
-            Some(path) => eprintln!(
+        console::message(&match &summary.failures {
+            Some(path) => format!(
                 "{failed} rows were not accepted; {} lists them with the reason of each: fix \
                  the invalid ones, then import that file with the same flags",
                 path.display()
             ),
-            None => eprintln!(
+            None => format!(
                 "{failed} rows were not accepted (listed above by line); pass --failures PATH \
                  to collect them in a file that can be imported again"
             ),
-        }
+        });
     }
     let resume = match checkpoint {
         Some(path) => format!(
@@ -258,17 +261,17 @@ fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
     };
     match &summary.ending {
         Ending::Complete => {}
-        Ending::Interrupted => eprintln!("interrupted: {resume}"),
-        Ending::Failed(error) => eprintln!("error: {error}"),
+        Ending::Interrupted => console::message(&format!("interrupted: {resume}")),
+        Ending::Failed(error) => console::message(&format!("error: {error}")),
     }
 }
 
 /// Prints the summary line, last on stdout, and gives the exit code it implies.
 fn finish_line(tally: &Tally) -> ExitCode {
-    println!(
+    console::result(&format!(
         "accepted={} rejected={} undelivered={} invalid={}",
         tally.accepted, tally.rejected, tally.undelivered, tally.invalid
-    );
+    ));
     exit::of_run(tally.accepted == tally.total())
 }
 

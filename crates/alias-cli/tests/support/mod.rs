@@ -1,5 +1,7 @@
 //! What the `create` and `import` tests share: the command, pointed at an in-process
 //! reference server, with fast retries and a clean environment.
+// Each test file compiles this module and uses a part of it.
+#![allow(dead_code)]
 
 use alias_server::{DEFAULT_TOKEN, Server};
 use assert_cmd::Command;
@@ -21,7 +23,12 @@ pub(crate) fn server() -> Server {
 /// `mixpanel-alias SUBCOMMAND` sending to `server`, with its token, millisecond retries, and
 /// no `MIXPANEL_*` or `RUST_LOG` from the environment.
 pub(crate) fn mixpanel_alias(subcommand: &str, server: &Server) -> Command {
-    let mut command = Command::cargo_bin("mixpanel-alias").expect("the binary is built");
+    Command::from_std(spawnable(subcommand, server))
+}
+
+/// [`mixpanel_alias`] as a standard command, for tests that spawn it and watch it run.
+pub(crate) fn spawnable(subcommand: &str, server: &Server) -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mixpanel-alias"));
     for variable in ENVIRONMENT {
         command.env_remove(variable);
     }
