@@ -10,11 +10,17 @@
 //!
 //! Neither changes the exit code: it says what became of the aliases, which the lost line
 //! only repeated.
+//!
+//! Lines quote text from outside (ids, fields, file names, a server's answer), so every
+//! line is shown with its control characters escaped (see [`escape`]).
 
 use std::io::{self, Write};
 
+use crate::escape;
+
 /// Writes `line` to standard output: the result of the command, for scripts to read.
 pub(crate) fn result(line: &str) {
+    let line = escape::controls(line);
     let mut stdout = io::stdout().lock();
     if let Err(error) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
         message(&format!(
@@ -26,7 +32,7 @@ pub(crate) fn result(line: &str) {
 /// Writes `line` to standard error, or nothing if standard error is closed or full.
 pub(crate) fn message(line: &str) {
     // Nowhere is left to report a failure to write to standard error.
-    let _ = writeln!(io::stderr().lock(), "{line}");
+    let _ = writeln!(io::stderr().lock(), "{}", escape::controls(line));
 }
 
 /// The log subscriber's writer: standard error, where a failed write drops the log line.

@@ -10,6 +10,7 @@
 mod console;
 mod create;
 mod dry_run;
+mod escape;
 mod exit;
 mod import;
 mod logging;

@@ -1,5 +1,6 @@
 //! The failures file: every row that was not accepted, in the input's format, with the
-//! `line` it came from and the `reason`.
+//! `line` it came from and the `reason` (its control characters escaped, since it quotes
+//! the input and the server).
 //!
 //! A row that went out carries the `time` and `$insert_id` it was sent with, so that
 //! importing the failures file again sends the same events, which the server deduplicates
@@ -14,6 +15,7 @@ use alias_core::CreateAlias;
 use serde_json::Value;
 
 use super::input::{Format, Header, Source};
+use crate::escape;
 use crate::exit::UsageError;
 
 /// An open failures file.
@@ -112,6 +114,7 @@ impl Failures {
         reason: &str,
     ) -> io::Result<()> {
         let stamps = Stamps::of(sent);
+        let reason = escape::controls(reason);
         match &mut self.writer {
             Writer::Csv { csv, layout } => {
                 let empty = csv::ByteRecord::new();
@@ -120,7 +123,7 @@ impl Failures {
                     // A CSV input only yields CSV records.
                     Source::Json(_) | Source::Text(_) => &empty,
                 };
-                csv.write_record(&layout.record(record, &stamps, line, reason))?;
+                csv.write_record(&layout.record(record, &stamps, line, &reason))?;
             }
             Writer::Ndjson(out) => {
                 let mut object = match source {
@@ -139,7 +142,7 @@ impl Failures {
                     object.insert("$insert_id".to_owned(), Value::String(insert_id));
                 }
                 object.insert("line".to_owned(), Value::from(line));
-                object.insert("reason".to_owned(), Value::String(reason.to_owned()));
+                object.insert("reason".to_owned(), Value::String(reason.into_owned()));
                 serde_json::to_writer(&mut *out, &object)?;
                 out.write_all(b"\n")?;
             }
