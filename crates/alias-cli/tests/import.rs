@@ -302,7 +302,7 @@ fn usage_errors_exit_2_and_name_what_to_fix() {
         ),
         (
             vec![path(&good), "--failures".into(), path(&good)],
-            "--failures is the input file",
+            "is the input FILE",
         ),
     ];
     for (args, expected) in cases {

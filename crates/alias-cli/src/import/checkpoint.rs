@@ -13,10 +13,47 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alias_core::Tally;
 use serde::{Deserialize, Serialize};
 
+use super::same_file;
 use crate::exit::UsageError;
 
 /// The format version this program writes and reads.
 const VERSION: u32 = 1;
+
+/// Where a checkpoint is kept: its file and, beside it, the temporary file each new state
+/// is written to before it replaces the checkpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct Location {
+    /// The path as given, for messages.
+    given: PathBuf,
+    /// The file, links followed: a rename over a link would replace the link, and the
+    /// temporary file must be on the checkpoint's file system for the rename to work.
+    file: PathBuf,
+    temporary: PathBuf,
+}
+
+impl Location {
+    /// The checkpoint at `path`.
+    pub(crate) fn new(path: &Path) -> Self {
+        let file = same_file::real_path(path);
+        let mut temporary = file.clone().into_os_string();
+        temporary.push(".tmp");
+        Self {
+            given: path.to_owned(),
+            file,
+            temporary: temporary.into(),
+        }
+    }
+
+    /// Every file the checkpoint writes.
+    pub(crate) fn files(&self) -> [&Path; 2] {
+        [&self.file, &self.temporary]
+    }
+
+    /// The path as given.
+    pub(crate) fn path(&self) -> &Path {
+        &self.given
+    }
+}
 
 /// One state of an import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,9 +98,10 @@ impl Checkpoint {
         }
     }
 
-    /// Reads the checkpoint at `path`; `None` when there is none yet.
-    pub(crate) fn load(path: &Path) -> Result<Option<Self>, UsageError> {
-        let text = match std::fs::read(path) {
+    /// Reads the checkpoint at `location`; `None` when there is none yet.
+    pub(crate) fn load(location: &Location) -> Result<Option<Self>, UsageError> {
+        let path = location.path();
+        let text = match std::fs::read(&location.file) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
@@ -93,12 +131,11 @@ impl Checkpoint {
         Ok(Some(checkpoint))
     }
 
-    /// Replaces the checkpoint at `path` atomically.
-    pub(crate) fn store(&self, path: &Path) -> io::Result<()> {
-        let temporary = temporary_path(path);
+    /// Replaces the checkpoint at `location` atomically.
+    pub(crate) fn store(&self, location: &Location) -> io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        std::fs::write(&temporary, json)?;
-        std::fs::rename(&temporary, path)
+        std::fs::write(&location.temporary, json)?;
+        std::fs::rename(&location.temporary, &location.file)
     }
 
     /// The `time` of rows without one.
@@ -125,13 +162,6 @@ impl Checkpoint {
     }
 }
 
-/// `PATH.tmp`, beside `PATH` so that the rename stays within one file system.
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,7 +169,7 @@ mod tests {
     #[test]
     fn a_stored_checkpoint_loads_back_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("import.checkpoint");
+        let path = Location::new(&dir.path().join("import.checkpoint"));
         assert_eq!(Checkpoint::load(&path), Ok(None));
         let mut checkpoint = Checkpoint::start(
             "/data/in.csv".into(),
@@ -162,7 +192,7 @@ mod tests {
             loaded.default_time(),
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)
         );
-        assert!(!temporary_path(&path).exists());
+        assert!(!path.temporary.exists());
     }
 
     #[test]
@@ -170,7 +200,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");
         std::fs::write(&path, "hello").unwrap();
-        let error = Checkpoint::load(&path).unwrap_err().to_string();
+        let error = Checkpoint::load(&Location::new(&path))
+            .unwrap_err()
+            .to_string();
         assert!(error.starts_with("--checkpoint "), "{error}");
         assert!(
             error.contains("delete the file to start the import over"),

@@ -6,9 +6,11 @@
 //! outcome and keeps [`failures`], [`checkpoint`] and [`progress`] in step.
 
 mod checkpoint;
+mod clashes;
 mod failures;
 mod input;
 mod progress;
+mod same_file;
 // Its one line comes right before it ends the process on a second signal.
 #[allow(clippy::print_stderr)]
 mod signals;
@@ -24,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{BatchLimits, CreateAlias, Tally};
 
-use self::checkpoint::Checkpoint;
+use self::checkpoint::{Checkpoint, Location};
 use self::failures::Failures;
 use self::input::{FormatArg, Input, InputPath, Row, RowOptions};
 use self::progress::Progress;
@@ -116,13 +118,15 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         .concurrency(usize::from(args.concurrency))
         .batch_limits(limits);
     let path = InputPath::new(&args.input);
-    refuse_overwriting_the_input(args)?;
+    let checkpoint = args.checkpoint.as_deref().map(Location::new);
+    clashes::refuse(&path, args.failures.as_deref(), checkpoint.as_ref())?;
     let format = args.format.resolve(&path);
     let identity = path.identity();
-    let resumed = match &args.checkpoint {
-        Some(checkpoint) => Checkpoint::load(checkpoint)?,
-        None => None,
-    };
+    let resumed = checkpoint
+        .as_ref()
+        .map(Checkpoint::load)
+        .transpose()?
+        .flatten();
     if let (Some(found), Some(checkpoint)) = (&resumed, &args.checkpoint) {
         if found.input != identity {
             return Err(UsageError::new(format!(
@@ -177,12 +181,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         ))
     })?;
     let tracker = RefCell::new(Tracker::new(
-        &start,
-        args.checkpoint.clone(),
-        failures,
-        progress,
-        stop,
-        dry_run,
+        &start, checkpoint, failures, progress, stop, dry_run,
     ));
     let stats = sender.send_stream(
         Pull {
@@ -206,30 +205,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         Ending::Complete => exit,
         Ending::Interrupted | Ending::Failed(_) => ExitCode::from(exit::FAILURES),
     })
-}
-
-/// Refuses a `--failures` or `--checkpoint` path that is the input file itself: both are
-/// rewritten, which would destroy the input.
-fn refuse_overwriting_the_input(args: &Args) -> Result<(), UsageError> {
-    let Ok(input) = std::fs::canonicalize(&args.input) else {
-        return Ok(());
-    };
-    for (flag, path) in [
-        ("--failures", &args.failures),
-        ("--checkpoint", &args.checkpoint),
-    ] {
-        let same = path
-            .as_deref()
-            .and_then(|path| std::fs::canonicalize(path).ok())
-            .is_some_and(|path| path == input);
-        if same {
-            return Err(UsageError::new(format!(
-                "{flag} is the input file {}: it would be overwritten; pass another path",
-                args.input.display()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Explains on stderr what is left to do.

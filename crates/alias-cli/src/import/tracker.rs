@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use alias_core::{CreateAlias, ReportEntry, Tally};
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
 use super::input::{Row, Source};
 use super::progress::Progress;
@@ -52,7 +52,7 @@ pub(crate) struct Tracker {
     dry_run: Option<u64>,
     failures: Option<Failures>,
     /// Where the checkpoint goes, and its last state.
-    checkpoint: Option<(PathBuf, Checkpoint)>,
+    checkpoint: Option<(Location, Checkpoint)>,
     checkpointed: Instant,
     progress: Progress,
     stop: Arc<AtomicBool>,
@@ -83,7 +83,7 @@ impl Tracker {
     /// A run starting at `start` (the checkpoint it resumes from, or a fresh one).
     pub(crate) fn new(
         start: &Checkpoint,
-        checkpoint_path: Option<PathBuf>,
+        checkpoint: Option<Location>,
         failures: Option<Failures>,
         progress: Progress,
         stop: Arc<AtomicBool>,
@@ -97,7 +97,7 @@ impl Tracker {
             rows: 0,
             dry_run: dry_run.then_some(0),
             failures,
-            checkpoint: checkpoint_path.map(|path| (path, start.clone())),
+            checkpoint: checkpoint.map(|location| (location, start.clone())),
             checkpointed: Instant::now(),
             progress,
             stop,
@@ -245,18 +245,18 @@ impl Tracker {
             }
         };
         let resume_line = self.resume_line();
-        let Some((path, state)) = &mut self.checkpoint else {
+        let Some((location, state)) = &mut self.checkpoint else {
             return;
         };
         state.resume_line = resume_line;
         state.failures_len = failures_len;
         state.complete = complete;
         state.set_tally(&self.tally);
-        if let Err(error) = state.store(path) {
+        if let Err(error) = state.store(location) {
             let message = format!(
                 "cannot write the checkpoint {}: {error}; free space or pass another \
                  --checkpoint path",
-                path.display()
+                location.path().display()
             );
             self.fail(message, true);
         }
