@@ -21,14 +21,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{BatchLimits, CreateAlias, Tally};
 
 use self::checkpoint::{Checkpoint, Location};
 use self::failures::Failures;
-use self::input::{FormatArg, Input, InputPath, Row, RowOptions};
+use self::input::{FormatArg, Input, InputPath, ReadError, Row, RowOptions, read_ahead};
 use self::progress::Progress;
 use self::tracker::{Ending, Summary, Tracker};
 use crate::console;
@@ -200,10 +200,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         ));
     }
     report(&summary, args.checkpoint.as_deref());
-    let exit = finish_line(&summary.tally);
     Ok(match summary.ending {
-        Ending::Complete => exit,
-        Ending::Interrupted | Ending::Failed(_) => ExitCode::from(exit::FAILURES),
+        Ending::Complete => finish_line(&summary.tally),
+        Ending::Interrupted | Ending::Failed(_) => {
+            finish_line(&summary.tally);
+            ExitCode::from(exit::FAILURES)
+        }
+        // A refusal before the first row is a usage error like any other: nothing on stdout.
+        Ending::Refused(_) => {
+            if summary.rows > 0 {
+                finish_line(&summary.tally);
+            }
+            ExitCode::from(exit::USAGE)
+        }
     })
 }
 
@@ -237,7 +246,9 @@ fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
     match &summary.ending {
         Ending::Complete => {}
         Ending::Interrupted => console::message(&format!("interrupted: {resume}")),
-        Ending::Failed(error) => console::message(&format!("error: {error}")),
+        Ending::Failed(error) | Ending::Refused(error) => {
+            console::message(&format!("error: {error}"));
+        }
     }
 }
 
@@ -260,7 +271,7 @@ fn epoch_millis(time: SystemTime) -> u64 {
 /// skipped, and the stream ends at the end of the input, on a read error, or on stop.
 #[derive(Debug)]
 struct Pull<'a> {
-    rows: Receiver<Result<Row, String>>,
+    rows: read_ahead::Receiver<Result<Row, ReadError>>,
     tracker: &'a RefCell<Tracker>,
     done: bool,
 }
@@ -282,7 +293,7 @@ impl Iterator for Pull<'_> {
                     }
                 }
                 Ok(Err(error)) => {
-                    tracker.read_failed(&error);
+                    tracker.read_failed(error);
                     self.done = true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}

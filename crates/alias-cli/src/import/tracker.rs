@@ -15,7 +15,7 @@ use alias_core::{CreateAlias, ReportEntry, Tally};
 
 use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
-use super::input::{Row, Source};
+use super::input::{MAX_ROW_BYTES, ReadError, Row, Source};
 use super::progress::Progress;
 use crate::outcome;
 
@@ -32,6 +32,9 @@ pub(crate) enum Ending {
     Interrupted,
     /// Stopped by an error (reading the input, writing a file); the message says what to do.
     Failed(String),
+    /// Stopped at a row that cannot be read (longer than the limit): the rows before it are
+    /// done, and the message says what to do.
+    Refused(String),
 }
 
 /// The state of one import run.
@@ -57,7 +60,8 @@ pub(crate) struct Tracker {
     progress: Progress,
     stop: Arc<AtomicBool>,
     input_ended: bool,
-    error: Option<String>,
+    /// What stopped the run early, if anything: [`Ending::Failed`] or [`Ending::Refused`].
+    halted: Option<Ending>,
     /// Writing the failures file or the checkpoint failed: the checkpoint must stay where
     /// it is, since what comes after it may not be recorded.
     records_broken: bool,
@@ -77,6 +81,8 @@ pub(crate) struct Summary {
     pub(crate) failures: Option<PathBuf>,
     /// The first line without an outcome.
     pub(crate) resume_line: u64,
+    /// Rows given their outcome in this run.
+    pub(crate) rows: u64,
 }
 
 impl Tracker {
@@ -102,7 +108,7 @@ impl Tracker {
             progress,
             stop,
             input_ended: false,
-            error: None,
+            halted: None,
             records_broken: false,
             announced_stop: false,
         }
@@ -153,19 +159,34 @@ impl Tracker {
     }
 
     /// Reading the input failed: stop, keeping what was done.
-    pub(crate) fn read_failed(&mut self, error: &str) {
-        let message = format!(
-            "cannot read the input: {error}; fix or restore the input, then run the same \
-             command again{}",
-            self.resume_hint()
-        );
-        self.fail(message, false);
+    pub(crate) fn read_failed(&mut self, error: ReadError) {
+        let ending = match error {
+            ReadError::Unreadable(error) => Ending::Failed(format!(
+                "cannot read the input: {error}; fix or restore the input, then run the same \
+                 command again{}",
+                self.resume_hint()
+            )),
+            ReadError::TooLong { line } => {
+                self.next_line = line;
+                let again = match self.resume_hint() {
+                    "" => format!("import the rows from line {line} on"),
+                    hint => format!("run the same command again{hint}, at that row"),
+                };
+                Ending::Refused(format!(
+                    "line {line} starts a row longer than {MAX_ROW_BYTES} bytes (Mixpanel takes \
+                     events under 1 MB; in a CSV, a quote left open runs on to the next quote): \
+                     it and the rows after it were not read. Shorten or remove that row, then \
+                     {again}"
+                ))
+            }
+        };
+        self.halt(ending, false);
     }
 
     /// Whether the run should stop reading, announcing it the first time.
     pub(crate) fn should_stop(&mut self) -> bool {
         let stop = self.stop.load(Ordering::SeqCst);
-        if stop && !self.announced_stop && self.error.is_none() {
+        if stop && !self.announced_stop && self.halted.is_none() {
             self.announced_stop = true;
             self.progress.println(
                 "stopping: finishing the batches in flight, then writing the checkpoint; press \
@@ -210,7 +231,7 @@ impl Tracker {
              --failures path, then run the same command again{}",
             self.resume_hint()
         );
-        self.fail(message, true);
+        self.halt(Ending::Failed(message), true);
     }
 
     /// After each row: progress, and the checkpoint when it is due.
@@ -258,14 +279,14 @@ impl Tracker {
                  --checkpoint path",
                 location.path().display()
             );
-            self.fail(message, true);
+            self.halt(Ending::Failed(message), true);
         }
     }
 
-    /// Stops the run for `message`; `records_broken` when the failure was in recording
-    /// outcomes.
-    fn fail(&mut self, message: String, records_broken: bool) {
-        self.error.get_or_insert(message);
+    /// Stops the run, as `ending` says unless something stopped it already;
+    /// `records_broken` when the failure was in recording outcomes.
+    fn halt(&mut self, ending: Ending, records_broken: bool) {
+        self.halted.get_or_insert(ending);
         self.records_broken |= records_broken;
         self.stop.store(true, Ordering::SeqCst);
     }
@@ -273,13 +294,13 @@ impl Tracker {
     /// Ends the run: the last checkpoint, the final progress, and what it did.
     pub(crate) fn end(mut self) -> Summary {
         let complete =
-            self.input_ended && self.error.is_none() && !self.stop.load(Ordering::SeqCst);
+            self.input_ended && self.halted.is_none() && !self.stop.load(Ordering::SeqCst);
         self.write_checkpoint(complete);
         self.progress
             .finish(&self.tally, self.rows, self.done_bytes);
         let resume_line = self.resume_line();
-        let ending = match self.error.take() {
-            Some(error) => Ending::Failed(error),
+        let ending = match self.halted.take() {
+            Some(halted) => halted,
             None if complete => Ending::Complete,
             None => Ending::Interrupted,
         };
@@ -289,6 +310,7 @@ impl Tracker {
             would_send: self.dry_run,
             failures: self.failures.map(|f| f.path().to_owned()),
             resume_line,
+            rows: self.rows,
         }
     }
 }
