@@ -10,8 +10,9 @@ pub(crate) const ACCEPTED: u8 = 0;
 /// Exit code when any alias was rejected, invalid or undelivered, or the run was cut short.
 pub(crate) const FAILURES: u8 = 1;
 /// Exit code for a usage or configuration error, which stops a run before it sends
-/// anything; and for an import stopped at a row it refuses to read (longer than the row
-/// limit), after the rows before it.
+/// anything (an input that is not the one its checkpoint was written for is one); and for
+/// an import stopped at a row it refuses to read (longer than the row limit), after the
+/// rows before it.
 pub(crate) const USAGE: u8 = 2;
 
 /// A usage or configuration error: the run cannot start as asked.

@@ -1,23 +1,33 @@
 //! The checkpoint file: how far an import got, so that an interrupted one resumes there.
 //!
-//! It records the input line below which every row has its final outcome recorded
-//! (accepted, or listed in the failures file), how long the failures file was then, the
-//! counts so far, and the `time` given to rows without one, so that a row sent again after a
-//! hard kill is the same event and the server drops the copy. It is replaced atomically
-//! (written beside, then renamed), so a kill at any moment leaves the old or the new one.
+//! It records the row boundary before which every row has its final outcome recorded
+//! (accepted, or listed in the failures file) and a digest of the input's bytes up to it
+//! (a [`Mark`]), how long the failures file was then, the counts so far, and the `time`
+//! given to rows without one, so that a row sent again after a hard kill is the same event
+//! and the server drops the copy. A resumed import reads the input again up to the mark
+//! and goes on only if those bytes are the ones imported before. The file is replaced
+//! atomically (written beside, then renamed), so a kill at any moment leaves the old or
+//! the new one.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::Tally;
 use serde::{Deserialize, Serialize};
 
+use super::input::Mark;
 use super::same_file;
 use crate::exit::UsageError;
 
-/// The format version this program writes and reads.
-const VERSION: u32 = 1;
+/// The format version this program writes and reads. Format 1 named the input by its path
+/// and the resume point by a line, and trusted both.
+const VERSION: u32 = 2;
+
+/// The most bytes read from a checkpoint: one is a few hundred bytes, so anything larger
+/// is not one, and `/dev/zero` must not be read to the end.
+const MAX_BYTES: u64 = 64 * 1024;
 
 /// Where a checkpoint is kept: its file and, beside it, the temporary file each new state
 /// is written to before it replaces the checkpoint.
@@ -60,10 +70,11 @@ impl Location {
 pub(crate) struct Checkpoint {
     /// The format version.
     pub(crate) version: u32,
-    /// The input, as [`super::input::InputPath::identity`] names it.
+    /// The input, as [`super::input::InputPath::identity`] names it, for messages: the
+    /// input is recognised by its bytes, whatever its name.
     pub(crate) input: String,
-    /// Every row starting before this line has its final outcome recorded.
-    pub(crate) resume_line: u64,
+    /// Every row before this boundary has its final outcome recorded.
+    pub(crate) resume: Mark,
     /// The `time`, in milliseconds since the epoch, of rows without one.
     pub(crate) default_time_ms: u64,
     /// The length of the failures file that goes with this state, if there is one.
@@ -80,6 +91,12 @@ pub(crate) struct Checkpoint {
     pub(crate) invalid: u64,
 }
 
+/// What is read first, to tell another format from a broken file.
+#[derive(Debug, Deserialize)]
+struct Versioned {
+    version: u32,
+}
+
 impl Checkpoint {
     /// The state at the start of a fresh import of `input`, giving rows without a `time`
     /// this one, cut to whole milliseconds so that a resumed run stamps exactly the same.
@@ -87,7 +104,7 @@ impl Checkpoint {
         Self {
             version: VERSION,
             input,
-            resume_line: 0,
+            resume: Mark::start(),
             default_time_ms: super::epoch_millis(default_time),
             failures_len: None,
             complete: false,
@@ -98,37 +115,57 @@ impl Checkpoint {
         }
     }
 
-    /// Reads the checkpoint at `location`; `None` when there is none yet.
+    /// Reads the checkpoint at `location`; `None` when there is none yet. Only a regular
+    /// file of at most [`MAX_BYTES`] is read.
     pub(crate) fn load(location: &Location) -> Result<Option<Self>, UsageError> {
-        let path = location.path();
-        let text = match std::fs::read(&location.file) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(UsageError::new(format!(
-                    "--checkpoint {}: cannot read it: {e}; check its permissions, or pass \
-                     another path",
-                    path.display()
-                )));
-            }
+        let refuse = |why: String| {
+            UsageError::new(format!("--checkpoint {}: {why}", location.path().display()))
         };
-        let checkpoint: Self = serde_json::from_slice(&text).map_err(|e| {
-            UsageError::new(format!(
-                "--checkpoint {}: not a checkpoint of this program ({e}); pass another path, \
-                 or delete the file to start the import over",
-                path.display()
+        let cannot_read = |e: io::Error| {
+            refuse(format!(
+                "cannot read it: {e}; check its permissions, or pass another path"
             ))
-        })?;
-        if checkpoint.version != VERSION {
-            return Err(UsageError::new(format!(
-                "--checkpoint {}: written in format {} but this program reads {VERSION}; \
-                 finish the import with the program that wrote it, or delete the file to \
-                 start over",
-                path.display(),
-                checkpoint.version
+        };
+        match std::fs::metadata(&location.file) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(cannot_read(e)),
+            Ok(metadata) if !metadata.is_file() => {
+                return Err(refuse(
+                    "is not a regular file (a device, a pipe or a folder); pass the path of a \
+                     file, which the import creates"
+                        .to_owned(),
+                ));
+            }
+            Ok(_) => {}
+        }
+        let mut text = Vec::new();
+        File::open(&location.file)
+            .and_then(|file| file.take(MAX_BYTES + 1).read_to_end(&mut text))
+            .map_err(cannot_read)?;
+        let foreign = |e: String| {
+            refuse(format!(
+                "not a checkpoint of this program ({e}); pass another path, or delete the \
+                 file to start the import over"
+            ))
+        };
+        if text.len() as u64 > MAX_BYTES {
+            return Err(foreign(format!("it is larger than {MAX_BYTES} bytes")));
+        }
+        let versioned: Versioned =
+            serde_json::from_slice(&text).map_err(|e| foreign(e.to_string()))?;
+        if versioned.version != VERSION {
+            return Err(refuse(format!(
+                "written in checkpoint format {} but this version of mixpanel-alias reads \
+                 format {VERSION}, which also records the input's bytes so that a changed \
+                 input is caught. Finish that import with the version that wrote the \
+                 checkpoint; or delete it to import the input again from its start (rows \
+                 already sent without a time of their own would then be stored twice)",
+                versioned.version
             )));
         }
-        Ok(Some(checkpoint))
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| foreign(e.to_string()))
     }
 
     /// Replaces the checkpoint at `location` atomically.
@@ -166,16 +203,20 @@ impl Checkpoint {
 mod tests {
     use super::*;
 
+    fn location(dir: &tempfile::TempDir, name: &str) -> Location {
+        Location::new(&dir.path().join(name))
+    }
+
     #[test]
     fn a_stored_checkpoint_loads_back_and_leaves_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Location::new(&dir.path().join("import.checkpoint"));
+        let path = location(&dir, "import.checkpoint");
         assert_eq!(Checkpoint::load(&path), Ok(None));
         let mut checkpoint = Checkpoint::start(
             "/data/in.csv".into(),
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
         );
-        checkpoint.resume_line = 42;
+        checkpoint.resume.line = 42;
         checkpoint.set_tally(&Tally {
             accepted: 30,
             rejected: 1,
@@ -183,7 +224,7 @@ mod tests {
             undelivered: 3,
         });
         checkpoint.store(&path).unwrap();
-        checkpoint.resume_line = 43;
+        checkpoint.resume.line = 43;
         checkpoint.store(&path).unwrap();
         let loaded = Checkpoint::load(&path).unwrap().unwrap();
         assert_eq!(loaded, checkpoint);
@@ -198,15 +239,43 @@ mod tests {
     #[test]
     fn a_foreign_file_is_refused_with_a_way_out() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("notes.txt");
-        std::fs::write(&path, "hello").unwrap();
-        let error = Checkpoint::load(&Location::new(&path))
-            .unwrap_err()
-            .to_string();
-        assert!(error.starts_with("--checkpoint "), "{error}");
-        assert!(
-            error.contains("delete the file to start the import over"),
-            "{error}"
-        );
+        let cases: [(&str, Vec<u8>, &str); 3] = [
+            (
+                "notes.txt",
+                b"hello".to_vec(),
+                "not a checkpoint of this program",
+            ),
+            (
+                "big.json",
+                vec![b' '; MAX_BYTES as usize + 1],
+                "larger than 65536 bytes",
+            ),
+            (
+                "old.json",
+                br#"{"version":1,"input":"in.csv","resume_line":7}"#.to_vec(),
+                "written in checkpoint format 1 but this version of mixpanel-alias reads format 2",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            std::fs::write(dir.path().join(name), text).unwrap();
+            let error = Checkpoint::load(&location(&dir, name))
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with("--checkpoint "), "{error}");
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("folder")).unwrap();
+        for path in [dir.path().join("folder"), PathBuf::from("/dev/null")] {
+            let error = Checkpoint::load(&Location::new(&path))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("is not a regular file"), "{error}");
+        }
     }
 }

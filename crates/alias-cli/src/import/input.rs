@@ -29,6 +29,8 @@ use serde_json::{Map, Value};
 use self::csv_rows::CsvRows;
 pub(crate) use self::csv_rows::Header;
 use self::ndjson_rows::NdjsonRows;
+pub(crate) use self::tape::Mark;
+use self::tape::Tape;
 use crate::exit::UsageError;
 
 /// Fields with a meaning of their own; any other field is an extra property (with
@@ -117,8 +119,15 @@ impl InputPath {
         }
     }
 
-    /// How a checkpoint names this input: the canonical path, so that a resume from
-    /// another directory is recognised.
+    /// How messages name this input.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Self::Stdin => "standard input".to_owned(),
+            Self::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// How a checkpoint names this input, for messages: the canonical path.
     pub(crate) fn identity(&self) -> String {
         match self {
             Self::Stdin => "-".to_owned(),
@@ -152,6 +161,69 @@ pub(crate) enum ReadError {
         /// The line it starts on.
         line: u64,
     },
+    /// The input's bytes before the resume mark are not the ones read before (or the input
+    /// ends before it): nothing was read past them.
+    Changed {
+        /// The mark's offset.
+        offset: u64,
+        /// The mark's line.
+        line: u64,
+    },
+}
+
+/// Where the rows to send begin: past the mark a checkpoint recorded, once the input up to
+/// it is known to be the one read before. Rows before the mark were done in an earlier
+/// run; the first row after it is only read once the bytes before it match.
+#[derive(Debug, Clone)]
+pub(crate) struct Resume {
+    at: Mark,
+    reached: bool,
+}
+
+impl Resume {
+    /// Rows after `mark`.
+    pub(crate) fn at(mark: Mark) -> Self {
+        Self {
+            reached: mark.offset == 0,
+            at: mark,
+        }
+    }
+
+    /// Whether the rows read from now on are to be sent.
+    fn is_reached(&self) -> bool {
+        self.reached
+    }
+
+    /// Checks a row done in an earlier run, `tape` at its end: the mark is reached when a
+    /// row ends there with the same bytes before it, and the input has changed when one
+    /// ends past it first.
+    fn check<R: Read>(&mut self, tape: &Tape<R>) -> Result<(), ReadError> {
+        let offset = tape.offset();
+        if offset < self.at.offset {
+            return Ok(());
+        }
+        if offset == self.at.offset && tape.mark() == self.at {
+            self.reached = true;
+            return Ok(());
+        }
+        Err(self.changed())
+    }
+
+    /// The input ended: it is the same when the mark was reached.
+    fn ended(&self) -> Result<(), ReadError> {
+        if self.reached {
+            Ok(())
+        } else {
+            Err(self.changed())
+        }
+    }
+
+    fn changed(&self) -> ReadError {
+        ReadError::Changed {
+            offset: self.at.offset,
+            line: self.at.line,
+        }
+    }
 }
 
 /// One row of the input.
@@ -159,8 +231,8 @@ pub(crate) enum ReadError {
 pub(crate) struct Row {
     /// The line it starts on, from 1 (the CSV header is line 1).
     pub(crate) line: u64,
-    /// The byte offset in the input just past it: how far the input is done once it is.
-    pub(crate) end: u64,
+    /// The boundary just past it: how far the input is done once it is.
+    pub(crate) end: Mark,
     /// The row as read.
     pub(crate) source: Source,
     /// The alias it asks for, or why it cannot be sent.
@@ -175,8 +247,6 @@ pub(crate) struct RowOptions {
     /// The `time` of rows without one: fixed for a whole import, so that a row sent again
     /// after an interruption is the same event, which the server deduplicates.
     pub(crate) default_time: SystemTime,
-    /// Rows starting before this line are skipped: a checkpoint says they are done.
-    pub(crate) resume_line: u64,
 }
 
 /// An opened input, its header read.
@@ -199,10 +269,10 @@ impl Input {
         format: Format,
         extra_columns: bool,
     ) -> Result<Self, UsageError> {
-        let (read, size, name): (Box<dyn Read + Send>, _, _) = match path {
-            InputPath::Stdin => (Box::new(io::stdin()), None, "standard input".to_owned()),
+        let name = path.name();
+        let (read, size): (Box<dyn Read + Send>, _) = match path {
+            InputPath::Stdin => (Box::new(io::stdin()), None),
             InputPath::File(file) => {
-                let name = file.display().to_string();
                 let opened = File::open(file).map_err(|e| {
                     UsageError::new(format!(
                         "FILE {name}: cannot open it: {e}; check the path, or pass - to read \
@@ -214,7 +284,7 @@ impl Input {
                     .ok()
                     .filter(|m| m.is_file())
                     .map(|m| m.len());
-                (Box::new(opened), size, name)
+                (Box::new(opened), size)
             }
         };
         let reader = match format {
@@ -243,31 +313,33 @@ impl Input {
     pub(crate) fn spawn(
         self,
         options: RowOptions,
+        resume: Resume,
         stop: Arc<AtomicBool>,
     ) -> io::Result<read_ahead::Receiver<Result<Row, ReadError>>> {
         let (rows, received) = read_ahead::queue(READ_AHEAD_ROWS, READ_AHEAD_BYTES);
         std::thread::Builder::new()
             .name("import-reader".to_owned())
-            .spawn(move || self.read_all(&options, &stop, &rows))?;
+            .spawn(move || self.read_all(&options, resume, &stop, &rows))?;
         Ok(received)
     }
 
     fn read_all(
         mut self,
         options: &RowOptions,
+        mut resume: Resume,
         stop: &AtomicBool,
         rows: &read_ahead::Sender<Result<Row, ReadError>>,
     ) {
         let mut read_up_to = 0;
         while !stop.load(Ordering::Relaxed) {
             let row = match &mut self.reader {
-                Reader::Csv(csv) => csv.next(options),
-                Reader::Ndjson(ndjson) => ndjson.next(options),
+                Reader::Csv(csv) => csv.next(options, &mut resume),
+                Reader::Ndjson(ndjson) => ndjson.next(options, &mut resume),
             };
             let (item, bytes) = match row {
                 Ok(Some(row)) => {
-                    let bytes = row.end - read_up_to;
-                    read_up_to = row.end;
+                    let bytes = row.end.offset - read_up_to;
+                    read_up_to = row.end.offset;
                     (Ok(row), bytes)
                 }
                 Ok(None) => return,
@@ -331,7 +403,6 @@ mod tests {
         RowOptions {
             extra_columns: true,
             default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            resume_line: 0,
         }
     }
 

@@ -28,7 +28,7 @@ use alias_core::{BatchLimits, CreateAlias, Tally};
 
 use self::checkpoint::{Checkpoint, Location};
 use self::failures::Failures;
-use self::input::{FormatArg, Input, InputPath, ReadError, Row, RowOptions, read_ahead};
+use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
 use self::progress::Progress;
 use self::tracker::{Ending, Summary, Tracker};
 use crate::console;
@@ -121,40 +121,27 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let checkpoint = args.checkpoint.as_deref().map(Location::new);
     clashes::refuse(&path, args.failures.as_deref(), checkpoint.as_ref())?;
     let format = args.format.resolve(&path);
-    let identity = path.identity();
     let resumed = checkpoint
         .as_ref()
         .map(Checkpoint::load)
         .transpose()?
         .flatten();
-    if let (Some(found), Some(checkpoint)) = (&resumed, &args.checkpoint) {
-        if found.input != identity {
-            return Err(UsageError::new(format!(
-                "--checkpoint {} belongs to the input {}, not {identity}; pass that input, or \
-                 another --checkpoint path to start a new import",
-                checkpoint.display(),
-                found.input
-            )));
-        }
-        if found.complete {
+    let input = Input::open(&path, format, args.extra_columns)?;
+    let input_name = path.name();
+    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
+        refuse_a_shorter_input(&input, found, checkpoint)?;
+        if !found.complete {
             console::message(&format!(
-                "{identity} was already imported to the end (checkpoint {}); delete the \
-                 checkpoint to import it again",
-                checkpoint.display()
+                "resuming from line {} (checkpoint {})",
+                found.resume.line,
+                checkpoint.path().display()
             ));
-            return Ok(finish_line(&found.tally()));
         }
-        console::message(&format!(
-            "resuming from line {} (checkpoint {})",
-            found.resume_line,
-            checkpoint.display()
-        ));
     }
     let start = resumed
         .clone()
-        .unwrap_or_else(|| Checkpoint::start(identity, SystemTime::now()));
+        .unwrap_or_else(|| Checkpoint::start(path.identity(), SystemTime::now()));
 
-    let input = Input::open(&path, format, args.extra_columns)?;
     let failures = args
         .failures
         .as_deref()
@@ -173,13 +160,16 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let options = RowOptions {
         extra_columns: args.extra_columns,
         default_time: start.default_time(),
-        resume_line: start.resume_line,
     };
-    let rows = input.spawn(options, Arc::clone(&stop)).map_err(|e| {
-        UsageError::new(format!(
-            "cannot start the input reader: {e}; check the process's thread limits (ulimit -u)"
-        ))
-    })?;
+    let resume = Resume::at(start.resume.clone());
+    let rows = input
+        .spawn(options, resume, Arc::clone(&stop))
+        .map_err(|e| {
+            UsageError::new(format!(
+                "cannot start the input reader: {e}; check the process's thread limits \
+                 (ulimit -u)"
+            ))
+        })?;
     let tracker = RefCell::new(Tracker::new(
         &start, checkpoint, failures, progress, stop, dry_run,
     ));
@@ -200,6 +190,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         ));
     }
     report(&summary, args.checkpoint.as_deref());
+    if summary.ending == Ending::Complete && summary.rows == 0 {
+        if let (Some(found), Some(checkpoint_path)) = (&resumed, &args.checkpoint) {
+            if found.complete {
+                console::message(&format!(
+                    "{} was already imported to the end (checkpoint {}): nothing was sent; \
+                     delete the checkpoint to import it again",
+                    input_name,
+                    checkpoint_path.display()
+                ));
+            }
+        }
+    }
     Ok(match summary.ending {
         Ending::Complete => finish_line(&summary.tally),
         Ending::Interrupted | Ending::Failed(_) => {
@@ -214,6 +216,26 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
             ExitCode::from(exit::USAGE)
         }
     })
+}
+
+/// Refuses, before reading it, an input file shorter than the part of it `checkpoint`
+/// says was imported: it cannot be the same input.
+fn refuse_a_shorter_input(
+    input: &Input,
+    checkpoint: &Checkpoint,
+    location: &Location,
+) -> Result<(), UsageError> {
+    match input.size() {
+        Some(size) if size < checkpoint.resume.offset => Err(UsageError::new(format!(
+            "the input is not the one --checkpoint {} was written for: it is {size} bytes long, \
+             but {} bytes of it were imported then. Pass the input that checkpoint belongs to; \
+             or, to import this input from its start, pass another --checkpoint path or delete \
+             that one",
+            location.path().display(),
+            checkpoint.resume.offset
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Explains on stderr what is left to do.

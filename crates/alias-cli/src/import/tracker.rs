@@ -1,9 +1,11 @@
 //! Follows every row from the moment it is read to its final outcome, and keeps the
 //! failures file, the checkpoint and the progress display in step with it.
 //!
-//! Valid rows enter the delivery in input order and come back in that order, so the rows
-//! under way are a queue: the checkpoint's line is the first row still under way, or, when
-//! none is, the line after the last row read.
+//! Rows are settled in input order: valid rows come back from the delivery in the order
+//! they went in, and an invalid row waits behind the rows read before it. So every row
+//! before the first one not yet settled has its outcome recorded (counted, and listed in
+//! the failures file if it failed), and nothing after it has: the checkpoint's mark is
+//! the boundary before that row.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use alias_core::{CreateAlias, ReportEntry, Tally};
 
 use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
-use super::input::{MAX_ROW_BYTES, ReadError, Row, Source};
+use super::input::{MAX_ROW_BYTES, Mark, ReadError, Row, Source};
 use super::progress::Progress;
 use crate::outcome;
 
@@ -32,24 +34,37 @@ pub(crate) enum Ending {
     Interrupted,
     /// Stopped by an error (reading the input, writing a file); the message says what to do.
     Failed(String),
-    /// Stopped at a row that cannot be read (longer than the limit): the rows before it are
-    /// done, and the message says what to do.
+    /// Stopped at a row that cannot be read (longer than the limit), or before the first
+    /// row because the input is not the one the checkpoint was written for; the message
+    /// says what to do.
     Refused(String),
+}
+
+/// A row read and not yet settled.
+#[derive(Debug)]
+struct Unsettled {
+    line: u64,
+    /// The boundary before it: where a resumed import starts while it is unsettled.
+    start: Mark,
+    /// The input offset just past it, for progress.
+    end: u64,
+    source: Source,
+    /// Why it cannot be sent; `None` for a row handed to the delivery.
+    invalid: Option<String>,
 }
 
 /// The state of one import run.
 #[derive(Debug)]
 pub(crate) struct Tracker {
-    /// Rows handed to the delivery and not yet finished: their line, end offset and
-    /// content.
-    pending: VecDeque<(u64, u64, Source)>,
-    /// The input's byte offset past the last row finished, for progress.
+    /// Rows read and not yet settled, in input order.
+    unsettled: VecDeque<Unsettled>,
+    /// The boundary after the last row read.
+    read_to: Mark,
+    /// The input's byte offset past the last row settled, for progress.
     done_bytes: u64,
-    /// The line after the last row read.
-    next_line: u64,
     /// Outcomes of all runs of this import, the checkpointed ones included.
     tally: Tally,
-    /// Rows finished in this run.
+    /// Rows settled in this run.
     rows: u64,
     /// In a dry run, rows that would have been sent (rather than counted as accepted).
     dry_run: Option<u64>,
@@ -62,9 +77,10 @@ pub(crate) struct Tracker {
     input_ended: bool,
     /// What stopped the run early, if anything: [`Ending::Failed`] or [`Ending::Refused`].
     halted: Option<Ending>,
-    /// Writing the failures file or the checkpoint failed: the checkpoint must stay where
-    /// it is, since what comes after it may not be recorded.
-    records_broken: bool,
+    /// The checkpoint must stay as it is: what comes after it may not be recorded (writing
+    /// the failures file or the checkpoint failed), or the input is not the one it
+    /// describes.
+    keep_checkpoint: bool,
     announced_stop: bool,
 }
 
@@ -79,9 +95,9 @@ pub(crate) struct Summary {
     pub(crate) would_send: Option<u64>,
     /// The failures file, if any.
     pub(crate) failures: Option<PathBuf>,
-    /// The first line without an outcome.
+    /// The line the first row without an outcome starts on, or after.
     pub(crate) resume_line: u64,
-    /// Rows given their outcome in this run.
+    /// Rows settled in this run.
     pub(crate) rows: u64,
 }
 
@@ -96,9 +112,9 @@ impl Tracker {
         dry_run: bool,
     ) -> Self {
         Self {
-            pending: VecDeque::new(),
-            done_bytes: 0,
-            next_line: start.resume_line,
+            unsettled: VecDeque::new(),
+            read_to: start.resume.clone(),
+            done_bytes: start.resume.offset,
             tally: start.tally(),
             rows: 0,
             dry_run: dry_run.then_some(0),
@@ -109,48 +125,73 @@ impl Tracker {
             stop,
             input_ended: false,
             halted: None,
-            records_broken: false,
+            keep_checkpoint: false,
             announced_stop: false,
         }
     }
 
     /// Takes a row just read: a valid one goes on to the delivery, an invalid one is
-    /// recorded as failed at once.
+    /// settled once the rows before it are.
     pub(crate) fn read(&mut self, row: Row) -> Option<CreateAlias> {
-        self.next_line = row.line + 1;
-        match row.alias {
-            Ok(alias) => {
-                self.pending.push_back((row.line, row.end, row.source));
-                Some(alias)
-            }
-            Err(reason) => {
-                self.tally.invalid += 1;
-                self.rows += 1;
-                self.done_bytes = row.end;
-                self.record_failure(row.line, &row.source, None, &format!("invalid: {reason}"));
-                self.stepped();
-                None
-            }
-        }
+        let end = row.end.offset;
+        let start = std::mem::replace(&mut self.read_to, row.end);
+        let (alias, invalid) = match row.alias {
+            Ok(alias) => (Some(alias), None),
+            Err(reason) => (None, Some(reason)),
+        };
+        self.unsettled.push_back(Unsettled {
+            line: row.line,
+            start,
+            end,
+            source: row.source,
+            invalid,
+        });
+        self.settle_invalid();
+        alias
     }
 
     /// Takes the outcome of the oldest row under way.
     pub(crate) fn finished(&mut self, entry: ReportEntry) {
-        let Some((line, end, source)) = self.pending.pop_front() else {
+        let Some(row) = self.unsettled.pop_front() else {
             // The delivery reports exactly the aliases it was given, in order.
             debug_assert!(false, "an outcome for a row that was not sent");
             return;
         };
+        debug_assert!(row.invalid.is_none(), "an invalid row settles on its own");
         self.rows += 1;
-        self.done_bytes = end;
+        self.done_bytes = row.end;
         match (&mut self.dry_run, entry.outcome.is_accepted()) {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
         }
         if let Some(reason) = outcome::reason(&entry.outcome) {
-            self.record_failure(line, &source, Some(&entry.alias), &reason);
+            self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
         }
-        self.stepped();
+        self.settle_invalid();
+    }
+
+    /// Settles the invalid rows that no row under way precedes, then shows progress and
+    /// writes the checkpoint when it is due.
+    fn settle_invalid(&mut self) {
+        while self
+            .unsettled
+            .front()
+            .is_some_and(|row| row.invalid.is_some())
+        {
+            let Some(row) = self.unsettled.pop_front() else {
+                break;
+            };
+            self.tally.invalid += 1;
+            self.rows += 1;
+            self.done_bytes = row.end;
+            let reason = format!("invalid: {}", row.invalid.unwrap_or_default());
+            self.record_failure(row.line, &row.source, None, &reason);
+        }
+        self.progress
+            .update(&self.tally, self.rows, self.done_bytes);
+        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            self.write_checkpoint(false);
+        }
     }
 
     /// The input ended: every row was read.
@@ -158,29 +199,46 @@ impl Tracker {
         self.input_ended = true;
     }
 
-    /// Reading the input failed: stop, keeping what was done.
+    /// Reading the input failed or was refused: stop, keeping what was done.
     pub(crate) fn read_failed(&mut self, error: ReadError) {
-        let ending = match error {
-            ReadError::Unreadable(error) => Ending::Failed(format!(
-                "cannot read the input: {error}; fix or restore the input, then run the same \
-                 command again{}",
-                self.resume_hint()
-            )),
+        match error {
+            ReadError::Unreadable(error) => {
+                let message = format!(
+                    "cannot read the input: {error}; fix or restore the input, then run the \
+                     same command again{}",
+                    self.resume_hint()
+                );
+                self.halt(Ending::Failed(message), false);
+            }
             ReadError::TooLong { line } => {
-                self.next_line = line;
                 let again = match self.resume_hint() {
                     "" => format!("import the rows from line {line} on"),
                     hint => format!("run the same command again{hint}, at that row"),
                 };
-                Ending::Refused(format!(
+                let message = format!(
                     "line {line} starts a row longer than {MAX_ROW_BYTES} bytes (Mixpanel takes \
                      events under 1 MB; in a CSV, a quote left open runs on to the next quote): \
                      it and the rows after it were not read. Shorten or remove that row, then \
                      {again}"
-                ))
+                );
+                self.halt(Ending::Refused(message), false);
             }
-        };
-        self.halt(ending, false);
+            ReadError::Changed { offset, line } => {
+                let checkpoint = self
+                    .checkpoint
+                    .as_ref()
+                    .map(|(location, _)| location.path().display().to_string())
+                    .unwrap_or_default();
+                let message = format!(
+                    "the input is not the one --checkpoint {checkpoint} was written for: its \
+                     first {offset} bytes (to line {line}) differ from the ones imported then, \
+                     or it is shorter. Pass the input that checkpoint belongs to; or, to import \
+                     this input from its start, pass another --checkpoint path or delete that \
+                     one"
+                );
+                self.halt(Ending::Refused(message), true);
+            }
+        }
     }
 
     /// Whether the run should stop reading, announcing it the first time.
@@ -234,28 +292,18 @@ impl Tracker {
         self.halt(Ending::Failed(message), true);
     }
 
-    /// After each row: progress, and the checkpoint when it is due.
-    fn stepped(&mut self) {
-        self.progress
-            .update(&self.tally, self.rows, self.done_bytes);
-        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            self.write_checkpoint(false);
-        }
-    }
-
-    /// The first line that is not yet done.
-    fn resume_line(&self) -> u64 {
-        self.pending
+    /// The boundary before the first row not yet settled.
+    fn resume_mark(&self) -> &Mark {
+        self.unsettled
             .front()
-            .map_or(self.next_line, |(line, ..)| *line)
+            .map_or(&self.read_to, |row| &row.start)
     }
 
-    /// Flushes the failures file, then replaces the checkpoint. Once recording failed,
-    /// nothing more is written, so that the checkpoint stays at the last state known to be
-    /// recorded.
+    /// Flushes the failures file, then replaces the checkpoint, unless it must be kept as
+    /// it is.
     fn write_checkpoint(&mut self, complete: bool) {
         self.checkpointed = Instant::now();
-        if self.records_broken {
+        if self.keep_checkpoint {
             return;
         }
         let failures_len = match self.failures.as_mut().map(Failures::flush).transpose() {
@@ -265,11 +313,11 @@ impl Tracker {
                 return;
             }
         };
-        let resume_line = self.resume_line();
+        let resume = self.resume_mark().clone();
         let Some((location, state)) = &mut self.checkpoint else {
             return;
         };
-        state.resume_line = resume_line;
+        state.resume = resume;
         state.failures_len = failures_len;
         state.complete = complete;
         state.set_tally(&self.tally);
@@ -284,10 +332,10 @@ impl Tracker {
     }
 
     /// Stops the run, as `ending` says unless something stopped it already;
-    /// `records_broken` when the failure was in recording outcomes.
-    fn halt(&mut self, ending: Ending, records_broken: bool) {
+    /// `keep_checkpoint` when the checkpoint must not be written again.
+    fn halt(&mut self, ending: Ending, keep_checkpoint: bool) {
         self.halted.get_or_insert(ending);
-        self.records_broken |= records_broken;
+        self.keep_checkpoint |= keep_checkpoint;
         self.stop.store(true, Ordering::SeqCst);
     }
 
@@ -298,7 +346,7 @@ impl Tracker {
         self.write_checkpoint(complete);
         self.progress
             .finish(&self.tally, self.rows, self.done_bytes);
-        let resume_line = self.resume_line();
+        let resume_line = self.resume_mark().line;
         let ending = match self.halted.take() {
             Some(halted) => halted,
             None if complete => Ending::Complete,
@@ -312,5 +360,72 @@ impl Tracker {
             resume_line,
             rows: self.rows,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use alias_core::AliasOutcome;
+
+    use super::*;
+
+    fn mark(offset: u64) -> Mark {
+        Mark {
+            offset,
+            line: offset,
+            sha256: [0; 32],
+        }
+    }
+
+    fn row(line: u64, alias: Result<CreateAlias, String>) -> Row {
+        Row {
+            line,
+            end: mark(line + 1),
+            source: Source::Text(format!("row {line}")),
+            alias,
+        }
+    }
+
+    fn tracker() -> Tracker {
+        let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
+        let progress = Progress::new(None, Duration::from_secs(3600));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tracker = Tracker::new(&start, None, None, progress, stop, false);
+        tracker.read_to = mark(1);
+        tracker
+    }
+
+    #[test]
+    fn an_invalid_row_is_settled_after_the_rows_read_before_it() {
+        let mut tracker = tracker();
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        assert!(tracker.read(row(1, Ok(valid.clone()))).is_some());
+        assert!(tracker.read(row(2, Err("bad".into()))).is_none());
+        assert!(tracker.read(row(3, Ok(valid.clone()))).is_some());
+        // Row 1 is under way: nothing after its start is settled, the invalid row included.
+        assert_eq!(tracker.tally.invalid, 0);
+        assert_eq!(tracker.resume_mark(), &mark(1));
+        tracker.finished(ReportEntry {
+            position: 0,
+            alias: valid,
+            outcome: AliasOutcome::Accepted,
+        });
+        assert_eq!((tracker.tally.accepted, tracker.tally.invalid), (1, 1));
+        assert_eq!(
+            tracker.resume_mark(),
+            &mark(3),
+            "row 3 is the one under way"
+        );
+        assert_eq!(tracker.rows, 2);
+    }
+
+    #[test]
+    fn an_invalid_row_with_nothing_under_way_is_settled_at_once() {
+        let mut tracker = tracker();
+        assert!(tracker.read(row(1, Err("bad".into()))).is_none());
+        assert_eq!(tracker.tally.invalid, 1);
+        assert_eq!(tracker.resume_mark(), &mark(2));
     }
 }

@@ -7,7 +7,9 @@ use csv::ByteRecord;
 use serde_json::{Map, Value};
 
 use super::tape::{self, Tape};
-use super::{KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Row, RowOptions, Source, alias_of, event};
+use super::{
+    KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event,
+};
 use crate::exit::UsageError;
 
 /// The CSV header: the column names and where the known ones are.
@@ -151,13 +153,17 @@ impl<R: Read> CsvRows<R> {
         &self.header
     }
 
-    /// The next record from `options.resume_line` on, as a row; `None` at the end.
-    pub(crate) fn next(&mut self, options: &RowOptions) -> Result<Option<Row>, ReadError> {
+    /// The next record after `resume`, as a row; `None` at the end.
+    pub(crate) fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
         loop {
             let mut record = ByteRecord::new();
             match self.csv.read_byte_record(&mut record) {
                 Ok(true) => {}
-                Ok(false) => return Ok(None),
+                Ok(false) => return resume.ended().map(|()| None),
                 Err(error) => {
                     let line = self.csv.get_ref().row_line();
                     return Err(if is_row_too_long(&error) {
@@ -173,8 +179,10 @@ impl<R: Read> CsvRows<R> {
             // A quote left open runs to the end of the input, which the csv crate takes as
             // the end of the field: the row is cut, not whole.
             let cut = tape.ends_input(end) && ends_inside_quotes(tape.row(end));
-            self.csv.get_mut().advance(end);
-            if line < options.resume_line {
+            let tape = self.csv.get_mut();
+            tape.advance(end);
+            if !resume.is_reached() {
+                resume.check(tape)?;
                 continue;
             }
             let alias = if cut {
@@ -190,7 +198,7 @@ impl<R: Read> CsvRows<R> {
             };
             return Ok(Some(Row {
                 line,
-                end,
+                end: tape.mark(),
                 source: Source::Csv(record),
                 alias,
             }));
@@ -229,13 +237,13 @@ fn ends_inside_quotes(row: &[u8]) -> bool {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use super::super::tape::Mark;
     use super::*;
 
     fn options() -> RowOptions {
         RowOptions {
             extra_columns: true,
             default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            resume_line: 0,
         }
     }
 
@@ -243,16 +251,24 @@ mod tests {
         ByteRecord::from(fields.to_vec())
     }
 
-    /// The rows of `text`, up to the end or the first error.
-    fn rows(text: &str) -> Vec<Result<Row, ReadError>> {
+    /// The rows of `text` after `resume`, up to the end or the first error.
+    fn rows_after(text: &str, resume: Mark) -> Vec<Result<Row, ReadError>> {
         let mut csv = CsvRows::open(text.as_bytes(), false, "in.csv").unwrap();
+        let mut resume = Resume::at(resume);
         let mut failed = false;
         std::iter::from_fn(|| {
-            let next = csv.next(&options()).transpose().filter(|_| !failed)?;
+            let next = csv
+                .next(&options(), &mut resume)
+                .transpose()
+                .filter(|_| !failed)?;
             failed = next.is_err();
             Some(next)
         })
         .collect()
+    }
+
+    fn rows(text: &str) -> Vec<Result<Row, ReadError>> {
+        rows_after(text, Mark::start())
     }
 
     #[test]
@@ -302,11 +318,40 @@ mod tests {
         let rows = rows("distinct_id,alias\n\na,\"b\r\nc\"\r\nd,e\n");
         let found: Vec<(u64, u64)> = rows
             .iter()
-            .map(|row| row.as_ref().map(|row| (row.line, row.end)).unwrap())
+            .map(|row| row.as_ref().map(|row| (row.line, row.end.offset)).unwrap())
             .collect();
         // Line 2 is blank; the first row spans lines 3 and 4 and ends with CRLF.
         assert_eq!(found, [(3, 28), (5, 33)]);
         assert!(rows.iter().all(|row| row.as_ref().unwrap().alias.is_ok()));
+    }
+
+    #[test]
+    fn a_resumed_input_starts_after_its_mark_once_the_bytes_before_it_match() {
+        let text = "distinct_id,alias\na,b\nc,d\ne,f\n";
+        let mark = rows(text)[1].as_ref().unwrap().end.clone();
+        let after = rows_after(text, mark.clone());
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].as_ref().unwrap().line, 4);
+        // Rows past the mark may change; the bytes before it may not.
+        let grown = rows_after("distinct_id,alias\na,b\nc,d\nE,F\ng,h\n", mark.clone());
+        assert_eq!(grown.len(), 2);
+        let changes = [
+            "distinct_id,alias\na,b\nc,D\ne,f\n",
+            "distinct_id,alias\na,b\nc,dd\ne,f\n",
+            "distinct_id,alias\na,b\n",
+            "distinct_id,alias\na,b\nc,d",
+        ];
+        for changed in changes {
+            let rows = rows_after(changed, mark.clone());
+            assert_eq!(
+                rows.last().unwrap().as_ref().unwrap_err(),
+                &ReadError::Changed {
+                    offset: mark.offset,
+                    line: mark.line
+                },
+                "{changed:?}"
+            );
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use alias_core::CreateAlias;
 use serde_json::Value;
 
 use super::tape::{self, Tape};
-use super::{MAX_ROW_BYTES, ReadError, Row, RowOptions, Source, alias_of, event};
+use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event};
 
 /// How much of the input is read at once.
 const READ_BYTES: usize = 64 * 1024;
@@ -35,8 +35,12 @@ impl<R: Read> NdjsonRows<R> {
         }
     }
 
-    /// The next non-blank line from `options.resume_line` on, as a row; `None` at the end.
-    pub(crate) fn next(&mut self, options: &RowOptions) -> Result<Option<Row>, ReadError> {
+    /// The next non-blank line after `resume`, as a row; `None` at the end.
+    pub(crate) fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
         loop {
             let line = self.reader.get_ref().row_line();
             let Some(end) = self.line_end().map_err(|error| {
@@ -47,22 +51,28 @@ impl<R: Read> NdjsonRows<R> {
                 }
             })?
             else {
-                return Ok(None);
+                return resume.ended().map(|()| None);
             };
             let text = self.reader.get_ref().row(end).trim_ascii();
-            let row = (!text.is_empty() && line >= options.resume_line).then(|| {
-                let (source, alias) = parse(text, options);
-                Row {
-                    line,
-                    end,
-                    source,
-                    alias,
-                }
-            });
-            self.reader.get_mut().advance(end);
-            if row.is_some() {
-                return Ok(row);
+            if text.is_empty() {
+                self.reader.get_mut().advance(end);
+                continue;
             }
+            if !resume.is_reached() {
+                let tape = self.reader.get_mut();
+                tape.advance(end);
+                resume.check(tape)?;
+                continue;
+            }
+            let (source, alias) = parse(text, options);
+            let tape = self.reader.get_mut();
+            tape.advance(end);
+            return Ok(Some(Row {
+                line,
+                end: tape.mark(),
+                source,
+                alias,
+            }));
         }
     }
 
@@ -113,38 +123,42 @@ fn parse(text: &[u8], options: &RowOptions) -> (Source, Result<CreateAlias, Stri
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
+    use super::super::tape::Mark;
     use super::*;
 
     fn options() -> RowOptions {
         RowOptions {
             extra_columns: true,
             default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            resume_line: 0,
         }
+    }
+
+    fn next<R: io::Read>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
+        rows.next(&options(), &mut Resume::at(Mark::start()))
     }
 
     #[test]
     fn rows_carry_their_line_and_end_and_skip_blank_lines() {
         let text = "{\"distinct_id\":\"a\",\"alias\":\"b\"}\n\n[]\r\nlast";
         let mut rows = NdjsonRows::new(text.as_bytes());
-        let first = rows.next(&options()).unwrap().unwrap();
-        assert_eq!((first.line, first.end), (1, 32));
+        let first = next(&mut rows).unwrap().unwrap();
+        assert_eq!((first.line, first.end.offset), (1, 32));
         assert!(first.alias.is_ok());
-        let second = rows.next(&options()).unwrap().unwrap();
-        assert_eq!((second.line, second.end), (3, 37));
+        let second = next(&mut rows).unwrap().unwrap();
+        assert_eq!((second.line, second.end.offset), (3, 37));
         assert_eq!(second.source, Source::Text("[]".into()));
         assert_eq!(second.alias.unwrap_err(), "is not a JSON object");
-        let last = rows.next(&options()).unwrap().unwrap();
-        assert_eq!((last.line, last.end), (4, 41));
+        let last = next(&mut rows).unwrap().unwrap();
+        assert_eq!((last.line, last.end.offset), (4, 41));
         assert_eq!(last.source, Source::Text("last".into()));
-        assert!(rows.next(&options()).unwrap().is_none());
+        assert!(next(&mut rows).unwrap().is_none());
     }
 
     #[test]
     fn a_line_that_is_not_json_is_kept_whole() {
         let line = "x".repeat(100_000);
         let mut rows = NdjsonRows::new(line.as_bytes());
-        let row = rows.next(&options()).unwrap().unwrap();
+        let row = next(&mut rows).unwrap().unwrap();
         assert_eq!(row.source, Source::Text(line));
     }
 
@@ -153,15 +167,12 @@ mod tests {
         let long = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_ROW_BYTES));
         let text = format!("{{}}\n\n{long}\n{{}}\n");
         let mut rows = NdjsonRows::new(text.as_bytes());
-        assert!(rows.next(&options()).unwrap().is_some());
-        assert_eq!(
-            rows.next(&options()).unwrap_err(),
-            ReadError::TooLong { line: 3 }
-        );
+        assert!(next(&mut rows).unwrap().is_some());
+        assert_eq!(next(&mut rows).unwrap_err(), ReadError::TooLong { line: 3 });
         // Nothing is read from an endless line past the limit.
         let mut endless = NdjsonRows::new(io::repeat(b' '));
         assert_eq!(
-            endless.next(&options()).unwrap_err(),
+            next(&mut endless).unwrap_err(),
             ReadError::TooLong { line: 1 }
         );
     }

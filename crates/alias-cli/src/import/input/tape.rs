@@ -7,8 +7,68 @@
 //! so a row longer than that fails as it is read and is never held whole. The bytes kept
 //! are also the row as it was written, quotes and line ends included, which the parsed
 //! record no longer shows.
+//!
+//! Each byte is hashed as the boundary passes it, so that every row boundary has a
+//! [`Mark`]: where it is, and a digest of all the input before it.
 
 use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A row boundary in the input and what the input held before it: where a resumed import
+/// picks up, and how it knows that the input up to there is the one it read before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Mark {
+    /// The bytes before the boundary.
+    pub(crate) offset: u64,
+    /// The line the boundary is on, from 1.
+    pub(crate) line: u64,
+    /// SHA-256 of the bytes before the boundary.
+    #[serde(with = "hex")]
+    pub(crate) sha256: [u8; 32],
+}
+
+impl Mark {
+    /// The start of any input.
+    pub(crate) fn start() -> Self {
+        Self {
+            offset: 0,
+            line: 1,
+            sha256: Sha256::new().finalize().into(),
+        }
+    }
+}
+
+/// A digest as 64 lowercase hex digits.
+mod hex {
+    use std::fmt::Write;
+
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub(super) fn serialize<S: Serializer>(digest: &[u8; 32], out: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(64);
+        for byte in digest {
+            // Writing to a String cannot fail.
+            let _ = write!(text, "{byte:02x}");
+        }
+        out.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(input)?;
+        let invalid = || de::Error::invalid_value(de::Unexpected::Str(&text), &"64 hex digits");
+        let mut digest = [0; 32];
+        if text.len() != 64 || !text.is_ascii() {
+            return Err(invalid());
+        }
+        for (byte, pair) in digest.iter_mut().zip(text.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).map_err(|_| invalid())?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| invalid())?;
+        }
+        Ok(digest)
+    }
+}
 
 /// Reads from `R` for a parser, keeping what it hands out since the last row boundary.
 ///
@@ -25,6 +85,8 @@ pub(crate) struct Tape<R> {
     offset: u64,
     /// The line the boundary is on, from 1.
     line: u64,
+    /// The bytes before the boundary, hashed.
+    hashed: Sha256,
     /// The most bytes handed out past the boundary.
     limit: usize,
     /// The input has ended.
@@ -55,6 +117,7 @@ impl<R: Read> Tape<R> {
             start: 0,
             offset: 0,
             line: 1,
+            hashed: Sha256::new(),
             limit,
             ended: false,
         }
@@ -92,11 +155,26 @@ impl<R: Read> Tape<R> {
 
     /// Moves the boundary to input offset `end`, the end of a row the parser has read.
     pub(crate) fn advance(&mut self, end: u64) {
-        let row = self.row(end);
+        let row = &self.kept[self.start..][..self.row(end).len()];
+        self.hashed.update(row);
         let (len, lines) = (row.len(), row.iter().filter(|&&b| b == b'\n').count());
         self.start += len;
         self.offset += len as u64;
         self.line += lines as u64;
+    }
+
+    /// The boundary's mark.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            offset: self.offset,
+            line: self.line,
+            sha256: self.hashed.clone().finalize().into(),
+        }
+    }
+
+    /// The input offset of the boundary.
+    pub(crate) fn offset(&self) -> u64 {
+        self.offset
     }
 }
 
@@ -154,6 +232,25 @@ mod tests {
         tape.advance(11);
         assert_eq!((tape.offset, tape.line), (11, 5));
         assert!(tape.ends_input(12));
+        assert_eq!(
+            tape.mark().sha256,
+            <[u8; 32]>::from(Sha256::digest(b"a,b\n\n\r\nc,d\n"))
+        );
+    }
+
+    #[test]
+    fn a_mark_is_stored_with_its_digest_in_hex_and_read_back() {
+        let mark = Mark::start();
+        let json = serde_json::to_string(&mark).unwrap();
+        assert_eq!(
+            json,
+            r#"{"offset":0,"line":1,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}"#
+        );
+        assert_eq!(serde_json::from_str::<Mark>(&json).unwrap(), mark);
+        let short = json.replace("b855\"", "b8\"");
+        assert!(serde_json::from_str::<Mark>(&short).is_err());
+        let not_hex = json.replace("e3b0", "e3g0");
+        assert!(serde_json::from_str::<Mark>(&not_hex).is_err());
     }
 
     #[test]
