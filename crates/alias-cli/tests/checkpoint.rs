@@ -270,7 +270,7 @@ fn a_checkpoint_that_is_not_a_regular_file_is_refused_without_reading_it() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(status, Some(2), "{}: {stderr}", checkpoint.display());
         assert!(
-            stderr.contains("is not a regular file"),
+            stderr.contains("not a regular file (a device, a pipe or a folder)"),
             "{}: {stderr}",
             checkpoint.display()
         );
@@ -281,4 +281,40 @@ fn a_checkpoint_that_is_not_a_regular_file_is_refused_without_reading_it() {
 /// The exit code once `running` has ended.
 fn running_status(running: &mut Running) -> Option<Option<i32>> {
     running.try_wait().map(|status| status.code())
+}
+
+#[test]
+fn a_second_import_of_the_same_checkpoint_is_refused_at_once() {
+    // 40 requests one after the other, each answered after 50 ms: the first import runs
+    // for two seconds at least.
+    let server = slow_server(Duration::from_millis(50));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    let checkpoint = dir.path().join("import.checkpoint");
+    std::fs::write(&input, csv(0..2000)).unwrap();
+    let first = Running::spawn(
+        spawnable("import", &server)
+            .arg(&input)
+            .arg("--checkpoint")
+            .arg(&checkpoint)
+            .args(["--batch-size", "50", "--concurrency", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    while server.stats().requests == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let assert = import(&server, &input, &checkpoint).assert().code(2);
+    let (stdout, stderr) = output(&assert);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "--checkpoint {}: another import is using it",
+            checkpoint.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(first.take().wait().unwrap().code(), Some(0));
+    let stats = server.stats();
+    assert_eq!((stats.events_received, stats.events_stored), (2000, 2000));
 }

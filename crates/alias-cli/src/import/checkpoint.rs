@@ -9,7 +9,7 @@
 //! atomically (written beside, then renamed), so a kill at any moment leaves the old or
 //! the new one.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,7 +30,7 @@ const VERSION: u32 = 2;
 const MAX_BYTES: u64 = 64 * 1024;
 
 /// Where a checkpoint is kept: its file and, beside it, the temporary file each new state
-/// is written to before it replaces the checkpoint.
+/// is written to before it replaces the checkpoint, and the lock file.
 #[derive(Debug, Clone)]
 pub(crate) struct Location {
     /// The path as given, for messages.
@@ -39,24 +39,79 @@ pub(crate) struct Location {
     /// temporary file must be on the checkpoint's file system for the rename to work.
     file: PathBuf,
     temporary: PathBuf,
+    /// Locked by the import using the checkpoint. A file of its own, since the checkpoint
+    /// itself is replaced by every write, and a lock on the replaced file would guard
+    /// nothing.
+    lock: PathBuf,
+}
+
+/// The lock on a checkpoint, held until dropped (or the process ends, however it ends).
+#[derive(Debug)]
+pub(crate) struct Lock {
+    _file: File,
 }
 
 impl Location {
     /// The checkpoint at `path`.
     pub(crate) fn new(path: &Path) -> Self {
         let file = same_file::real_path(path);
-        let mut temporary = file.clone().into_os_string();
-        temporary.push(".tmp");
+        let beside = |suffix: &str| {
+            let mut name = file.clone().into_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
         Self {
             given: path.to_owned(),
+            temporary: beside(".tmp"),
+            lock: beside(".lock"),
             file,
-            temporary: temporary.into(),
         }
     }
 
     /// Every file the checkpoint writes.
-    pub(crate) fn files(&self) -> [&Path; 2] {
-        [&self.file, &self.temporary]
+    pub(crate) fn files(&self) -> [&Path; 3] {
+        [&self.file, &self.temporary, &self.lock]
+    }
+
+    /// Locks the checkpoint for this import, or refuses at once when another import holds
+    /// it: two imports of one checkpoint would each send every row, with stamps of their
+    /// own, so the server would keep both copies.
+    pub(crate) fn lock(&self) -> Result<Lock, UsageError> {
+        let refuse =
+            |why: String| UsageError::new(format!("--checkpoint {}: {why}", self.given.display()));
+        if is_special(&self.file) {
+            return Err(refuse(NOT_A_FILE.to_owned()));
+        }
+        if is_special(&self.lock) {
+            return Err(refuse(format!(
+                "its lock file {} is not a regular file; remove it, or pass another path",
+                self.lock.display()
+            )));
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock)
+            .map_err(|e| {
+                refuse(format!(
+                    "cannot create its lock file {}: {e}; pass a path in a writable folder",
+                    self.lock.display()
+                ))
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(TryLockError::WouldBlock) => Err(refuse(format!(
+                "another import is using it (it holds {}); wait for that import to end, or \
+                 pass another --checkpoint path for another import",
+                self.lock.display()
+            ))),
+            Err(TryLockError::Error(e)) => Err(refuse(format!(
+                "cannot lock {}: {e}; pass a --checkpoint path on a file system that supports \
+                 file locks",
+                self.lock.display()
+            ))),
+        }
     }
 
     /// The path as given.
@@ -129,13 +184,7 @@ impl Checkpoint {
         match std::fs::metadata(&location.file) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(cannot_read(e)),
-            Ok(metadata) if !metadata.is_file() => {
-                return Err(refuse(
-                    "is not a regular file (a device, a pipe or a folder); pass the path of a \
-                     file, which the import creates"
-                        .to_owned(),
-                ));
-            }
+            Ok(metadata) if !metadata.is_file() => return Err(refuse(NOT_A_FILE.to_owned())),
             Ok(_) => {}
         }
         let mut text = Vec::new();
@@ -197,6 +246,16 @@ impl Checkpoint {
         self.invalid = tally.invalid;
         self.undelivered = tally.undelivered;
     }
+}
+
+/// Why a path that is not a regular file is refused.
+const NOT_A_FILE: &str = "not a regular file (a device, a pipe or a folder); pass the path of a \
+                          file, which the import creates";
+
+/// Whether `path` exists and is not a regular file: a device may never end, and opening a
+/// FIFO waits for its other end, so nothing is opened or created beside such a path.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_file())
 }
 
 #[cfg(test)]
@@ -266,6 +325,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_locked_checkpoint_is_refused_until_its_lock_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = location(&dir, "import.checkpoint");
+        let held = path.lock().unwrap();
+        let error = path.lock().unwrap_err().to_string();
+        assert!(error.contains("another import is using it"), "{error}");
+        drop(held);
+        assert!(path.lock().is_ok());
+    }
+
     #[cfg(unix)]
     #[test]
     fn only_a_regular_file_is_read() {
@@ -275,7 +345,7 @@ mod tests {
             let error = Checkpoint::load(&Location::new(&path))
                 .unwrap_err()
                 .to_string();
-            assert!(error.contains("is not a regular file"), "{error}");
+            assert!(error.contains("not a regular file"), "{error}");
         }
     }
 }

@@ -83,15 +83,15 @@ pub(crate) fn refuse(
             output.flag
         )));
     }
-    if let Some(failures) = &failures {
-        if let Some(shared) = checkpoint.iter().find(|output| output.id == failures.id) {
-            return Err(UsageError::new(format!(
-                "{} and {} are the same file: each would overwrite the other; pass two \
-                 different paths",
-                failures.describe(),
-                shared.describe()
-            )));
-        }
+    if let Some(failures) = &failures
+        && let Some(shared) = checkpoint.iter().find(|output| output.id == failures.id)
+    {
+        return Err(UsageError::new(format!(
+            "{} and {} are the same file: each would overwrite the other; pass two different \
+             paths",
+            failures.describe(),
+            shared.describe()
+        )));
     }
     Ok(())
 }

@@ -120,6 +120,8 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let path = InputPath::new(&args.input);
     let checkpoint = args.checkpoint.as_deref().map(Location::new);
     clashes::refuse(&path, args.failures.as_deref(), checkpoint.as_ref())?;
+    // Held to the end of the run.
+    let _lock = checkpoint.as_ref().map(Location::lock).transpose()?;
     let format = args.format.resolve(&path);
     let resumed = checkpoint
         .as_ref()
@@ -190,17 +192,16 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         ));
     }
     report(&summary, args.checkpoint.as_deref());
-    if summary.ending == Ending::Complete && summary.rows == 0 {
-        if let (Some(found), Some(checkpoint_path)) = (&resumed, &args.checkpoint) {
-            if found.complete {
-                console::message(&format!(
-                    "{} was already imported to the end (checkpoint {}): nothing was sent; \
-                     delete the checkpoint to import it again",
-                    input_name,
-                    checkpoint_path.display()
-                ));
-            }
-        }
+    if summary.ending == Ending::Complete
+        && summary.rows == 0
+        && let (Some(found), Some(checkpoint_path)) = (&resumed, &args.checkpoint)
+        && found.complete
+    {
+        console::message(&format!(
+            "{input_name} was already imported to the end (checkpoint {}): nothing was sent; \
+             delete the checkpoint to import it again",
+            checkpoint_path.display()
+        ));
     }
     Ok(match summary.ending {
         Ending::Complete => finish_line(&summary.tally),
