@@ -318,3 +318,73 @@ fn a_second_import_of_the_same_checkpoint_is_refused_at_once() {
     let stats = server.stats();
     assert_eq!((stats.events_received, stats.events_stored), (2000, 2000));
 }
+
+#[test]
+fn a_checkpoint_that_cannot_be_written_stops_the_import_before_it_sends() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    let checkpoint = dir.path().join("import.checkpoint");
+    std::fs::write(&input, csv(0..3)).unwrap();
+    // Each state is written to PATH.tmp first: a folder there makes every write fail.
+    std::fs::create_dir(dir.path().join("import.checkpoint.tmp")).unwrap();
+    let assert = import(&server, &input, &checkpoint).assert().code(2);
+    let (stdout, stderr) = output(&assert);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --checkpoint {}: cannot write it: ",
+            checkpoint.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("resume"), "{stderr}");
+    assert_eq!(server.stats().requests, 0);
+}
+
+#[test]
+fn a_checkpoint_that_stops_being_writable_is_not_offered_for_a_resume() {
+    let server = slow_server(Duration::from_millis(50));
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    let checkpoint = dir.path().join("import.checkpoint");
+    std::fs::write(&input, csv(0..2000)).unwrap();
+    let running = Running::spawn(
+        spawnable("import", &server)
+            .arg(&input)
+            .arg("--checkpoint")
+            .arg(&checkpoint)
+            .args(["--batch-size", "50", "--concurrency", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    while server.stats().requests == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The temporary file exists for a moment during each write; the folder goes in between.
+    while std::fs::create_dir(dir.path().join("import.checkpoint.tmp")).is_err() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let stopped = running.take().wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot write the checkpoint {}: ",
+            checkpoint.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("It keeps the state it last held"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("resume"), "{stderr}");
+    let stored = server.stats().events_stored;
+    assert!(stored < 2000, "the import stopped early");
+
+    // Once the checkpoint can be written again, the same command finishes the job.
+    std::fs::remove_dir(dir.path().join("import.checkpoint.tmp")).unwrap();
+    import(&server, &input, &checkpoint).assert().code(0);
+    assert_eq!(server.stats().events_stored, 2000);
+}

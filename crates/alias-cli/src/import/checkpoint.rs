@@ -10,7 +10,7 @@
 //! the new one.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -217,11 +217,16 @@ impl Checkpoint {
             .map_err(|e| foreign(e.to_string()))
     }
 
-    /// Replaces the checkpoint at `location` atomically.
+    /// Replaces the checkpoint at `location` atomically and durably: once this returns,
+    /// the new state survives a crash of the machine, not only of the process.
     pub(crate) fn store(&self, location: &Location) -> io::Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
-        std::fs::write(&location.temporary, json)?;
-        std::fs::rename(&location.temporary, &location.file)
+        let mut temporary = File::create(&location.temporary)?;
+        temporary.write_all(&json)?;
+        temporary.sync_all()?;
+        drop(temporary);
+        std::fs::rename(&location.temporary, &location.file)?;
+        sync_folder(&location.file)
     }
 
     /// The `time` of rows without one.
@@ -239,13 +244,28 @@ impl Checkpoint {
         }
     }
 
-    /// Records the counts.
-    pub(crate) fn set_tally(&mut self, tally: &Tally) {
-        self.accepted = tally.accepted;
-        self.rejected = tally.rejected;
-        self.invalid = tally.invalid;
-        self.undelivered = tally.undelivered;
+    /// The same state with these counts.
+    pub(crate) fn with_tally(self, tally: &Tally) -> Self {
+        Self {
+            accepted: tally.accepted,
+            rejected: tally.rejected,
+            invalid: tally.invalid,
+            undelivered: tally.undelivered,
+            ..self
+        }
     }
+}
+
+/// Syncs the folder holding `file`, which makes a rename into it durable.
+fn sync_folder(file: &Path) -> io::Result<()> {
+    // Only Unix opens a folder as a file; elsewhere the rename is left to the system.
+    #[cfg(unix)]
+    if let Some(folder) = file.parent() {
+        File::open(folder)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 /// Why a path that is not a regular file is refused.
@@ -274,14 +294,14 @@ mod tests {
         let mut checkpoint = Checkpoint::start(
             "/data/in.csv".into(),
             UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-        );
-        checkpoint.resume.line = 42;
-        checkpoint.set_tally(&Tally {
+        )
+        .with_tally(&Tally {
             accepted: 30,
             rejected: 1,
             invalid: 2,
             undelivered: 3,
         });
+        checkpoint.resume.line = 42;
         checkpoint.store(&path).unwrap();
         checkpoint.resume.line = 43;
         checkpoint.store(&path).unwrap();

@@ -152,16 +152,28 @@ impl Failures {
 
     /// Writes everything buffered to the file and returns the file's length.
     pub(crate) fn flush(&mut self) -> io::Result<u64> {
-        match &mut self.writer {
+        Ok(self.flushed()?.written)
+    }
+
+    /// Writes everything buffered to the file and onto the disk, and returns the file's
+    /// length: a checkpoint that records this length must not outlive the rows it covers.
+    pub(crate) fn sync(&mut self) -> io::Result<u64> {
+        let file = self.flushed()?;
+        file.file.sync_data()?;
+        Ok(file.written)
+    }
+
+    fn flushed(&mut self) -> io::Result<&Counted> {
+        Ok(match &mut self.writer {
             Writer::Csv { csv, .. } => {
                 csv.flush()?;
-                Ok(csv.get_ref().written)
+                csv.get_ref()
             }
             Writer::Ndjson(out) => {
                 out.flush()?;
-                Ok(out.get_ref().written)
+                out.get_ref()
             }
-        }
+        })
     }
 }
 

@@ -172,9 +172,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
                  (ulimit -u)"
             ))
         })?;
-    let tracker = RefCell::new(Tracker::new(
-        &start, checkpoint, failures, progress, stop, dry_run,
-    ));
+    let mut tracker = Tracker::new(&start, checkpoint, failures, progress, stop, dry_run);
+    if resumed.is_none() {
+        tracker.write_first_checkpoint()?;
+    }
+    let tracker = RefCell::new(tracker);
     let stats = sender.send_stream(
         Pull {
             rows,

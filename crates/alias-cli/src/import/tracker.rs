@@ -19,6 +19,7 @@ use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
 use super::input::{MAX_ROW_BYTES, Mark, ReadError, Row, Source};
 use super::progress::Progress;
+use crate::exit::UsageError;
 use crate::outcome;
 
 /// How often, at most, the checkpoint is replaced while rows finish. A hard kill loses at
@@ -299,14 +300,45 @@ impl Tracker {
             .map_or(&self.read_to, |row| &row.start)
     }
 
-    /// Flushes the failures file, then replaces the checkpoint, unless it must be kept as
-    /// it is.
+    /// Writes the first checkpoint of a fresh import, before anything is sent: it holds
+    /// the `time` given to rows without one, without which a row sent again after a hard
+    /// kill would be a new event rather than a copy the server drops.
+    pub(crate) fn write_first_checkpoint(&mut self) -> Result<(), UsageError> {
+        let Some((location, state)) = &mut self.checkpoint else {
+            return Ok(());
+        };
+        if let Some(failures) = &mut self.failures {
+            state.failures_len = Some(failures.sync().map_err(|e| {
+                UsageError::new(format!(
+                    "--failures {}: cannot write it: {e}; free space, or pass a path in a \
+                     writable folder",
+                    failures.path().display()
+                ))
+            })?);
+        }
+        self.checkpointed = Instant::now();
+        state.store(location).map_err(|e| {
+            UsageError::new(format!(
+                "--checkpoint {}: cannot write it: {e}; free space, or pass a path in a \
+                 writable folder",
+                location.path().display()
+            ))
+        })
+    }
+
+    /// Flushes the failures file (and syncs it, when a checkpoint will record its length),
+    /// then replaces the checkpoint, unless it must be kept as it is.
     fn write_checkpoint(&mut self, complete: bool) {
         self.checkpointed = Instant::now();
         if self.keep_checkpoint {
             return;
         }
-        let failures_len = match self.failures.as_mut().map(Failures::flush).transpose() {
+        let write_out = if self.checkpoint.is_some() {
+            Failures::sync
+        } else {
+            Failures::flush
+        };
+        let failures_len = match self.failures.as_mut().map(write_out).transpose() {
             Ok(len) => len,
             Err(error) => {
                 self.failures_broken(&error);
@@ -314,20 +346,31 @@ impl Tracker {
             }
         };
         let resume = self.resume_mark().clone();
-        let Some((location, state)) = &mut self.checkpoint else {
+        let Some((location, stored)) = &mut self.checkpoint else {
             return;
         };
-        state.resume = resume;
-        state.failures_len = failures_len;
-        state.complete = complete;
-        state.set_tally(&self.tally);
-        if let Err(error) = state.store(location) {
-            let message = format!(
-                "cannot write the checkpoint {}: {error}; free space or pass another \
-                 --checkpoint path",
-                location.path().display()
-            );
-            self.halt(Ending::Failed(message), true);
+        let state = Checkpoint {
+            resume,
+            failures_len,
+            complete,
+            ..stored.clone()
+        }
+        .with_tally(&self.tally);
+        match state.store(location) {
+            Ok(()) => *stored = state,
+            Err(error) => {
+                // The file still holds the last state stored, which stays true: what was
+                // done since is only sent again, with the same stamps.
+                let message = format!(
+                    "cannot write the checkpoint {}: {error}. It keeps the state it last held \
+                     (line {}); fix what stops the write (free space, permissions), then run \
+                     the same command again: the rows from that line on are sent again with \
+                     the same stamps, and the server drops those it already has",
+                    location.path().display(),
+                    stored.resume.line
+                );
+                self.halt(Ending::Failed(message), true);
+            }
         }
     }
 
