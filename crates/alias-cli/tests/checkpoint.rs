@@ -388,3 +388,84 @@ fn a_checkpoint_that_stops_being_writable_is_not_offered_for_a_resume() {
     import(&server, &input, &checkpoint).assert().code(0);
     assert_eq!(server.stats().events_stored, 2000);
 }
+
+/// A checkpoint of an import of `input` that started `days_ago` days ago and has not sent
+/// a row yet, as this version writes them.
+fn checkpoint_started(days_ago: u64, input: &Path) -> (String, u64) {
+    let started = std::time::SystemTime::now() - Duration::from_secs(days_ago * 86_400);
+    let started_ms = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let json = serde_json::json!({
+        "version": 2,
+        "input": input,
+        "resume": {
+            "offset": 0,
+            "line": 1,
+            // SHA-256 of no bytes at all.
+            "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        },
+        "default_time_ms": started_ms,
+        "failures_len": null,
+        "complete": false,
+        "accepted": 0,
+        "rejected": 0,
+        "undelivered": 0,
+        "invalid": 0,
+    });
+    (json.to_string(), started_ms)
+}
+
+#[test]
+fn a_track_import_whose_stamps_are_too_old_for_track_resumes_only_with_import() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    let checkpoint = dir.path().join("import.checkpoint");
+    std::fs::write(&input, csv(0..3)).unwrap();
+    let (six_days_old, started_ms) = checkpoint_started(6, &input);
+    std::fs::write(&checkpoint, &six_days_old).unwrap();
+
+    let assert = import(&server, &input, &checkpoint).assert().code(2);
+    let (stdout, stderr) = output(&assert);
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.starts_with(&format!(
+            "error: --checkpoint {}: this import started 6 days ago",
+            checkpoint.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/track takes events of the last 5 days only"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Resume with --endpoint import"), "{stderr}");
+    assert_eq!(server.stats().requests, 0);
+    assert_eq!(std::fs::read_to_string(&checkpoint).unwrap(), six_days_old);
+
+    let assert = import(&server, &input, &checkpoint)
+        .args(["--endpoint", "import"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        summary(&output(&assert).0),
+        "accepted=3 rejected=0 undelivered=0 invalid=0"
+    );
+    for event in server.events() {
+        assert_eq!(event.properties["time"], started_ms, "the import's stamps");
+    }
+}
+
+#[test]
+fn a_track_import_within_the_window_resumes_on_track() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    let checkpoint = dir.path().join("import.checkpoint");
+    std::fs::write(&input, csv(0..3)).unwrap();
+    std::fs::write(&checkpoint, checkpoint_started(4, &input).0).unwrap();
+    import(&server, &input, &checkpoint).assert().code(0);
+    assert_eq!(server.stats().events_stored, 3);
+}

@@ -24,7 +24,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alias_core::{BatchLimits, CreateAlias, Tally};
+use alias_core::{BatchLimits, Config, CreateAlias, Endpoint, Tally};
 
 use self::checkpoint::{Checkpoint, Location};
 use self::failures::Failures;
@@ -38,6 +38,9 @@ use crate::sender::Sender;
 
 /// How long the delivery waits for the reader before looking at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// How old an event `/track` takes (Mixpanel's documented limit).
+const TRACK_WINDOW: Duration = Duration::from_secs(5 * 24 * 3600);
 
 /// Import aliases in bulk from CSV or NDJSON.
 #[derive(Debug, clap::Args)]
@@ -128,6 +131,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         .map(Checkpoint::load)
         .transpose()?
         .flatten();
+    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
+        refuse_stamps_track_refuses(found, checkpoint, &settings.config, SystemTime::now())?;
+    }
     let input = Input::open(&path, format, args.extra_columns)?;
     let input_name = path.name();
     if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
@@ -219,6 +225,36 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
             ExitCode::from(exit::USAGE)
         }
     })
+}
+
+/// Refuses to resume a `/track` import whose stamps (the `time` given to rows without one,
+/// which a resumed run must keep for the server to drop copies) are older than `/track`
+/// takes: every row left would be refused. `/import` takes them. A complete import is let
+/// through, since it sends nothing unless rows were added.
+fn refuse_stamps_track_refuses(
+    checkpoint: &Checkpoint,
+    location: &Location,
+    config: &Config,
+    now: SystemTime,
+) -> Result<(), UsageError> {
+    let age = now
+        .duration_since(checkpoint.default_time())
+        .unwrap_or_default();
+    if checkpoint.complete
+        || !matches!(config.endpoint_kind(), Endpoint::Track)
+        || age < TRACK_WINDOW
+    {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "--checkpoint {}: this import started {} days ago, and a resumed run gives rows \
+         without a time of their own the time of that start, so that a row sent twice is \
+         the same event; /track takes events of the last 5 days only, so it would refuse \
+         them all. Resume with --endpoint import (with its credentials), which takes old \
+         events: nothing was sent",
+        location.path().display(),
+        age.as_secs() / 86_400
+    )))
 }
 
 /// Refuses, before reading it, an input file shorter than the part of it `checkpoint`
