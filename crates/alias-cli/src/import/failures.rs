@@ -5,8 +5,10 @@
 //! A row that went out carries the `time` and `$insert_id` it was sent with, so that
 //! importing the failures file again sends the same events, which the server deduplicates
 //! against any copy that did arrive. The file can be imported as it is: the reader takes
-//! `time` and `$insert_id` back and ignores `line` and `reason`.
+//! `time` and `$insert_id` back and knows `line` and `reason` for ours (a row's own
+//! columns of those names are kept under other names, see [`failure_columns`]).
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 use alias_core::CreateAlias;
 use serde_json::Value;
 
+use super::failure_columns;
 use super::input::{Format, Header, Source};
 use crate::escape;
 use crate::exit::UsageError;
@@ -84,7 +87,7 @@ impl Failures {
                     .flexible(true)
                     .from_writer(counted);
                 if kept == 0 {
-                    csv.write_record(layout.names(header))
+                    csv.write_record(layout.names(header).iter().map(|name| name.as_bytes()))
                         .map_err(|e| cannot(e.into()))?;
                 }
                 Writer::Csv {
@@ -127,7 +130,12 @@ impl Failures {
             }
             Writer::Ndjson(out) => {
                 let mut object = match source {
-                    Source::Json(object) => object.clone(),
+                    Source::Json(object) => object
+                        .iter()
+                        .map(|(name, value)| {
+                            (failure_columns::written(name).into_owned(), value.clone())
+                        })
+                        .collect(),
                     Source::Text(text) => {
                         let mut object = serde_json::Map::new();
                         object.insert("text".to_owned(), Value::String(text.clone()));
@@ -141,8 +149,11 @@ impl Failures {
                 if let Some(insert_id) = stamps.insert_id {
                     object.insert("$insert_id".to_owned(), Value::String(insert_id));
                 }
-                object.insert("line".to_owned(), Value::from(line));
-                object.insert("reason".to_owned(), Value::String(reason.into_owned()));
+                object.insert(failure_columns::LINE.to_owned(), Value::from(line));
+                object.insert(
+                    failure_columns::REASON.to_owned(),
+                    Value::String(reason.into_owned()),
+                );
                 serde_json::to_writer(&mut *out, &object)?;
                 out.write_all(b"\n")?;
             }
@@ -196,9 +207,9 @@ impl Stamps {
     }
 }
 
-/// The columns of a CSV failures file: the input's, less its own `line` and `reason` (an
-/// input that is itself a failures file), plus `time` and `$insert_id` where missing, plus
-/// `line` and `reason`.
+/// The columns of a CSV failures file: the row's own (without the `line` and `reason` of
+/// an input that is itself a failures file), plus `time` and `$insert_id` where missing,
+/// plus `line` and `reason`.
 #[derive(Debug)]
 struct Layout {
     columns: Vec<Column>,
@@ -221,7 +232,6 @@ impl Layout {
         let (mut time, mut insert_id) = (false, false);
         for (i, name) in header.names.iter().enumerate() {
             columns.push(match name.as_str() {
-                "line" | "reason" => continue,
                 "time" if !time => {
                     time = true;
                     Column::Time(Some(i))
@@ -242,19 +252,19 @@ impl Layout {
         columns.extend([Column::Line, Column::Reason]);
         Self {
             columns,
-            width: header.names.len(),
+            width: header.width,
         }
     }
 
-    fn names<'a>(&self, header: &'a Header) -> Vec<&'a str> {
+    fn names<'a>(&self, header: &'a Header) -> Vec<Cow<'a, str>> {
         self.columns
             .iter()
             .map(|column| match column {
-                Column::Input(i) => header.names[*i].as_str(),
-                Column::Time(_) => "time",
-                Column::InsertId(_) => "$insert_id",
-                Column::Line => "line",
-                Column::Reason => "reason",
+                Column::Input(i) => failure_columns::written(&header.names[*i]),
+                Column::Time(_) => Cow::Borrowed("time"),
+                Column::InsertId(_) => Cow::Borrowed("$insert_id"),
+                Column::Line => Cow::Borrowed(failure_columns::LINE),
+                Column::Reason => Cow::Borrowed(failure_columns::REASON),
             })
             .collect()
     }

@@ -34,16 +34,8 @@ use self::tape::Tape;
 use crate::exit::UsageError;
 
 /// Fields with a meaning of their own; any other field is an extra property (with
-/// `--extra-columns`). `line` and `reason` are what the failures file adds, so that it can
-/// be imported again as it is.
-const KNOWN_FIELDS: [&str; 6] = [
-    "distinct_id",
-    "alias",
-    "time",
-    "$insert_id",
-    "line",
-    "reason",
-];
+/// `--extra-columns`).
+const KNOWN_FIELDS: [&str; 4] = ["distinct_id", "alias", "time", "$insert_id"];
 
 /// The longest row read, a CSV record or an NDJSON line, its line end included: a Mixpanel
 /// event is under 1 MB, so a longer row cannot be sent anyway.

@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod clashes;
+mod failure_columns;
 mod failures;
 mod input;
 mod progress;

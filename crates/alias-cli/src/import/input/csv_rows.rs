@@ -6,6 +6,7 @@ use alias_core::CreateAlias;
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
+use super::super::failure_columns;
 use super::tape::{self, Tape};
 use super::{
     KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event,
@@ -15,8 +16,11 @@ use crate::exit::UsageError;
 /// The CSV header: the column names and where the known ones are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Header {
-    /// The column names, trimmed.
+    /// The names of the row's own columns, trimmed: in a failures file, the names they were
+    /// written from, and without the two columns the failures file adds.
     pub(crate) names: Vec<String>,
+    /// The number of columns of the header, the failures file's own included.
+    pub(crate) width: usize,
     /// The columns that become extra properties (with `--extra-columns`).
     extras: Vec<usize>,
 }
@@ -29,7 +33,7 @@ impl Header {
         extra_columns: bool,
         input: &str,
     ) -> Result<Self, UsageError> {
-        let names: Vec<String> = record
+        let written: Vec<String> = record
             .iter()
             .enumerate()
             .map(|(i, name)| {
@@ -43,13 +47,21 @@ impl Header {
                 name.trim().to_owned()
             })
             .collect();
+        let names: Vec<String> = if failure_columns::is_failures_header(&written) {
+            written[..written.len() - 2]
+                .iter()
+                .map(|name| failure_columns::read_back(name).to_owned())
+                .collect()
+        } else {
+            written.clone()
+        };
         for required in ["distinct_id", "alias"] {
             if !names.iter().any(|n| n == required) {
                 return Err(UsageError::new(format!(
                     "{input}: the CSV header has no {required:?} column (it has {}); make the \
                      first line a header naming distinct_id and alias, or pass --format ndjson \
                      for NDJSON input",
-                    names.join(", ")
+                    written.join(", ")
                 )));
             }
         }
@@ -73,17 +85,21 @@ impl Header {
                 extras.push(i);
             }
         }
-        Ok(Self { names, extras })
+        Ok(Self {
+            names,
+            width: written.len(),
+            extras,
+        })
     }
 
     /// The record's fields as event properties: the ids always, `time` and `$insert_id`
     /// when not empty, the extra columns when not empty.
     fn properties(&self, record: &ByteRecord) -> Result<Map<String, Value>, String> {
-        if record.len() != self.names.len() {
+        if record.len() != self.width {
             return Err(format!(
                 "has {} fields; the header has {}",
                 record.len(),
-                self.names.len()
+                self.width
             ));
         }
         let mut properties = Map::new();
@@ -290,6 +306,51 @@ mod tests {
                 .to_string()
                 .starts_with("in.csv: the CSV header has no \"distinct_id\""),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_failures_files_header_gives_back_the_rows_own_columns() {
+        let header = Header::new(
+            &record(&[
+                "distinct_id",
+                "alias",
+                "input_line",
+                "plan",
+                "line",
+                "reason",
+            ]),
+            true,
+            "failures.csv",
+        )
+        .unwrap();
+        assert_eq!(header.names, ["distinct_id", "alias", "line", "plan"]);
+        assert_eq!(header.width, 6);
+        let properties = header
+            .properties(&record(&[
+                "anon-1",
+                "user-1",
+                "12",
+                "pro",
+                "3",
+                "invalid: x",
+            ]))
+            .unwrap();
+        assert_eq!(properties["line"], "12");
+        assert!(!properties.contains_key("reason"));
+        // A plain input's own `line` and `reason` are data like any other column.
+        let plain = Header::new(
+            &record(&["distinct_id", "alias", "reason", "line"]),
+            true,
+            "in.csv",
+        )
+        .unwrap();
+        let properties = plain
+            .properties(&record(&["anon-1", "user-1", "moved", "7"]))
+            .unwrap();
+        assert_eq!(
+            (&properties["reason"], &properties["line"]),
+            (&"moved".into(), &"7".into())
         );
     }
 

@@ -5,6 +5,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use alias_core::CreateAlias;
 use serde_json::Value;
 
+use super::super::failure_columns;
 use super::tape::{self, Tape};
 use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event};
 
@@ -110,7 +111,7 @@ fn parse(text: &[u8], options: &RowOptions) -> (Source, Result<CreateAlias, Stri
     };
     match serde_json::from_slice::<Value>(text) {
         Ok(Value::Object(properties)) => {
-            let event = event(properties);
+            let event = event(failure_columns::own_fields(properties));
             let alias = alias_of(&event, options);
             (Source::Json(event.properties), alias)
         }
