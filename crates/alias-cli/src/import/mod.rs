@@ -86,7 +86,9 @@ pub(crate) struct Args {
     failures: Option<PathBuf>,
 
     /// Record progress here; running the same command again resumes where an interrupted
-    /// import stopped, without sending acknowledged rows again.
+    /// import stopped, without sending acknowledged rows again, once it has checked that the
+    /// input's bytes up to there are the ones imported before. Locked (PATH.lock) while an
+    /// import uses it.
     #[arg(long, value_name = "PATH")]
     checkpoint: Option<PathBuf>,
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use alias_core::{CreateAlias, ReportEntry, Tally};
+use alias_core::{AliasOutcome, CreateAlias, DeliveryError, ReportEntry, Tally, Undelivered};
 
 use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
@@ -78,6 +78,8 @@ pub(crate) struct Tracker {
     input_ended: bool,
     /// What stopped the run early, if anything: [`Ending::Failed`] or [`Ending::Refused`].
     halted: Option<Ending>,
+    /// The delivery abandoned a row: no outcome from it on is recorded.
+    stopped_short: bool,
     /// The checkpoint must stay as it is: what comes after it may not be recorded (writing
     /// the failures file or the checkpoint failed), or the input is not the one it
     /// describes.
@@ -126,6 +128,7 @@ impl Tracker {
             stop,
             input_ended: false,
             halted: None,
+            stopped_short: false,
             keep_checkpoint: false,
             announced_stop: false,
         }
@@ -152,7 +155,23 @@ impl Tracker {
     }
 
     /// Takes the outcome of the oldest row under way.
+    ///
+    /// A row the delivery abandoned (it stopped before the row's answer) is not done: it
+    /// stays first among the unsettled rows, so that the checkpoint stays before it and a
+    /// resumed run sends it again, with the same stamps. The outcomes after it are not
+    /// recorded either, since the checkpoint cannot pass it.
     pub(crate) fn finished(&mut self, entry: ReportEntry) {
+        let abandoned = matches!(
+            &entry.outcome,
+            AliasOutcome::Undelivered(Undelivered {
+                last_error: DeliveryError::Abandoned,
+                ..
+            })
+        );
+        self.stopped_short |= abandoned;
+        if self.stopped_short {
+            return;
+        }
         let Some(row) = self.unsettled.pop_front() else {
             // The delivery reports exactly the aliases it was given, in order.
             debug_assert!(false, "an outcome for a row that was not sent");
@@ -384,8 +403,10 @@ impl Tracker {
 
     /// Ends the run: the last checkpoint, the final progress, and what it did.
     pub(crate) fn end(mut self) -> Summary {
-        let complete =
-            self.input_ended && self.halted.is_none() && !self.stop.load(Ordering::SeqCst);
+        let complete = self.input_ended
+            && self.unsettled.is_empty()
+            && self.halted.is_none()
+            && !self.stop.load(Ordering::SeqCst);
         self.write_checkpoint(complete);
         self.progress
             .finish(&self.tally, self.rows, self.done_bytes);
@@ -409,8 +430,6 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use std::time::UNIX_EPOCH;
-
-    use alias_core::AliasOutcome;
 
     use super::*;
 
@@ -462,6 +481,30 @@ mod tests {
             "row 3 is the one under way"
         );
         assert_eq!(tracker.rows, 2);
+    }
+
+    #[test]
+    fn an_abandoned_row_keeps_the_checkpoint_before_it() {
+        let mut tracker = tracker();
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        for line in 1..=3 {
+            tracker.read(row(line, Ok(valid.clone())));
+        }
+        let outcome = |outcome| ReportEntry {
+            position: 0,
+            alias: valid.clone(),
+            outcome,
+        };
+        tracker.finished(outcome(AliasOutcome::Accepted));
+        tracker.finished(outcome(AliasOutcome::Undelivered(Undelivered {
+            attempts: 1,
+            last_error: DeliveryError::Abandoned,
+        })));
+        tracker.finished(outcome(AliasOutcome::Accepted));
+        assert_eq!((tracker.tally.accepted, tracker.tally.undelivered), (1, 0));
+        assert_eq!(tracker.resume_mark(), &mark(2), "row 2 is sent again");
+        tracker.input_ended();
+        assert_eq!(tracker.end().ending, Ending::Interrupted);
     }
 
     #[test]
