@@ -135,7 +135,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         .transpose()?
         .flatten();
     if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
-        refuse_stamps_track_refuses(found, checkpoint, &settings.config, SystemTime::now())?;
+        refuse_stamps_too_old_for_track(found, checkpoint, &settings.config, SystemTime::now())?;
     }
     let input = Input::open(&path, format, args.extra_columns)?;
     let input_name = path.name();
@@ -202,39 +202,48 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
             stats.requests
         ));
     }
-    report(&summary, args.checkpoint.as_deref());
+    Ok(conclude(&summary, args, resumed.as_ref(), &input_name))
+}
+
+/// Tells what the run did and what is left to do, and gives the exit code.
+fn conclude(
+    summary: &Summary,
+    args: &Args,
+    resumed: Option<&Checkpoint>,
+    input_name: &str,
+) -> ExitCode {
+    if let Ending::Refused(error) = &summary.ending
+        && summary.rows == 0
+    {
+        // Refused before the first row: a usage error like any other, nothing on stdout.
+        console::message(&format!("error: {error}"));
+        return ExitCode::from(exit::USAGE);
+    }
+    report(summary, args.checkpoint.as_deref());
     if summary.ending == Ending::Complete
         && summary.rows == 0
-        && let (Some(found), Some(checkpoint_path)) = (&resumed, &args.checkpoint)
+        && let (Some(found), Some(checkpoint)) = (resumed, &args.checkpoint)
         && found.complete
     {
         console::message(&format!(
             "{input_name} was already imported to the end (checkpoint {}): nothing was sent; \
              delete the checkpoint to import it again",
-            checkpoint_path.display()
+            checkpoint.display()
         ));
     }
-    Ok(match summary.ending {
-        Ending::Complete => finish_line(&summary.tally),
-        Ending::Interrupted | Ending::Failed(_) => {
-            finish_line(&summary.tally);
-            ExitCode::from(exit::FAILURES)
-        }
-        // A refusal before the first row is a usage error like any other: nothing on stdout.
-        Ending::Refused(_) => {
-            if summary.rows > 0 {
-                finish_line(&summary.tally);
-            }
-            ExitCode::from(exit::USAGE)
-        }
-    })
+    let exit = finish_line(&summary.tally);
+    match summary.ending {
+        Ending::Complete => exit,
+        Ending::Interrupted | Ending::Failed(_) => ExitCode::from(exit::FAILURES),
+        Ending::Refused(_) => ExitCode::from(exit::USAGE),
+    }
 }
 
 /// Refuses to resume a `/track` import whose stamps (the `time` given to rows without one,
 /// which a resumed run must keep for the server to drop copies) are older than `/track`
 /// takes: every row left would be refused. `/import` takes them. A complete import is let
 /// through, since it sends nothing unless rows were added.
-fn refuse_stamps_track_refuses(
+fn refuse_stamps_too_old_for_track(
     checkpoint: &Checkpoint,
     location: &Location,
     config: &Config,
