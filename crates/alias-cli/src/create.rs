@@ -8,6 +8,7 @@ use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
 use crate::outcome;
+use crate::print_once;
 use crate::sender::Sender;
 
 /// Link one new id to an existing one.
@@ -28,7 +29,7 @@ pub(crate) struct Args {
 /// Runs the command: exit 0 when the alias was accepted.
 pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let link = CreateAlias::from_ids(&args.distinct_id, &args.alias).map_err(id_error)?;
-    let settings = args.common.settings()?;
+    let settings = print_once::when_dry_run(args.common.settings()?);
     let dry_run = settings.dry_run;
     let sender = Sender::new(settings)?;
     tracing::debug!(config = ?sender.config(), "sending one alias");
@@ -45,7 +46,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         args.alias, args.distinct_id
     );
     if dry_run {
-        console::result(&format!("dry run: {pair} printed above, nothing sent"));
+        // The printer accepts whatever it could print.
+        match outcome::detail(&outcome) {
+            None => console::result(&format!("dry run: {pair} printed above, nothing sent")),
+            Some(detail) => console::message(&format!(
+                "error: dry run: cannot print the request of {pair}: {detail}; nothing was sent"
+            )),
+        }
         return Ok(exit::of_run(outcome.is_accepted()));
     }
     let kind = outcome::kind(&outcome);

@@ -16,6 +16,7 @@ mod import;
 mod logging;
 mod options;
 mod outcome;
+mod print_once;
 mod sender;
 // Its error lines are its last act before exiting 1, and its first stdout line is checked
 // where it is written.

@@ -176,3 +176,41 @@ fn a_usage_error_with_stderr_gone_still_exits_2() {
     }
     assert_eq!(server.stats().requests, 0);
 }
+
+#[test]
+fn a_dry_run_whose_output_is_gone_stops_and_says_so() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    write_input(&input);
+    for stdout in [Sink::Closed, Sink::Full] {
+        let mut import = spawnable("import", &server);
+        import
+            .arg(&input)
+            .args(["--dry-run", "--batch-size", "100"])
+            .stdout(stdout.stdio())
+            .stderr(Stdio::piped());
+        let mut child = import.spawn().unwrap();
+        drop(child.stdout.take());
+        let done = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(1), "{stdout:?}: {stderr}");
+        assert!(
+            stderr.contains("error: cannot print the requests: "),
+            "{stdout:?}: {stderr}"
+        );
+    }
+
+    let output = spawnable("create", &server)
+        .args(["--distinct-id", "anon-1", "--alias", "user-1", "--dry-run"])
+        .stdout(Sink::Full.stdio())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: dry run: cannot print the request of alias \"user-1\""),
+        "{stderr}"
+    );
+    assert_eq!(server.stats().requests, 0);
+}

@@ -35,6 +35,7 @@ use self::tracker::{Ending, Summary, Tracker};
 use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
+use crate::print_once;
 use crate::sender::Sender;
 
 /// How long the delivery waits for the reader before looking at the stop flag again.
@@ -108,7 +109,7 @@ pub(crate) struct Args {
 /// Runs the import. The last stdout line is `accepted=N rejected=N undelivered=N invalid=N`
 /// for all runs of this import (the checkpointed ones included).
 pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
-    let mut settings = args.common.settings()?;
+    let mut settings = print_once::when_dry_run(args.common.settings()?);
     if settings.dry_run && args.checkpoint.is_some() {
         return Err(UsageError::new(
             "--checkpoint cannot be used with --dry-run: a dry run sends nothing, so it must \

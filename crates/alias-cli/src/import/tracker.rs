@@ -178,6 +178,17 @@ impl Tracker {
             return;
         };
         debug_assert!(row.invalid.is_none(), "an invalid row settles on its own");
+        if self.dry_run.is_some()
+            && let AliasOutcome::Undelivered(undelivered) = &entry.outcome
+        {
+            // A dry run prints its requests: one that did not go out could not be printed,
+            // and the ones after it cannot be either.
+            let message = format!(
+                "cannot print the requests: {undelivered}; a dry run sends nothing, and shows \
+                 nothing more once its output is closed or full"
+            );
+            self.halt(Ending::Failed(message), false);
+        }
         self.rows += 1;
         self.done_bytes = row.end;
         match (&mut self.dry_run, entry.outcome.is_accepted()) {
