@@ -8,6 +8,10 @@
 //! Memory stays bounded whatever the input: a row longer than [`MAX_ROW_BYTES`] stops the
 //! import as it is read (see [`tape`]), and the reader runs ahead of the delivery by a
 //! bounded number of rows and bytes (see [`read_ahead`]).
+//!
+//! A resumed import reads the input from its start again, without sending, up to the mark
+//! its checkpoint recorded, and hands on rows only once the bytes before the mark are the
+//! ones read before (see [`Resume`]): standard input is checked like a file.
 
 mod csv_rows;
 mod ndjson_rows;
