@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use alias_core::{AliasOutcome, CreateAlias, DeliveryError, Field, Undelivered, ValidationError};
 
+use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
 use crate::outcome;
@@ -44,14 +45,20 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         args.alias, args.distinct_id
     );
     if dry_run {
-        println!("dry run: {pair} printed above, nothing sent");
+        // The printer accepts whatever it could print.
+        match outcome::detail(&outcome) {
+            None => console::result(&format!("dry run: {pair} printed above, nothing sent")),
+            Some(detail) => console::message(&format!(
+                "error: dry run: cannot print the request of {pair}: {detail}; nothing was sent"
+            )),
+        }
         return Ok(exit::of_run(outcome.is_accepted()));
     }
     let kind = outcome::kind(&outcome);
-    match outcome::detail(&outcome) {
-        None => println!("{kind}: {pair}"),
-        Some(detail) => println!("{kind}: {pair}: {detail}; {}", outcome::advice(&outcome)),
-    }
+    console::result(&match outcome::detail(&outcome) {
+        None => format!("{kind}: {pair}"),
+        Some(detail) => format!("{kind}: {pair}: {detail}; {}", outcome::advice(&outcome)),
+    });
     Ok(exit::of_run(outcome.is_accepted()))
 }
 

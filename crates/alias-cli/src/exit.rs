@@ -1,13 +1,23 @@
 //! How `create` and `import` end: the exit codes of their contract, and the usage error.
+//!
+//! The codes say what became of the aliases; a closed or full output never changes them
+//! (see [`crate::console`]). The README's table says the same for users.
 
 use std::fmt;
 use std::process::ExitCode;
 
+use crate::console;
+
 /// Exit code when every alias was accepted.
 pub(crate) const ACCEPTED: u8 = 0;
-/// Exit code when any alias was rejected, invalid or undelivered, or the run was cut short.
+/// Exit code when any alias was rejected, invalid or undelivered, or the run was cut short
+/// (by a signal, or by an error reading the input or writing the failures file or the
+/// checkpoint).
 pub(crate) const FAILURES: u8 = 1;
-/// Exit code for a usage or configuration error.
+/// Exit code for a usage or configuration error, which stops a run before it sends
+/// anything (an input that is not the one its checkpoint was written for is one); and for
+/// an import stopped at a row it refuses to read (longer than the row limit), after the
+/// rows before it.
 pub(crate) const USAGE: u8 = 2;
 
 /// A usage or configuration error: the run cannot start as asked.
@@ -25,7 +35,7 @@ impl UsageError {
 
     /// Prints the error on stderr and gives the usage exit code.
     pub(crate) fn report(&self) -> ExitCode {
-        eprintln!("error: {self}");
+        console::message(&format!("error: {self}"));
         ExitCode::from(USAGE)
     }
 }

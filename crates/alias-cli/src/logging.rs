@@ -1,5 +1,6 @@
 //! Logs on stderr, filtered by `RUST_LOG` (default `warn`), with one exception that no
-//! `RUST_LOG` can lift: the trace logs that print whole requests.
+//! `RUST_LOG` can lift: the trace logs that print whole requests. A log line that cannot be
+//! written is dropped (see [`console`]).
 //!
 //! surf's HTTP/1 client (`async_h1`) logs each request with `Debug` at trace level, its
 //! `Authorization` header included, which would print an `/import` credential. The
@@ -11,6 +12,8 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::console;
+
 /// Targets whose trace logs print request headers.
 const HEADER_DUMPING_TARGETS: [&str; 1] = ["async_h1"];
 
@@ -19,7 +22,8 @@ pub(crate) fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| console::Logs)
+        .log_internal_errors(false)
         .finish()
         .with(filter_fn(prints_no_headers))
         .init();

@@ -3,7 +3,11 @@
 //!
 //! Each subcommand lives in a module of its own with its clap `Args` and a `run` function;
 //! this file only parses the command line and dispatches.
+// `println!` and `eprintln!` panic when their stream is closed or full: lines go through
+// `console` instead.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod console;
 mod create;
 mod dry_run;
 mod exit;
@@ -12,6 +16,9 @@ mod logging;
 mod options;
 mod outcome;
 mod sender;
+// Its error lines are its last act before exiting 1, and its first stdout line is checked
+// where it is written.
+#[allow(clippy::print_stderr)]
 mod serve;
 
 use std::process::ExitCode;

@@ -4,12 +4,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_server::{DEFAULT_PROJECT_SECRET, DEFAULT_TOKEN, FaultSpec, Server};
 use serde_json::Value;
-use support::{TRANSPORTS, mixpanel_alias, output, server};
+use support::{Running, TRANSPORTS, mixpanel_alias, output, server, spawnable};
 
 /// A CSV with valid rows (lines 2, 4, 8) among invalid ones of every kind.
 const MIXED_CSV: &str = "\
@@ -302,7 +302,7 @@ fn usage_errors_exit_2_and_name_what_to_fix() {
         ),
         (
             vec![path(&good), "--failures".into(), path(&good)],
-            "--failures is the input file",
+            "is the input FILE",
         ),
     ];
     for (args, expected) in cases {
@@ -364,11 +364,7 @@ const RESUME_ROWS: usize = 3000;
 /// A server that holds every answer back for 50 ms: with batches of 50, two in flight, the
 /// import takes about 1.5 s.
 fn slow_server() -> Server {
-    Server::builder()
-        .faults("slow=1".parse::<FaultSpec>().unwrap())
-        .slow_delay(Duration::from_millis(50))
-        .start()
-        .unwrap()
+    support::slow_server(Duration::from_millis(50))
 }
 
 fn write_resume_input(path: &Path) {
@@ -379,49 +375,20 @@ fn write_resume_input(path: &Path) {
     std::fs::write(path, csv).unwrap();
 }
 
-/// An import process, ended if a test stops before it does.
-struct Running(Option<Child>);
-
-impl Running {
-    fn pid(&self) -> u32 {
-        self.0.as_ref().map_or(0, Child::id)
-    }
-
-    fn take(mut self) -> Child {
-        self.0.take().expect("taken once")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
-            // Best effort: the child may have ended already.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Starts the import with a checkpoint, and returns once the checkpoint shows progress.
 fn start_import(server: &Server, input: &Path, checkpoint: &Path) -> Running {
-    let running = Running(Some(
-        Command::new(assert_cmd::cargo::cargo_bin!("mixpanel-alias"))
-            .arg("import")
+    let running = Running::spawn(
+        spawnable("import", server)
             .args(resume_args(input, checkpoint))
-            .args(["--api-host", server.url(), "--retry-initial-ms", "1"])
-            .env("MIXPANEL_TOKEN", DEFAULT_TOKEN)
-            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    ));
+            .stderr(Stdio::piped()),
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let progress = std::fs::read(checkpoint)
             .ok()
             .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
-            .and_then(|state| state["resume_line"].as_u64());
+            .and_then(|state| state["resume"]["line"].as_u64());
         if progress.is_some_and(|line| line > 100) {
             return running;
         }

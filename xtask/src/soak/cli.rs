@@ -39,6 +39,8 @@ pub(super) fn import(cli: &Path, server: &Server, aliases: usize) -> Result<Repo
         .args(["--batch-size", &BATCH_SIZE.to_string()])
         .args(["--concurrency", &CONCURRENCY.to_string()])
         .args(["--max-attempts", &MAX_ATTEMPTS.to_string()])
+        // Random faults, not a rate limit: see the library clients' configuration.
+        .arg("--no-adaptive-pacing")
         // The documented policy scaled to milliseconds: 5 ms doubling to 150 ms, Retry-After
         // obeyed up to 1.5 s.
         .args(["--retry-initial-ms", "5"])

@@ -1,18 +1,23 @@
 //! The failures file: every row that was not accepted, in the input's format, with the
-//! `line` it came from and the `reason`.
+//! `line` it came from and the `reason` (its control characters escaped, since it quotes
+//! the input and the server).
 //!
 //! A row that went out carries the `time` and `$insert_id` it was sent with, so that
 //! importing the failures file again sends the same events, which the server deduplicates
 //! against any copy that did arrive. The file can be imported as it is: the reader takes
-//! `time` and `$insert_id` back and ignores `line` and `reason`.
+//! `time` and `$insert_id` back and knows `line` and `reason` for ours (a row's own
+//! columns of those names are kept under other names, see [`failure_columns`]).
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use alias_core::CreateAlias;
+use alias_core::escape_controls;
 use serde_json::Value;
 
+use super::failure_columns;
 use super::input::{Format, Header, Source};
 use crate::exit::UsageError;
 
@@ -82,7 +87,7 @@ impl Failures {
                     .flexible(true)
                     .from_writer(counted);
                 if kept == 0 {
-                    csv.write_record(layout.names(header))
+                    csv.write_record(layout.names(header).iter().map(|name| name.as_bytes()))
                         .map_err(|e| cannot(e.into()))?;
                 }
                 Writer::Csv {
@@ -112,6 +117,7 @@ impl Failures {
         reason: &str,
     ) -> io::Result<()> {
         let stamps = Stamps::of(sent);
+        let reason = escape_controls(reason);
         match &mut self.writer {
             Writer::Csv { csv, layout } => {
                 let empty = csv::ByteRecord::new();
@@ -120,11 +126,16 @@ impl Failures {
                     // A CSV input only yields CSV records.
                     Source::Json(_) | Source::Text(_) => &empty,
                 };
-                csv.write_record(&layout.record(record, &stamps, line, reason))?;
+                csv.write_record(&layout.record(record, &stamps, line, &reason))?;
             }
             Writer::Ndjson(out) => {
                 let mut object = match source {
-                    Source::Json(object) => object.clone(),
+                    Source::Json(object) => object
+                        .iter()
+                        .map(|(name, value)| {
+                            (failure_columns::written(name).into_owned(), value.clone())
+                        })
+                        .collect(),
                     Source::Text(text) => {
                         let mut object = serde_json::Map::new();
                         object.insert("text".to_owned(), Value::String(text.clone()));
@@ -138,8 +149,11 @@ impl Failures {
                 if let Some(insert_id) = stamps.insert_id {
                     object.insert("$insert_id".to_owned(), Value::String(insert_id));
                 }
-                object.insert("line".to_owned(), Value::from(line));
-                object.insert("reason".to_owned(), Value::String(reason.to_owned()));
+                object.insert(failure_columns::LINE.to_owned(), Value::from(line));
+                object.insert(
+                    failure_columns::REASON.to_owned(),
+                    Value::String(reason.into_owned()),
+                );
                 serde_json::to_writer(&mut *out, &object)?;
                 out.write_all(b"\n")?;
             }
@@ -149,16 +163,28 @@ impl Failures {
 
     /// Writes everything buffered to the file and returns the file's length.
     pub(crate) fn flush(&mut self) -> io::Result<u64> {
-        match &mut self.writer {
+        Ok(self.flushed()?.written)
+    }
+
+    /// Writes everything buffered to the file and onto the disk, and returns the file's
+    /// length: a checkpoint that records this length must not outlive the rows it covers.
+    pub(crate) fn sync(&mut self) -> io::Result<u64> {
+        let file = self.flushed()?;
+        file.file.sync_data()?;
+        Ok(file.written)
+    }
+
+    fn flushed(&mut self) -> io::Result<&Counted> {
+        Ok(match &mut self.writer {
             Writer::Csv { csv, .. } => {
                 csv.flush()?;
-                Ok(csv.get_ref().written)
+                csv.get_ref()
             }
             Writer::Ndjson(out) => {
                 out.flush()?;
-                Ok(out.get_ref().written)
+                out.get_ref()
             }
-        }
+        })
     }
 }
 
@@ -181,9 +207,9 @@ impl Stamps {
     }
 }
 
-/// The columns of a CSV failures file: the input's, less its own `line` and `reason` (an
-/// input that is itself a failures file), plus `time` and `$insert_id` where missing, plus
-/// `line` and `reason`.
+/// The columns of a CSV failures file: the row's own (without the `line` and `reason` of
+/// an input that is itself a failures file), plus `time` and `$insert_id` where missing,
+/// plus `line` and `reason`.
 #[derive(Debug)]
 struct Layout {
     columns: Vec<Column>,
@@ -206,7 +232,6 @@ impl Layout {
         let (mut time, mut insert_id) = (false, false);
         for (i, name) in header.names.iter().enumerate() {
             columns.push(match name.as_str() {
-                "line" | "reason" => continue,
                 "time" if !time => {
                     time = true;
                     Column::Time(Some(i))
@@ -227,19 +252,19 @@ impl Layout {
         columns.extend([Column::Line, Column::Reason]);
         Self {
             columns,
-            width: header.names.len(),
+            width: header.width,
         }
     }
 
-    fn names<'a>(&self, header: &'a Header) -> Vec<&'a str> {
+    fn names<'a>(&self, header: &'a Header) -> Vec<Cow<'a, str>> {
         self.columns
             .iter()
             .map(|column| match column {
-                Column::Input(i) => header.names[*i].as_str(),
-                Column::Time(_) => "time",
-                Column::InsertId(_) => "$insert_id",
-                Column::Line => "line",
-                Column::Reason => "reason",
+                Column::Input(i) => failure_columns::written(&header.names[*i]),
+                Column::Time(_) => Cow::Borrowed("time"),
+                Column::InsertId(_) => Cow::Borrowed("$insert_id"),
+                Column::Line => Cow::Borrowed(failure_columns::LINE),
+                Column::Reason => Cow::Borrowed(failure_columns::REASON),
             })
             .collect()
     }

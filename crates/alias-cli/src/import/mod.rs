@@ -6,9 +6,14 @@
 //! outcome and keeps [`failures`], [`checkpoint`] and [`progress`] in step.
 
 mod checkpoint;
+mod clashes;
+mod failure_columns;
 mod failures;
 mod input;
 mod progress;
+mod same_file;
+// Its one line comes right before it ends the process on a second signal.
+#[allow(clippy::print_stderr)]
 mod signals;
 mod tracker;
 
@@ -17,22 +22,26 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alias_core::{BatchLimits, CreateAlias, Tally};
+use alias_core::{BatchLimits, Config, CreateAlias, Endpoint, Tally};
 
-use self::checkpoint::Checkpoint;
+use self::checkpoint::{Checkpoint, Location};
 use self::failures::Failures;
-use self::input::{FormatArg, Input, InputPath, Row, RowOptions};
+use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
 use self::progress::Progress;
 use self::tracker::{Ending, Summary, Tracker};
+use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
 use crate::sender::Sender;
 
 /// How long the delivery waits for the reader before looking at the stop flag again.
 const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// How old an event `/track` takes (Mixpanel's documented limit).
+const TRACK_WINDOW: Duration = Duration::from_secs(5 * 24 * 3600);
 
 /// Import aliases in bulk from CSV or NDJSON.
 #[derive(Debug, clap::Args)]
@@ -77,7 +86,9 @@ pub(crate) struct Args {
     failures: Option<PathBuf>,
 
     /// Record progress here; running the same command again resumes where an interrupted
-    /// import stopped, without sending acknowledged rows again.
+    /// import stopped, without sending acknowledged rows again, once it has checked that the
+    /// input's bytes up to there are the ones imported before. Locked (PATH.lock) while an
+    /// import uses it.
     #[arg(long, value_name = "PATH")]
     checkpoint: Option<PathBuf>,
 
@@ -115,41 +126,35 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         .batch_limits(limits)
         .build();
     let path = InputPath::new(&args.input);
-    refuse_overwriting_the_input(args)?;
+    let checkpoint = args.checkpoint.as_deref().map(Location::new);
+    clashes::refuse(&path, args.failures.as_deref(), checkpoint.as_ref())?;
+    // Held to the end of the run.
+    let _lock = checkpoint.as_ref().map(Location::lock).transpose()?;
     let format = args.format.resolve(&path);
-    let identity = path.identity();
-    let resumed = match &args.checkpoint {
-        Some(checkpoint) => Checkpoint::load(checkpoint)?,
-        None => None,
-    };
-    if let (Some(found), Some(checkpoint)) = (&resumed, &args.checkpoint) {
-        if found.input != identity {
-            return Err(UsageError::new(format!(
-                "--checkpoint {} belongs to the input {}, not {identity}; pass that input, or \
-                 another --checkpoint path to start a new import",
-                checkpoint.display(),
-                found.input
-            )));
+    let resumed = checkpoint
+        .as_ref()
+        .map(Checkpoint::load)
+        .transpose()?
+        .flatten();
+    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
+        refuse_stamps_too_old_for_track(found, checkpoint, &settings.config, SystemTime::now())?;
+    }
+    let input = Input::open(&path, format, args.extra_columns)?;
+    let input_name = path.name();
+    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
+        refuse_a_shorter_input(&input, found, checkpoint)?;
+        if !found.complete {
+            console::message(&format!(
+                "resuming from line {} (checkpoint {})",
+                found.resume.line,
+                checkpoint.path().display()
+            ));
         }
-        if found.complete {
-            eprintln!(
-                "{identity} was already imported to the end (checkpoint {}); delete the \
-                 checkpoint to import it again",
-                checkpoint.display()
-            );
-            return Ok(finish_line(&found.tally()));
-        }
-        eprintln!(
-            "resuming from line {} (checkpoint {})",
-            found.resume_line,
-            checkpoint.display()
-        );
     }
     let start = resumed
         .clone()
-        .unwrap_or_else(|| Checkpoint::start(identity, SystemTime::now()));
+        .unwrap_or_else(|| Checkpoint::start(path.identity(), SystemTime::now()));
 
-    let input = Input::open(&path, format, args.extra_columns)?;
     let failures = args
         .failures
         .as_deref()
@@ -168,21 +173,21 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let options = RowOptions {
         extra_columns: args.extra_columns,
         default_time: start.default_time(),
-        resume_line: start.resume_line,
     };
-    let rows = input.spawn(options, Arc::clone(&stop)).map_err(|e| {
-        UsageError::new(format!(
-            "cannot start the input reader: {e}; check the process's thread limits (ulimit -u)"
-        ))
-    })?;
-    let tracker = RefCell::new(Tracker::new(
-        &start,
-        args.checkpoint.clone(),
-        failures,
-        progress,
-        stop,
-        dry_run,
-    ));
+    let resume = Resume::at(start.resume.clone());
+    let rows = input
+        .spawn(options, resume, Arc::clone(&stop))
+        .map_err(|e| {
+            UsageError::new(format!(
+                "cannot start the input reader: {e}; check the process's thread limits \
+                 (ulimit -u)"
+            ))
+        })?;
+    let mut tracker = Tracker::new(&start, checkpoint, failures, progress, stop, dry_run);
+    if resumed.is_none() {
+        tracker.write_first_checkpoint()?;
+    }
+    let tracker = RefCell::new(tracker);
     let stats = sender.send_stream(
         Pull {
             rows,
@@ -194,58 +199,110 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     tracing::debug!(?stats, "delivery ended");
     let summary = tracker.into_inner().end();
     if let Some(would_send) = summary.would_send {
-        eprintln!(
+        console::message(&format!(
             "dry run: {would_send} aliases in {} requests would be sent; nothing was sent",
             stats.requests
-        );
+        ));
     }
-    report(&summary, args.checkpoint.as_deref());
-    let exit = finish_line(&summary.tally);
-    Ok(match summary.ending {
-        Ending::Complete => exit,
-        Ending::Interrupted | Ending::Failed(_) => ExitCode::from(exit::FAILURES),
-    })
+    Ok(conclude(&summary, args, resumed.as_ref(), &input_name))
 }
 
-/// Refuses a `--failures` or `--checkpoint` path that is the input file itself: both are
-/// rewritten, which would destroy the input.
-fn refuse_overwriting_the_input(args: &Args) -> Result<(), UsageError> {
-    let Ok(input) = std::fs::canonicalize(&args.input) else {
-        return Ok(());
-    };
-    for (flag, path) in [
-        ("--failures", &args.failures),
-        ("--checkpoint", &args.checkpoint),
-    ] {
-        let same = path
-            .as_deref()
-            .and_then(|path| std::fs::canonicalize(path).ok())
-            .is_some_and(|path| path == input);
-        if same {
-            return Err(UsageError::new(format!(
-                "{flag} is the input file {}: it would be overwritten; pass another path",
-                args.input.display()
-            )));
-        }
+/// Tells what the run did and what is left to do, and gives the exit code.
+fn conclude(
+    summary: &Summary,
+    args: &Args,
+    resumed: Option<&Checkpoint>,
+    input_name: &str,
+) -> ExitCode {
+    if let Ending::Refused(error) = &summary.ending
+        && summary.rows == 0
+    {
+        // Refused before the first row: a usage error like any other, nothing on stdout.
+        console::message(&format!("error: {error}"));
+        return ExitCode::from(exit::USAGE);
     }
-    Ok(())
+    report(summary, args.checkpoint.as_deref());
+    if summary.ending == Ending::Complete
+        && summary.rows == 0
+        && let (Some(found), Some(checkpoint)) = (resumed, &args.checkpoint)
+        && found.complete
+    {
+        console::message(&format!(
+            "{input_name} was already imported to the end (checkpoint {}): nothing was sent; \
+             delete the checkpoint to import it again",
+            checkpoint.display()
+        ));
+    }
+    let exit = finish_line(&summary.tally);
+    match summary.ending {
+        Ending::Complete => exit,
+        Ending::Interrupted | Ending::Failed(_) => ExitCode::from(exit::FAILURES),
+        Ending::Refused(_) => ExitCode::from(exit::USAGE),
+    }
+}
+
+/// Refuses to resume a `/track` import whose stamps (the `time` given to rows without one,
+/// which a resumed run must keep for the server to drop copies) are older than `/track`
+/// takes: every row left would be refused. `/import` takes them. A complete import is let
+/// through, since it sends nothing unless rows were added.
+fn refuse_stamps_too_old_for_track(
+    checkpoint: &Checkpoint,
+    location: &Location,
+    config: &Config,
+    now: SystemTime,
+) -> Result<(), UsageError> {
+    let age = now
+        .duration_since(checkpoint.default_time())
+        .unwrap_or_default();
+    if checkpoint.complete || !matches!(config.endpoint(), Endpoint::Track) || age < TRACK_WINDOW {
+        return Ok(());
+    }
+    Err(UsageError::new(format!(
+        "--checkpoint {}: this import started {} days ago, and a resumed run gives rows \
+         without a time of their own the time of that start, so that a row sent twice is \
+         the same event; /track takes events of the last 5 days only, so it would refuse \
+         them all. Resume with --endpoint import (with its credentials), which takes old \
+         events: nothing was sent",
+        location.path().display(),
+        age.as_secs() / 86_400
+    )))
+}
+
+/// Refuses, before reading it, an input file shorter than the part of it `checkpoint`
+/// says was imported: it cannot be the same input.
+fn refuse_a_shorter_input(
+    input: &Input,
+    checkpoint: &Checkpoint,
+    location: &Location,
+) -> Result<(), UsageError> {
+    match input.size() {
+        Some(size) if size < checkpoint.resume.offset => Err(UsageError::new(format!(
+            "the input is not the one --checkpoint {} was written for: it is {size} bytes long, \
+             but {} bytes of it were imported then. Pass the input that checkpoint belongs to; \
+             or, to import this input from its start, pass another --checkpoint path or delete \
+             that one",
+            location.path().display(),
+            checkpoint.resume.offset
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Explains on stderr what is left to do.
 fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
     let failed = summary.tally.total() - summary.tally.accepted;
     if failed > 0 {
-        match &summary.failures {
-            Some(path) => eprintln!(
+        console::message(&match &summary.failures {
+            Some(path) => format!(
                 "{failed} rows were not accepted; {} lists them with the reason of each: fix \
                  the invalid ones, then import that file with the same flags",
                 path.display()
             ),
-            None => eprintln!(
+            None => format!(
                 "{failed} rows were not accepted (listed above by line); pass --failures PATH \
                  to collect them in a file that can be imported again"
             ),
-        }
+        });
     }
     let resume = match checkpoint {
         Some(path) => format!(
@@ -260,17 +317,19 @@ fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
     };
     match &summary.ending {
         Ending::Complete => {}
-        Ending::Interrupted => eprintln!("interrupted: {resume}"),
-        Ending::Failed(error) => eprintln!("error: {error}"),
+        Ending::Interrupted => console::message(&format!("interrupted: {resume}")),
+        Ending::Failed(error) | Ending::Refused(error) => {
+            console::message(&format!("error: {error}"));
+        }
     }
 }
 
 /// Prints the summary line, last on stdout, and gives the exit code it implies.
 fn finish_line(tally: &Tally) -> ExitCode {
-    println!(
+    console::result(&format!(
         "accepted={} rejected={} undelivered={} invalid={}",
         tally.accepted, tally.rejected, tally.undelivered, tally.invalid
-    );
+    ));
     exit::of_run(tally.accepted == tally.total())
 }
 
@@ -284,7 +343,7 @@ fn epoch_millis(time: SystemTime) -> u64 {
 /// skipped, and the stream ends at the end of the input, on a read error, or on stop.
 #[derive(Debug)]
 struct Pull<'a> {
-    rows: Receiver<Result<Row, String>>,
+    rows: read_ahead::Receiver<Result<Row, ReadError>>,
     tracker: &'a RefCell<Tracker>,
     done: bool,
 }
@@ -306,7 +365,7 @@ impl Iterator for Pull<'_> {
                     }
                 }
                 Ok(Err(error)) => {
-                    tracker.read_failed(&error);
+                    tracker.read_failed(error);
                     self.done = true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}

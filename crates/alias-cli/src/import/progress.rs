@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use alias_core::Tally;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::console;
+
 /// How often the bar's text is rebuilt: often enough to look live.
 const BAR_REFRESH: Duration = Duration::from_millis(100);
 
@@ -70,7 +72,7 @@ impl Progress {
                 bar.set_position(offset);
                 bar.set_message(self.counts(tally, rows));
             }
-            Display::Lines => eprintln!("{}", self.line(tally, rows, offset)),
+            Display::Lines => console::message(&self.line(tally, rows, offset)),
         }
     }
 
@@ -112,8 +114,8 @@ impl Progress {
     /// Prints a line on stderr without breaking the bar.
     pub(crate) fn println(&self, line: &str) {
         match &self.display {
-            Display::Bar(bar) => bar.suspend(|| eprintln!("{line}")),
-            Display::Lines => eprintln!("{line}"),
+            Display::Bar(bar) => bar.suspend(|| console::message(line)),
+            Display::Lines => console::message(line),
         }
     }
 
@@ -122,10 +124,12 @@ impl Progress {
         if let Display::Bar(bar) = &self.display {
             bar.finish_and_clear();
         }
-        eprintln!("{}", self.line(tally, rows, offset));
+        console::message(&self.line(tally, rows, offset));
     }
 }
 
+/// A bar on stderr. indicatif drops the lines it cannot draw, so a closed terminal costs
+/// the display only.
 fn bar(size: Option<u64>) -> ProgressBar {
     let (bar, template) = match size {
         Some(size) => (

@@ -1,9 +1,11 @@
 //! Follows every row from the moment it is read to its final outcome, and keeps the
 //! failures file, the checkpoint and the progress display in step with it.
 //!
-//! Valid rows enter the delivery in input order and come back in that order, so the rows
-//! under way are a queue: the checkpoint's line is the first row still under way, or, when
-//! none is, the line after the last row read.
+//! Rows are settled in input order: valid rows come back from the delivery in the order
+//! they went in, and an invalid row waits behind the rows read before it. So every row
+//! before the first one not yet settled has its outcome recorded (counted, and listed in
+//! the failures file if it failed), and nothing after it has: the checkpoint's mark is
+//! the boundary before that row.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -11,12 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use alias_core::{CreateAlias, ReportEntry, Tally};
+use alias_core::{AliasOutcome, CreateAlias, DeliveryError, ReportEntry, Tally, Undelivered};
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
-use super::input::{Row, Source};
+use super::input::{MAX_ROW_BYTES, Mark, ReadError, Row, Source};
 use super::progress::Progress;
+use crate::exit::UsageError;
 use crate::outcome;
 
 /// How often, at most, the checkpoint is replaced while rows finish. A hard kill loses at
@@ -32,35 +35,55 @@ pub(crate) enum Ending {
     Interrupted,
     /// Stopped by an error (reading the input, writing a file); the message says what to do.
     Failed(String),
+    /// Stopped at a row that cannot be read (longer than the limit), or before the first
+    /// row because the input is not the one the checkpoint was written for; the message
+    /// says what to do.
+    Refused(String),
+}
+
+/// A row read and not yet settled.
+#[derive(Debug)]
+struct Unsettled {
+    line: u64,
+    /// The boundary before it: where a resumed import starts while it is unsettled.
+    start: Mark,
+    /// The input offset just past it, for progress.
+    end: u64,
+    source: Source,
+    /// Why it cannot be sent; `None` for a row handed to the delivery.
+    invalid: Option<String>,
 }
 
 /// The state of one import run.
 #[derive(Debug)]
 pub(crate) struct Tracker {
-    /// Rows handed to the delivery and not yet finished: their line, end offset and
-    /// content.
-    pending: VecDeque<(u64, u64, Source)>,
-    /// The input's byte offset past the last row finished, for progress.
+    /// Rows read and not yet settled, in input order.
+    unsettled: VecDeque<Unsettled>,
+    /// The boundary after the last row read.
+    read_to: Mark,
+    /// The input's byte offset past the last row settled, for progress.
     done_bytes: u64,
-    /// The line after the last row read.
-    next_line: u64,
     /// Outcomes of all runs of this import, the checkpointed ones included.
     tally: Tally,
-    /// Rows finished in this run.
+    /// Rows settled in this run.
     rows: u64,
     /// In a dry run, rows that would have been sent (rather than counted as accepted).
     dry_run: Option<u64>,
     failures: Option<Failures>,
     /// Where the checkpoint goes, and its last state.
-    checkpoint: Option<(PathBuf, Checkpoint)>,
+    checkpoint: Option<(Location, Checkpoint)>,
     checkpointed: Instant,
     progress: Progress,
     stop: Arc<AtomicBool>,
     input_ended: bool,
-    error: Option<String>,
-    /// Writing the failures file or the checkpoint failed: the checkpoint must stay where
-    /// it is, since what comes after it may not be recorded.
-    records_broken: bool,
+    /// What stopped the run early, if anything: [`Ending::Failed`] or [`Ending::Refused`].
+    halted: Option<Ending>,
+    /// The delivery abandoned a row: no outcome from it on is recorded.
+    stopped_short: bool,
+    /// The checkpoint must stay as it is: what comes after it may not be recorded (writing
+    /// the failures file or the checkpoint failed), or the input is not the one it
+    /// describes.
+    keep_checkpoint: bool,
     announced_stop: bool,
 }
 
@@ -75,76 +98,131 @@ pub(crate) struct Summary {
     pub(crate) would_send: Option<u64>,
     /// The failures file, if any.
     pub(crate) failures: Option<PathBuf>,
-    /// The first line without an outcome.
+    /// The line the first row without an outcome starts on, or after.
     pub(crate) resume_line: u64,
+    /// Rows settled in this run.
+    pub(crate) rows: u64,
 }
 
 impl Tracker {
     /// A run starting at `start` (the checkpoint it resumes from, or a fresh one).
     pub(crate) fn new(
         start: &Checkpoint,
-        checkpoint_path: Option<PathBuf>,
+        checkpoint: Option<Location>,
         failures: Option<Failures>,
         progress: Progress,
         stop: Arc<AtomicBool>,
         dry_run: bool,
     ) -> Self {
         Self {
-            pending: VecDeque::new(),
-            done_bytes: 0,
-            next_line: start.resume_line,
+            unsettled: VecDeque::new(),
+            read_to: start.resume.clone(),
+            done_bytes: start.resume.offset,
             tally: start.tally(),
             rows: 0,
             dry_run: dry_run.then_some(0),
             failures,
-            checkpoint: checkpoint_path.map(|path| (path, start.clone())),
+            checkpoint: checkpoint.map(|location| (location, start.clone())),
             checkpointed: Instant::now(),
             progress,
             stop,
             input_ended: false,
-            error: None,
-            records_broken: false,
+            halted: None,
+            stopped_short: false,
+            keep_checkpoint: false,
             announced_stop: false,
         }
     }
 
     /// Takes a row just read: a valid one goes on to the delivery, an invalid one is
-    /// recorded as failed at once.
+    /// settled once the rows before it are.
     pub(crate) fn read(&mut self, row: Row) -> Option<CreateAlias> {
-        self.next_line = row.line + 1;
-        match row.alias {
-            Ok(alias) => {
-                self.pending.push_back((row.line, row.end, row.source));
-                Some(alias)
-            }
-            Err(reason) => {
-                self.tally.invalid += 1;
-                self.rows += 1;
-                self.done_bytes = row.end;
-                self.record_failure(row.line, &row.source, None, &format!("invalid: {reason}"));
-                self.stepped();
-                None
-            }
-        }
+        let end = row.end.offset;
+        let start = std::mem::replace(&mut self.read_to, row.end);
+        let (alias, invalid) = match row.alias {
+            Ok(alias) => (Some(alias), None),
+            Err(reason) => (None, Some(reason)),
+        };
+        self.unsettled.push_back(Unsettled {
+            line: row.line,
+            start,
+            end,
+            source: row.source,
+            invalid,
+        });
+        self.settle_invalid();
+        alias
     }
 
     /// Takes the outcome of the oldest row under way.
+    ///
+    /// A row the delivery abandoned (it stopped before the row's answer) is not done: it
+    /// stays first among the unsettled rows, so that the checkpoint stays before it and a
+    /// resumed run sends it again, with the same stamps. The outcomes after it are not
+    /// recorded either, since the checkpoint cannot pass it.
     pub(crate) fn finished(&mut self, entry: ReportEntry) {
-        let Some((line, end, source)) = self.pending.pop_front() else {
+        let abandoned = matches!(
+            &entry.outcome,
+            AliasOutcome::Undelivered(Undelivered {
+                last_error: DeliveryError::Abandoned,
+                ..
+            })
+        );
+        self.stopped_short |= abandoned;
+        if self.stopped_short {
+            return;
+        }
+        let Some(row) = self.unsettled.pop_front() else {
             // The delivery reports exactly the aliases it was given, in order.
             debug_assert!(false, "an outcome for a row that was not sent");
             return;
         };
+        debug_assert!(row.invalid.is_none(), "an invalid row settles on its own");
+        if self.dry_run.is_some()
+            && let AliasOutcome::Undelivered(undelivered) = &entry.outcome
+        {
+            // A dry run prints its requests: one that did not go out could not be printed,
+            // and the ones after it cannot be either.
+            let message = format!(
+                "cannot print the requests: {undelivered}; a dry run sends nothing, and shows \
+                 nothing more once its output is closed or full"
+            );
+            self.halt(Ending::Failed(message), false);
+        }
         self.rows += 1;
-        self.done_bytes = end;
+        self.done_bytes = row.end;
         match (&mut self.dry_run, entry.outcome.is_accepted()) {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
         }
         if let Some(reason) = outcome::reason(&entry.outcome) {
-            self.record_failure(line, &source, Some(&entry.alias), &reason);
+            self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
         }
-        self.stepped();
+        self.settle_invalid();
+    }
+
+    /// Settles the invalid rows that no row under way precedes, then shows progress and
+    /// writes the checkpoint when it is due.
+    fn settle_invalid(&mut self) {
+        while self
+            .unsettled
+            .front()
+            .is_some_and(|row| row.invalid.is_some())
+        {
+            let Some(row) = self.unsettled.pop_front() else {
+                break;
+            };
+            self.tally.invalid += 1;
+            self.rows += 1;
+            self.done_bytes = row.end;
+            let reason = format!("invalid: {}", row.invalid.unwrap_or_default());
+            self.record_failure(row.line, &row.source, None, &reason);
+        }
+        self.progress
+            .update(&self.tally, self.rows, self.done_bytes);
+        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            self.write_checkpoint(false);
+        }
     }
 
     /// The input ended: every row was read.
@@ -152,20 +230,52 @@ impl Tracker {
         self.input_ended = true;
     }
 
-    /// Reading the input failed: stop, keeping what was done.
-    pub(crate) fn read_failed(&mut self, error: &str) {
-        let message = format!(
-            "cannot read the input: {error}; fix or restore the input, then run the same \
-             command again{}",
-            self.resume_hint()
-        );
-        self.fail(message, false);
+    /// Reading the input failed or was refused: stop, keeping what was done.
+    pub(crate) fn read_failed(&mut self, error: ReadError) {
+        match error {
+            ReadError::Unreadable(error) => {
+                let message = format!(
+                    "cannot read the input: {error}; fix or restore the input, then run the \
+                     same command again{}",
+                    self.resume_hint()
+                );
+                self.halt(Ending::Failed(message), false);
+            }
+            ReadError::TooLong { line } => {
+                let again = match self.resume_hint() {
+                    "" => format!("import the rows from line {line} on"),
+                    hint => format!("run the same command again{hint}, at that row"),
+                };
+                let message = format!(
+                    "line {line} starts a row longer than {MAX_ROW_BYTES} bytes (Mixpanel takes \
+                     events under 1 MB; in a CSV, a quote left open runs on to the next quote): \
+                     it and the rows after it were not read. Shorten or remove that row, then \
+                     {again}"
+                );
+                self.halt(Ending::Refused(message), false);
+            }
+            ReadError::Changed { offset, line } => {
+                let checkpoint = self
+                    .checkpoint
+                    .as_ref()
+                    .map(|(location, _)| location.path().display().to_string())
+                    .unwrap_or_default();
+                let message = format!(
+                    "the input is not the one --checkpoint {checkpoint} was written for: its \
+                     first {offset} bytes (to line {line}) differ from the ones imported then, \
+                     or it is shorter. Pass the input that checkpoint belongs to; or, to import \
+                     this input from its start, pass another --checkpoint path or delete that \
+                     one"
+                );
+                self.halt(Ending::Refused(message), true);
+            }
+        }
     }
 
     /// Whether the run should stop reading, announcing it the first time.
     pub(crate) fn should_stop(&mut self) -> bool {
         let stop = self.stop.load(Ordering::SeqCst);
-        if stop && !self.announced_stop && self.error.is_none() {
+        if stop && !self.announced_stop && self.halted.is_none() {
             self.announced_stop = true;
             self.progress.println(
                 "stopping: finishing the batches in flight, then writing the checkpoint; press \
@@ -210,76 +320,110 @@ impl Tracker {
              --failures path, then run the same command again{}",
             self.resume_hint()
         );
-        self.fail(message, true);
+        self.halt(Ending::Failed(message), true);
     }
 
-    /// After each row: progress, and the checkpoint when it is due.
-    fn stepped(&mut self) {
-        self.progress
-            .update(&self.tally, self.rows, self.done_bytes);
-        if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            self.write_checkpoint(false);
-        }
-    }
-
-    /// The first line that is not yet done.
-    fn resume_line(&self) -> u64 {
-        self.pending
+    /// The boundary before the first row not yet settled.
+    fn resume_mark(&self) -> &Mark {
+        self.unsettled
             .front()
-            .map_or(self.next_line, |(line, ..)| *line)
+            .map_or(&self.read_to, |row| &row.start)
     }
 
-    /// Flushes the failures file, then replaces the checkpoint. Once recording failed,
-    /// nothing more is written, so that the checkpoint stays at the last state known to be
-    /// recorded.
+    /// Writes the first checkpoint of a fresh import, before anything is sent: it holds
+    /// the `time` given to rows without one, without which a row sent again after a hard
+    /// kill would be a new event rather than a copy the server drops.
+    pub(crate) fn write_first_checkpoint(&mut self) -> Result<(), UsageError> {
+        let Some((location, state)) = &mut self.checkpoint else {
+            return Ok(());
+        };
+        if let Some(failures) = &mut self.failures {
+            state.failures_len = Some(failures.sync().map_err(|e| {
+                UsageError::new(format!(
+                    "--failures {}: cannot write it: {e}; free space, or pass a path in a \
+                     writable folder",
+                    failures.path().display()
+                ))
+            })?);
+        }
+        self.checkpointed = Instant::now();
+        state.store(location).map_err(|e| {
+            UsageError::new(format!(
+                "--checkpoint {}: cannot write it: {e}; free space, or pass a path in a \
+                 writable folder",
+                location.path().display()
+            ))
+        })
+    }
+
+    /// Flushes the failures file (and syncs it, when a checkpoint will record its length),
+    /// then replaces the checkpoint, unless it must be kept as it is.
     fn write_checkpoint(&mut self, complete: bool) {
         self.checkpointed = Instant::now();
-        if self.records_broken {
+        if self.keep_checkpoint {
             return;
         }
-        let failures_len = match self.failures.as_mut().map(Failures::flush).transpose() {
+        let write_out = if self.checkpoint.is_some() {
+            Failures::sync
+        } else {
+            Failures::flush
+        };
+        let failures_len = match self.failures.as_mut().map(write_out).transpose() {
             Ok(len) => len,
             Err(error) => {
                 self.failures_broken(&error);
                 return;
             }
         };
-        let resume_line = self.resume_line();
-        let Some((path, state)) = &mut self.checkpoint else {
+        let resume = self.resume_mark().clone();
+        let Some((location, stored)) = &mut self.checkpoint else {
             return;
         };
-        state.resume_line = resume_line;
-        state.failures_len = failures_len;
-        state.complete = complete;
-        state.set_tally(&self.tally);
-        if let Err(error) = state.store(path) {
-            let message = format!(
-                "cannot write the checkpoint {}: {error}; free space or pass another \
-                 --checkpoint path",
-                path.display()
-            );
-            self.fail(message, true);
+        let state = Checkpoint {
+            resume,
+            failures_len,
+            complete,
+            ..stored.clone()
+        }
+        .with_tally(&self.tally);
+        match state.store(location) {
+            Ok(()) => *stored = state,
+            Err(error) => {
+                // The file still holds the last state stored, which stays true: what was
+                // done since is only sent again, with the same stamps.
+                let message = format!(
+                    "cannot write the checkpoint {}: {error}. It keeps the state it last held \
+                     (line {}); fix what stops the write (free space, permissions), then run \
+                     the same command again: the rows from that line on are sent again with \
+                     the same stamps, and the server drops those it already has",
+                    location.path().display(),
+                    stored.resume.line
+                );
+                self.halt(Ending::Failed(message), true);
+            }
         }
     }
 
-    /// Stops the run for `message`; `records_broken` when the failure was in recording
-    /// outcomes.
-    fn fail(&mut self, message: String, records_broken: bool) {
-        self.error.get_or_insert(message);
-        self.records_broken |= records_broken;
+    /// Stops the run, as `ending` says unless something stopped it already;
+    /// `keep_checkpoint` when the checkpoint must not be written again.
+    fn halt(&mut self, ending: Ending, keep_checkpoint: bool) {
+        self.halted.get_or_insert(ending);
+        self.keep_checkpoint |= keep_checkpoint;
         self.stop.store(true, Ordering::SeqCst);
     }
 
     /// Ends the run: the last checkpoint, the final progress, and what it did.
     pub(crate) fn end(mut self) -> Summary {
-        let complete =
-            self.input_ended && self.error.is_none() && !self.stop.load(Ordering::SeqCst);
+        let complete = self.input_ended
+            && self.unsettled.is_empty()
+            && self.halted.is_none()
+            && !self.stop.load(Ordering::SeqCst);
         self.write_checkpoint(complete);
         self.progress
             .finish(&self.tally, self.rows, self.done_bytes);
-        let resume_line = self.resume_line();
-        let ending = match self.error.take() {
-            Some(error) => Ending::Failed(error),
+        let resume_line = self.resume_mark().line;
+        let ending = match self.halted.take() {
+            Some(halted) => halted,
             None if complete => Ending::Complete,
             None => Ending::Interrupted,
         };
@@ -289,6 +433,96 @@ impl Tracker {
             would_send: self.dry_run,
             failures: self.failures.map(|f| f.path().to_owned()),
             resume_line,
+            rows: self.rows,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    fn mark(offset: u64) -> Mark {
+        Mark {
+            offset,
+            line: offset,
+            sha256: [0; 32],
+        }
+    }
+
+    fn row(line: u64, alias: Result<CreateAlias, String>) -> Row {
+        Row {
+            line,
+            end: mark(line + 1),
+            source: Source::Text(format!("row {line}")),
+            alias,
+        }
+    }
+
+    fn tracker() -> Tracker {
+        let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
+        let progress = Progress::new(None, Duration::from_secs(3600));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tracker = Tracker::new(&start, None, None, progress, stop, false);
+        tracker.read_to = mark(1);
+        tracker
+    }
+
+    #[test]
+    fn an_invalid_row_is_settled_after_the_rows_read_before_it() {
+        let mut tracker = tracker();
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        assert!(tracker.read(row(1, Ok(valid.clone()))).is_some());
+        assert!(tracker.read(row(2, Err("bad".into()))).is_none());
+        assert!(tracker.read(row(3, Ok(valid.clone()))).is_some());
+        // Row 1 is under way: nothing after its start is settled, the invalid row included.
+        assert_eq!(tracker.tally.invalid, 0);
+        assert_eq!(tracker.resume_mark(), &mark(1));
+        tracker.finished(ReportEntry {
+            position: 0,
+            alias: valid,
+            outcome: AliasOutcome::Accepted,
+        });
+        assert_eq!((tracker.tally.accepted, tracker.tally.invalid), (1, 1));
+        assert_eq!(
+            tracker.resume_mark(),
+            &mark(3),
+            "row 3 is the one under way"
+        );
+        assert_eq!(tracker.rows, 2);
+    }
+
+    #[test]
+    fn an_abandoned_row_keeps_the_checkpoint_before_it() {
+        let mut tracker = tracker();
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        for line in 1..=3 {
+            tracker.read(row(line, Ok(valid.clone())));
+        }
+        let outcome = |outcome| ReportEntry {
+            position: 0,
+            alias: valid.clone(),
+            outcome,
+        };
+        tracker.finished(outcome(AliasOutcome::Accepted));
+        tracker.finished(outcome(AliasOutcome::Undelivered(Undelivered {
+            attempts: 1,
+            last_error: DeliveryError::Abandoned,
+        })));
+        tracker.finished(outcome(AliasOutcome::Accepted));
+        assert_eq!((tracker.tally.accepted, tracker.tally.undelivered), (1, 0));
+        assert_eq!(tracker.resume_mark(), &mark(2), "row 2 is sent again");
+        tracker.input_ended();
+        assert_eq!(tracker.end().ending, Ending::Interrupted);
+    }
+
+    #[test]
+    fn an_invalid_row_with_nothing_under_way_is_settled_at_once() {
+        let mut tracker = tracker();
+        assert!(tracker.read(row(1, Err("bad".into()))).is_none());
+        assert_eq!(tracker.tally.invalid, 1);
+        assert_eq!(tracker.resume_mark(), &mark(2));
     }
 }

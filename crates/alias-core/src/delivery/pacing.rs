@@ -10,10 +10,10 @@
 //! - On a 429 (for a request sent since the last decrease), the rate becomes a little
 //!   under the limit as measured: the events accepted since the previous 429, over the time
 //!   since. Between two 429s the server's own bucket went from empty to empty, so that is
-//!   its refill rate; for the first 429 the events accepted so far stand in, over at least
-//!   one second.
+//!   its refill rate; for the first 429, the events accepted since the first send stand in
+//!   (an overestimate while the server's burst lasted, which the next 429 corrects).
 //! - While answers succeed, the rate rises by [`INCREASE_PER_EVENT`] per event accepted,
-//!   about 1% per second at the rate, to find headroom again.
+//!   about 5% per second at the rate, to find headroom again.
 //! - A `Retry-After` pauses every send until it has passed, not only the refused batch.
 //!   The bucket keeps filling meanwhile, as the server's does, so the pause costs no
 //!   throughput.
@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 /// server's bucket refill, high enough to lose little throughput.
 const DECREASE: f64 = 0.9;
 
-/// Rate gained per event accepted, in events per second: 1% a second at any rate.
-const INCREASE_PER_EVENT: f64 = 0.01;
+/// Rate gained per event accepted, in events per second: 5% a second at any rate, so that
+/// a rate lowered by a passing 429 recovers within seconds.
+const INCREASE_PER_EVENT: f64 = 0.05;
 
 /// How much the bucket holds, in seconds of the rate: Mixpanel's limit is a rolling window,
 /// which takes such a burst after a pause.
@@ -37,8 +38,9 @@ const BURST: Duration = Duration::from_secs(1);
 /// Floating-point dust: less than this of a missing token does not hold a send back.
 const TOKEN_SLACK: f64 = 1e-6;
 
-/// The shortest window a limit is measured over.
-const MIN_WINDOW: Duration = Duration::from_secs(1);
+/// The shortest window a limit is measured over: below it, the count of events says
+/// nothing.
+const SHORTEST_WINDOW: Duration = Duration::from_millis(10);
 
 /// Pacing state of one delivery.
 #[derive(Debug, Clone)]
@@ -135,10 +137,11 @@ impl Pacer {
             return;
         }
         let (opened, accepted) = self.window.unwrap_or((sent_at, 0));
-        let window = now.saturating_duration_since(opened).max(MIN_WINDOW);
+        let window = now.saturating_duration_since(opened).max(SHORTEST_WINDOW);
         let measured = accepted as f64 / window.as_secs_f64();
         let limit = match (self.adapted, accepted) {
-            (Some(rate), 0) => rate * 0.5,
+            // Nothing accepted since the last decrease: no measure, a step down.
+            (Some(rate), 0) => rate,
             (Some(rate), _) => measured.min(rate),
             // Refused before anything was accepted (other senders use the limit up): no
             // measure yet; the batch's backoff and any Retry-After hold the sends back.
@@ -206,25 +209,26 @@ mod tests {
         let mut pacer = Pacer::new(None, true);
         let t0 = Instant::now();
         pacer.sent(t0, 2000);
-        // 20,000 accepted in the first half second (a full server bucket), then a 429.
+        // 20,000 accepted in the first half second (a full server bucket), then a 429:
+        // 40,000 a second, an overestimate the next 429 corrects.
         pacer.accepted(20_000);
         pacer.rate_limited(t0 + secs(0.5), t0, None);
-        // Measured over at least a second: 20,000/s, and 90% of it.
-        assert_eq!(pacer.rate(), Some(18_000.0));
+        assert_eq!(pacer.rate(), Some(40_000.0 * DECREASE));
         // 429s for requests sent before the decrease do not lower it again.
         pacer.rate_limited(t0 + secs(0.6), t0 + secs(0.4), None);
-        assert_eq!(pacer.rate(), Some(18_000.0));
-        // Accepted events raise it by 1% of the events.
+        assert_eq!(pacer.rate(), Some(36_000.0));
+        // Accepted events raise it by 5% of the events.
         pacer.accepted(18_000);
-        assert_eq!(pacer.rate(), Some(18_180.0));
-        // The next 429 measures the events accepted between the two: 40,000 in 2 s, more
-        // than the rate the client was held to (18,400/s by then), which bounds it.
+        assert_eq!(pacer.rate(), Some(36_900.0));
+        // The next 429 measures the events accepted between the two, the server's refill:
+        // 40,000 in 2 s.
         pacer.accepted(22_000);
         pacer.rate_limited(t0 + secs(2.5), t0 + secs(2.4), None);
-        assert_eq!(pacer.rate(), Some(18_400.0 * DECREASE));
-        pacer.accepted(10_000);
+        assert_eq!(pacer.rate(), Some(20_000.0 * DECREASE));
+        // A measure above the rate the client was held to does not raise it.
+        pacer.accepted(50_000);
         pacer.rate_limited(t0 + secs(4.5), t0 + secs(4.4), None);
-        assert_eq!(pacer.rate(), Some(5_000.0 * DECREASE));
+        assert_eq!(pacer.rate(), Some(20_500.0 * DECREASE));
     }
 
     #[test]
@@ -239,7 +243,7 @@ mod tests {
     }
 
     #[test]
-    fn a_429_before_anything_was_accepted_halves_a_known_rate_and_sets_none() {
+    fn a_429_before_anything_was_accepted_steps_a_known_rate_down_and_sets_none() {
         let t0 = Instant::now();
         let mut unknown = Pacer::new(None, true);
         unknown.sent(t0, 2000);
@@ -252,7 +256,7 @@ mod tests {
         assert_eq!(known.rate(), Some(9_000.0));
         known.sent(t0 + secs(1.5), 2000);
         known.rate_limited(t0 + secs(2.0), t0 + secs(1.5), None);
-        assert_eq!(known.rate(), Some(9_000.0 * 0.5 * DECREASE));
+        assert_eq!(known.rate(), Some(9_000.0 * DECREASE));
     }
 
     #[test]

@@ -454,7 +454,7 @@ mod tests {
         ) else {
             panic!("not rejected");
         };
-        assert_eq!(message, "bad\\u{1b}]0;pwned\\u{7}\\u{d}");
+        assert_eq!(message, "bad\\u{1b}]0;pwned\\u{7}\\r");
         let body = r#"{"code":400,"failed_records":[{"index":0,"field":"a\u001b[2J","message":"\u202etxt.exe"}],"status":"Bad Request"}"#;
         let Ok(Verdict::PartiallyRejected { failed, .. }) = answer(400, body) else {
             panic!("not partial");

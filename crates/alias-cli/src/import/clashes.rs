@@ -1,0 +1,97 @@
+//! Refuses output paths that name the input or each other under any of their names: the
+//! failures file is rewritten and the checkpoint replaced, so either would destroy the
+//! input, or the other output, before a row is sent.
+
+use std::path::Path;
+
+use super::checkpoint::Location;
+use super::input::InputPath;
+use super::same_file::FileId;
+use crate::exit::UsageError;
+
+/// A file the import writes, with the flag that names it.
+struct Output<'a> {
+    flag: &'static str,
+    /// The path as given.
+    given: &'a Path,
+    /// The file written, when it is not the given path itself (the checkpoint's temporary
+    /// file).
+    beside: Option<&'a Path>,
+    id: FileId,
+}
+
+impl Output<'_> {
+    fn describe(&self) -> String {
+        match self.beside {
+            Some(file) => format!(
+                "{} {} (which writes {} beside it)",
+                self.flag,
+                self.given.display(),
+                file.display()
+            ),
+            None => format!("{} {}", self.flag, self.given.display()),
+        }
+    }
+}
+
+/// Refuses when `failures`, or a file `checkpoint` writes, is the input (a hard link, a
+/// symbolic link, `/dev/stdin` or `/proc/self/fd/0` for standard input...) or when the two
+/// outputs share a file.
+pub(crate) fn refuse(
+    input: &InputPath,
+    failures: Option<&Path>,
+    checkpoint: Option<&Location>,
+) -> Result<(), UsageError> {
+    let failures = failures.map(|path| Output {
+        flag: "--failures",
+        given: path,
+        beside: None,
+        id: FileId::of(path),
+    });
+    let checkpoint: Vec<Output<'_>> = checkpoint
+        .into_iter()
+        .flat_map(|location| {
+            // The given path rather than the file it resolves to: `/proc/self/fd/0` resolves
+            // to no file at all when standard input is a pipe.
+            let [_, beside @ ..] = location.files();
+            std::iter::once((location.path(), None))
+                .chain(beside.into_iter().map(|file| (file, Some(file))))
+                .map(|(file, beside)| Output {
+                    flag: "--checkpoint",
+                    given: location.path(),
+                    beside,
+                    id: FileId::of(file),
+                })
+        })
+        .collect();
+    let (input_id, input_name) = match input {
+        InputPath::Stdin => (FileId::stdin(), "the standard input (FILE -)".to_owned()),
+        InputPath::File(path) => (
+            Some(FileId::of(path)),
+            format!("the input FILE {}", path.display()),
+        ),
+    };
+    let outputs = failures.iter().chain(&checkpoint);
+    if let Some(output) = outputs
+        .into_iter()
+        .find(|output| Some(&output.id) == input_id.as_ref())
+    {
+        return Err(UsageError::new(format!(
+            "{} is {input_name} under another name: writing it would destroy the input; pass \
+             another {} path",
+            output.describe(),
+            output.flag
+        )));
+    }
+    if let Some(failures) = &failures
+        && let Some(shared) = checkpoint.iter().find(|output| output.id == failures.id)
+    {
+        return Err(UsageError::new(format!(
+            "{} and {} are the same file: each would overwrite the other; pass two different \
+             paths",
+            failures.describe(),
+            shared.describe()
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! NDJSON input: one JSON object per line; blank lines are skipped.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use alias_core::CreateAlias;
+use serde_json::Value;
+
+use super::super::failure_columns;
+use super::tape::{self, Tape};
+use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event};
+
+/// How much of the input is read at once.
+const READ_BYTES: usize = 64 * 1024;
+
+/// An NDJSON input.
+pub(crate) struct NdjsonRows<R> {
+    reader: BufReader<Tape<R>>,
+    /// The input offset of the line end last reached.
+    offset: u64,
+}
+
+impl<R> std::fmt::Debug for NdjsonRows<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NdjsonRows")
+            .field("tape", self.reader.get_ref())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> NdjsonRows<R> {
+    /// Rows from `input`.
+    pub(crate) fn new(input: R) -> Self {
+        Self {
+            reader: BufReader::with_capacity(READ_BYTES, Tape::new(input, MAX_ROW_BYTES)),
+            offset: 0,
+        }
+    }
+
+    /// The next non-blank line after `resume`, as a row; `None` at the end.
+    pub(crate) fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
+        loop {
+            let line = self.reader.get_ref().row_line();
+            let Some(end) = self.line_end().map_err(|error| {
+                if tape::is_row_too_long(&error) {
+                    ReadError::TooLong { line }
+                } else {
+                    ReadError::Unreadable(format!("line {line}: {error}"))
+                }
+            })?
+            else {
+                return resume.ended().map(|()| None);
+            };
+            let text = self.reader.get_ref().row(end).trim_ascii();
+            if text.is_empty() {
+                self.reader.get_mut().advance(end);
+                continue;
+            }
+            if !resume.is_reached() {
+                let tape = self.reader.get_mut();
+                tape.advance(end);
+                resume.check(tape)?;
+                continue;
+            }
+            let (source, alias) = parse(text, options);
+            let tape = self.reader.get_mut();
+            tape.advance(end);
+            return Ok(Some(Row {
+                line,
+                end: tape.mark(),
+                source,
+                alias,
+            }));
+        }
+    }
+
+    /// Consumes the input through the next line end (or to the end of the input) and
+    /// returns the offset reached; `None` at the end of the input.
+    fn line_end(&mut self) -> io::Result<Option<u64>> {
+        let start = self.offset;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if available.is_empty() {
+                return Ok((self.offset > start).then_some(self.offset));
+            }
+            let (take, ends) = match available.iter().position(|&b| b == b'\n') {
+                Some(newline) => (newline + 1, true),
+                None => (available.len(), false),
+            };
+            self.reader.consume(take);
+            self.offset += take as u64;
+            if ends {
+                return Ok(Some(self.offset));
+            }
+        }
+    }
+}
+
+/// A line as read, and the alias it asks for or why it cannot be sent.
+fn parse(text: &[u8], options: &RowOptions) -> (Source, Result<CreateAlias, String>) {
+    let unreadable = |reason: String| {
+        let text = String::from_utf8_lossy(text).into_owned();
+        (Source::Text(text), Err(reason))
+    };
+    match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(properties)) => {
+            let event = event(failure_columns::own_fields(properties));
+            let alias = alias_of(&event, options);
+            (Source::Json(event.properties), alias)
+        }
+        Ok(_) => unreadable("is not a JSON object".to_owned()),
+        Err(error) => unreadable(format!("is not JSON: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::super::tape::Mark;
+    use super::*;
+
+    fn options() -> RowOptions {
+        RowOptions {
+            extra_columns: true,
+            default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        }
+    }
+
+    fn next<R: io::Read>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
+        rows.next(&options(), &mut Resume::at(Mark::start()))
+    }
+
+    #[test]
+    fn rows_carry_their_line_and_end_and_skip_blank_lines() {
+        let text = "{\"distinct_id\":\"a\",\"alias\":\"b\"}\n\n[]\r\nlast";
+        let mut rows = NdjsonRows::new(text.as_bytes());
+        let first = next(&mut rows).unwrap().unwrap();
+        assert_eq!((first.line, first.end.offset), (1, 32));
+        assert!(first.alias.is_ok());
+        let second = next(&mut rows).unwrap().unwrap();
+        assert_eq!((second.line, second.end.offset), (3, 37));
+        assert_eq!(second.source, Source::Text("[]".into()));
+        assert_eq!(second.alias.unwrap_err(), "is not a JSON object");
+        let last = next(&mut rows).unwrap().unwrap();
+        assert_eq!((last.line, last.end.offset), (4, 41));
+        assert_eq!(last.source, Source::Text("last".into()));
+        assert!(next(&mut rows).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_is_kept_whole() {
+        let line = "x".repeat(100_000);
+        let mut rows = NdjsonRows::new(line.as_bytes());
+        let row = next(&mut rows).unwrap().unwrap();
+        assert_eq!(row.source, Source::Text(line));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_refused_with_its_line() {
+        let long = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_ROW_BYTES));
+        let text = format!("{{}}\n\n{long}\n{{}}\n");
+        let mut rows = NdjsonRows::new(text.as_bytes());
+        assert!(next(&mut rows).unwrap().is_some());
+        assert_eq!(next(&mut rows).unwrap_err(), ReadError::TooLong { line: 3 });
+        // Nothing is read from an endless line past the limit.
+        let mut endless = NdjsonRows::new(io::repeat(b' '));
+        assert_eq!(
+            next(&mut endless).unwrap_err(),
+            ReadError::TooLong { line: 1 }
+        );
+    }
+}
