@@ -42,6 +42,9 @@ mod delivery;
 mod drive;
 mod encode;
 mod error;
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 mod id;
 mod pacing;
 mod parse;
