@@ -42,6 +42,9 @@
 mod delivery;
 mod driver;
 mod error;
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod fuzz;
 #[cfg(feature = "server")]
 pub mod server;
 mod wire;
