@@ -33,7 +33,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let sender = Sender::new(settings)?;
     tracing::debug!(config = ?sender.config(), "sending one alias");
     let mut result = None;
-    sender.send_stream([link], |entry| result = Some(entry.outcome));
+    sender.send_stream(
+        futures_util::stream::iter([link]),
+        std::future::pending(),
+        |entry| result = Some(entry.outcome),
+    );
     // The delivery settles every alias it is given; an alias it did not report on was not
     // delivered.
     let outcome = result.unwrap_or(AliasOutcome::Undelivered(Undelivered {
@@ -56,7 +60,12 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     }
     let kind = outcome::kind(&outcome);
     console::result(&match outcome::detail(&outcome) {
-        None => format!("{kind}: {pair}"),
+        // Mixpanel answers before it merges: say what an acceptance means, and where a
+        // refused merge shows.
+        None => format!(
+            "accepted for ingestion: {pair} (Mixpanel merges later; a merge it refuses shows \
+             as $failure_reason on the stored event)"
+        ),
         Some(detail) => format!("{kind}: {pair}: {detail}; {}", outcome::advice(&outcome)),
     });
     Ok(exit::of_run(outcome.is_accepted()))

@@ -16,9 +16,6 @@ mod logging;
 mod options;
 mod outcome;
 mod sender;
-// Its error lines are its last act before exiting 1, and its first stdout line is checked
-// where it is written.
-#[allow(clippy::print_stderr)]
 mod serve;
 
 use std::process::ExitCode;

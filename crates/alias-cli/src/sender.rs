@@ -1,6 +1,8 @@
 //! The HTTP client chosen by `--transport` (or the dry-run printer) under one
 //! [`AliasClient`], run on a tokio runtime of its own behind one blocking call.
 
+use std::future::Future;
+
 use alias_core::http::{Request, Response};
 use alias_core::{
     AliasClient, Config, CreateAlias, DeliveryStats, HttpClient, ReportEntry, TransportError,
@@ -8,6 +10,7 @@ use alias_core::{
 };
 use alias_reqwest::{ReqwestClient, TokioTimer};
 use alias_surf::SurfClient;
+use futures_util::Stream;
 use tokio::runtime::Runtime;
 
 use crate::dry_run::Printer;
@@ -86,16 +89,17 @@ impl Sender {
     }
 
     /// Delivers every alias of `input`, handing each outcome to `on_finished` in input
-    /// order; blocks until the last one. Memory stays bounded whatever the input's length:
-    /// input is pulled only as requests go out.
+    /// order; blocks until the last one, or until `stop` completes and the requests in
+    /// flight are answered. Memory stays bounded whatever the input's length: input is
+    /// pulled only as requests go out.
     pub(crate) fn send_stream(
         &self,
-        input: impl IntoIterator<Item = CreateAlias>,
+        input: impl Stream<Item = CreateAlias>,
+        stop: impl Future<Output = ()>,
         on_finished: impl FnMut(ReportEntry),
     ) -> DeliveryStats {
-        let input = futures_util::stream::iter(input);
         self.runtime
-            .block_on(self.client.send_stream(input, on_finished))
+            .block_on(self.client.send_stream_until(input, stop, on_finished))
     }
 }
 

@@ -13,6 +13,8 @@ use alias_server::{
 };
 use clap::ValueEnum;
 
+use crate::console;
+
 /// The server's default service account as `--service-account` takes it. clap needs a
 /// literal; a test checks it against the server's constants.
 const DEFAULT_SERVICE_ACCOUNT: &str = "test-service-account:test-service-account-secret";
@@ -140,7 +142,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     let server = match started {
         Ok(server) => server,
         Err(error) => {
-            eprintln!("error: {error}");
+            console::message(&format!("error: {error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -148,7 +150,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     let stop = match StopSignals::install() {
         Ok(stop) => stop,
         Err(error) => {
-            eprintln!("error: cannot listen for stop signals: {error}");
+            console::message(&format!("error: cannot listen for stop signals: {error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -158,7 +160,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         .and_then(|()| stdout.flush())
         .is_err()
     {
-        eprintln!("error: cannot write the address to stdout");
+        console::message("error: cannot write the address to stdout");
         return ExitCode::FAILURE;
     }
     drop(stdout);
@@ -167,7 +169,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
     match waited {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: cannot wait for a stop signal: {error}");
+            console::message(&format!("error: cannot wait for a stop signal: {error}"));
             ExitCode::FAILURE
         }
     }

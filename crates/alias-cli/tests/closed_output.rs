@@ -157,7 +157,9 @@ fn a_lost_result_line_is_repeated_on_stderr() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.starts_with("cannot write the result to standard output (")
-            && stderr.contains("it was: accepted: alias \"user-1\" -> distinct_id \"anon-1\""),
+            && stderr.contains(
+                "it was: accepted for ingestion: alias \"user-1\" -> distinct_id \"anon-1\""
+            ),
         "{stderr}"
     );
 }

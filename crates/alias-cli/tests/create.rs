@@ -39,7 +39,9 @@ fn an_accepted_alias_prints_one_line_and_exits_0_with_either_transport() {
             .code(0);
         let (stdout, _) = output(&assert);
         assert_eq!(
-            stdout, "accepted: alias \"user-1\" -> distinct_id \"anon-1\"\n",
+            stdout,
+            "accepted for ingestion: alias \"user-1\" -> distinct_id \"anon-1\" (Mixpanel \
+             merges later; a merge it refuses shows as $failure_reason on the stored event)\n",
             "{transport}"
         );
         assert_eq!(server.stats().events_stored, 1, "{transport}");

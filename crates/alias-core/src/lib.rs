@@ -80,5 +80,6 @@ pub use wire::parse::{
     parse_response,
 };
 pub use wire::secret::{Secret, Token};
+pub use wire::time::event_time;
 
 pub use http;

@@ -2,8 +2,8 @@
 //! it cannot be one.
 //!
 //! Both formats become the same thing before validation: the row's fields as event
-//! properties, read by [`Event`]'s accessors (so `time` is read in seconds or milliseconds
-//! exactly as Mixpanel reads it) and validated by [`CreateAlias`].
+//! properties, whose `time` is read in seconds or milliseconds exactly as Mixpanel reads
+//! it ([`event_time`]), validated by [`CreateAlias`].
 //!
 //! Memory stays bounded whatever the input: a row longer than [`MAX_ROW_BYTES`] stops the
 //! import as it is read (see [`tape`]), and the reader runs ahead of the delivery by a
@@ -21,12 +21,9 @@ mod tape;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use alias_core::server::Event;
-use alias_core::{CreateAlias, EVENT_NAME, InsertId};
+use alias_core::{CreateAlias, InsertId, StopSignal, event_time};
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
@@ -310,7 +307,7 @@ impl Input {
         self,
         options: RowOptions,
         resume: Resume,
-        stop: Arc<AtomicBool>,
+        stop: StopSignal,
     ) -> io::Result<read_ahead::Receiver<Result<Row, ReadError>>> {
         let (rows, received) = read_ahead::queue(READ_AHEAD_ROWS, READ_AHEAD_BYTES);
         std::thread::Builder::new()
@@ -323,11 +320,11 @@ impl Input {
         mut self,
         options: &RowOptions,
         mut resume: Resume,
-        stop: &AtomicBool,
+        stop: &StopSignal,
         rows: &read_ahead::Sender<Result<Row, ReadError>>,
     ) {
         let mut read_up_to = 0;
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.is_stopped() {
             let row = match &mut self.reader {
                 Reader::Csv(csv) => csv.next(options, &mut resume),
                 Reader::Ndjson(ndjson) => ndjson.next(options, &mut resume),
@@ -349,38 +346,28 @@ impl Input {
     }
 }
 
-fn event(properties: Map<String, Value>) -> Event {
-    Event {
-        event: EVENT_NAME.to_owned(),
-        properties,
-    }
-}
-
-/// The alias a row's properties ask for.
-fn alias_of(event: &Event, options: &RowOptions) -> Result<CreateAlias, String> {
-    let text = |name: &str| match event.properties.get(name) {
+/// The alias a row's fields ask for.
+fn alias_of(fields: &Map<String, Value>, options: &RowOptions) -> Result<CreateAlias, String> {
+    let text = |name: &str| match fields.get(name) {
         None | Some(Value::Null) => Err(format!("{name} is missing")),
         Some(Value::String(text)) => Ok(text.as_str()),
         Some(_) => Err(format!("{name} must be a string")),
     };
     let mut link =
         CreateAlias::from_ids(text("distinct_id")?, text("alias")?).map_err(|e| e.to_string())?;
-    let time = match event.properties.get("time") {
+    let time = match fields.get("time") {
         None | Some(Value::Null) => options.default_time,
-        Some(value) => event
-            .time_millis()
-            .map(|millis| UNIX_EPOCH + Duration::from_millis(millis))
-            .ok_or_else(|| {
-                format!("time {value} is not a number of seconds or milliseconds since 1970")
-            })?,
+        Some(value) => event_time(value).ok_or_else(|| {
+            format!("time {value} is not a number of seconds or milliseconds since 1970")
+        })?,
     };
     link = link.with_time(time).map_err(|e| e.to_string())?;
-    if event.properties.contains_key("$insert_id") {
+    if fields.contains_key("$insert_id") {
         let insert_id = InsertId::new(text("$insert_id")?).map_err(|e| e.to_string())?;
         link = link.with_insert_id(insert_id);
     }
     if options.extra_columns {
-        for (name, value) in &event.properties {
+        for (name, value) in fields {
             if !KNOWN_FIELDS.contains(&name.as_str()) {
                 link = link
                     .with_property(name.as_str(), value)
@@ -393,6 +380,8 @@ fn alias_of(event: &Event, options: &RowOptions) -> Result<CreateAlias, String> 
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use super::*;
 
     fn options() -> RowOptions {
@@ -409,7 +398,7 @@ mod tests {
             properties.insert("distinct_id".into(), "anon-1".into());
             properties.insert("alias".into(), "user-1".into());
             properties.insert("time".into(), time);
-            alias_of(&event(properties), &options())
+            alias_of(&properties, &options())
         };
         let at = |millis| Some(UNIX_EPOCH + Duration::from_millis(millis));
         assert_eq!(

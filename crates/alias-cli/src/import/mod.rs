@@ -1,9 +1,10 @@
 //! `mixpanel-alias import`: aliases from a CSV or NDJSON file of any size, streamed in
 //! bounded memory, with a failures file, a checkpoint to resume from, and progress.
 //!
-//! The pieces: [`input`] reads rows on a thread of its own; the delivery (an adapter's
-//! `send_stream`) pulls them through [`Pull`]; [`tracker::Tracker`] follows each row to its
-//! outcome and keeps [`failures`], [`checkpoint`] and [`progress`] in step.
+//! The pieces: [`input`] reads rows on a thread of its own; the delivery pulls them as a
+//! stream (see `feed`), which never holds up its answers, timers or a stop;
+//! [`tracker::Tracker`] follows each row to its outcome and keeps [`failures`],
+//! [`checkpoint`] and [`progress`] in step.
 
 mod checkpoint;
 mod clashes;
@@ -12,20 +13,20 @@ mod failures;
 mod input;
 mod progress;
 mod same_file;
-// Its one line comes right before it ends the process on a second signal.
-#[allow(clippy::print_stderr)]
 mod signals;
 mod tracker;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::RecvTimeoutError;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alias_core::{BatchLimits, Config, CreateAlias, Endpoint, Tally};
+use alias_core::{
+    BatchLimits, Config, CreateAlias, Endpoint, IDENTITY_EVENTS_NOT_ALLOWED, Rejection, Tally,
+    stop_signal,
+};
+use futures_util::{Stream, StreamExt};
 
 use self::checkpoint::{Checkpoint, Location};
 use self::failures::Failures;
@@ -36,9 +37,6 @@ use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
 use crate::sender::Sender;
-
-/// How long the delivery waits for the reader before looking at the stop flag again.
-const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// How old an event `/track` takes (Mixpanel's documented limit).
 const TRACK_WINDOW: Duration = Duration::from_secs(5 * 24 * 3600);
@@ -167,35 +165,28 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let sender = Sender::new(settings)?;
     tracing::debug!(config = ?sender.config(), ?format, "importing");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    signals::watch(Arc::clone(&stop));
+    let (stopper, stop) = stop_signal();
+    signals::watch(stopper.clone(), checkpoint.is_some());
     let progress = Progress::new(input.size(), Duration::from_secs(args.progress_interval));
     let options = RowOptions {
         extra_columns: args.extra_columns,
         default_time: start.default_time(),
     };
     let resume = Resume::at(start.resume.clone());
-    let rows = input
-        .spawn(options, resume, Arc::clone(&stop))
-        .map_err(|e| {
-            UsageError::new(format!(
-                "cannot start the input reader: {e}; check the process's thread limits \
+    let rows = input.spawn(options, resume, stop.clone()).map_err(|e| {
+        UsageError::new(format!(
+            "cannot start the input reader: {e}; check the process's thread limits \
                  (ulimit -u)"
-            ))
-        })?;
-    let mut tracker = Tracker::new(&start, checkpoint, failures, progress, stop, dry_run);
+        ))
+    })?;
+    let mut tracker = Tracker::new(&start, checkpoint, failures, progress, stopper, dry_run);
     if resumed.is_none() {
         tracker.write_first_checkpoint()?;
     }
     let tracker = RefCell::new(tracker);
-    let stats = sender.send_stream(
-        Pull {
-            rows,
-            tracker: &tracker,
-            done: false,
-        },
-        |entry| tracker.borrow_mut().finished(entry),
-    );
+    let stats = sender.send_stream(feed(rows, &tracker), stop, |entry| {
+        tracker.borrow_mut().finished(entry);
+    });
     tracing::debug!(?stats, "delivery ended");
     let summary = tracker.into_inner().end();
     if let Some(would_send) = summary.would_send {
@@ -290,6 +281,14 @@ fn refuse_a_shorter_input(
 
 /// Explains on stderr what is left to do.
 fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
+    if let Some((refusal, rows)) = &summary.refusal {
+        console::message(&refused_project(
+            refusal,
+            *rows,
+            summary.failures.as_deref(),
+        ));
+        return;
+    }
     let failed = summary.tally.total() - summary.tally.accepted;
     if failed > 0 {
         console::message(&match &summary.failures {
@@ -324,6 +323,30 @@ fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
     }
 }
 
+/// The one message of an import that Mixpanel refused for the whole project: what
+/// happened, where the rows are, and what to do.
+fn refused_project(refusal: &Rejection, rows: u64, failures: Option<&std::path::Path>) -> String {
+    let kept = match failures {
+        Some(path) => format!(" ({} lists them)", path.display()),
+        None => String::new(),
+    };
+    let stopped = format!("nothing more was sent: {rows} rows were not accepted{kept}");
+    match refusal {
+        Rejection::IdentityEventsNotAllowed { status } => format!(
+            "Mixpanel refused $create_alias for the whole project (HTTP {status}: \
+             {IDENTITY_EVENTS_NOT_ALLOWED:?}): the project uses Simplified ID Merge, where \
+             $create_alias links nothing; {stopped}. Link the ids with association events \
+             instead: run the same import with --link association --association-event NAME \
+             (see \"Which identity system is my project on?\" in the README)"
+        ),
+        other => format!(
+            "Mixpanel refused the credentials ({other}); {stopped}. Check --token and, with \
+             --endpoint import, the service account or project secret, then run the same \
+             import again"
+        ),
+    }
+}
+
 /// Prints the summary line, last on stdout, and gives the exit code it implies.
 fn finish_line(tally: &Tally) -> ExitCode {
     console::result(&format!(
@@ -340,41 +363,31 @@ fn epoch_millis(time: SystemTime) -> u64 {
 }
 
 /// The rows read, as the delivery pulls them: invalid rows are recorded on the way and
-/// skipped, and the stream ends at the end of the input, on a read error, or on stop.
-#[derive(Debug)]
-struct Pull<'a> {
+/// skipped, and the stream ends at the end of the input or on a read error.
+fn feed<'a>(
     rows: read_ahead::Receiver<Result<Row, ReadError>>,
     tracker: &'a RefCell<Tracker>,
-    done: bool,
-}
-
-impl Iterator for Pull<'_> {
-    type Item = CreateAlias;
-
-    fn next(&mut self) -> Option<CreateAlias> {
-        while !self.done {
-            let mut tracker = self.tracker.borrow_mut();
-            if tracker.should_stop() {
-                self.done = true;
-                break;
-            }
-            match self.rows.recv_timeout(STOP_POLL) {
-                Ok(Ok(row)) => {
-                    if let Some(alias) = tracker.read(row) {
-                        return Some(alias);
+) -> impl Stream<Item = CreateAlias> + 'a {
+    let mut rows = Some(rows);
+    futures_util::stream::poll_fn(move |cx| {
+        while let Some(receiver) = rows.as_mut() {
+            match receiver.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(row))) => {
+                    if let Some(alias) = tracker.borrow_mut().read(row) {
+                        return Poll::Ready(Some(alias));
                     }
                 }
-                Ok(Err(error)) => {
-                    tracker.read_failed(error);
-                    self.done = true;
+                Poll::Ready(Some(Err(error))) => {
+                    tracker.borrow_mut().read_failed(error);
+                    rows = None;
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    tracker.input_ended();
-                    self.done = true;
+                Poll::Ready(None) => {
+                    tracker.borrow_mut().input_ended();
+                    rows = None;
                 }
             }
         }
-        None
-    }
+        Poll::Ready(None)
+    })
 }

@@ -1,18 +1,19 @@
-//! Ctrl-C (SIGINT) and SIGTERM: the first asks the import to stop reading and finish what is
-//! in flight; the second ends the process at once.
+//! Ctrl-C (SIGINT) and SIGTERM: the first stops the import promptly (nothing more is sent,
+//! retries are not waited for, the requests in flight are answered within their timeout,
+//! the checkpoint is written); the second ends the process at once.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use alias_core::Stopper;
 
-use crate::exit;
+use crate::{console, exit};
 
-/// Watches for SIGINT and SIGTERM on a thread of its own, setting `stop` on the first.
+/// Watches for SIGINT and SIGTERM on a thread of its own, stopping the delivery with
+/// `stopper` on the first.
 ///
 /// A second signal exits with [`exit::FAILURES`] without waiting: the last checkpoint
-/// written stays valid, so the import can still be resumed from it. If the watcher cannot
-/// start, the signals keep their default effect (ending the process), which the
-/// checkpoint also survives.
-pub(crate) fn watch(stop: Arc<AtomicBool>) {
+/// written (if `checkpointed`) stays valid, so the import can still be resumed from it. If
+/// the watcher cannot start, the signals keep their default effect (ending the process),
+/// which the checkpoint also survives.
+pub(crate) fn watch(stopper: Stopper, checkpointed: bool) {
     let started = std::thread::Builder::new()
         .name("import-signals".to_owned())
         .spawn(move || {
@@ -35,9 +36,20 @@ pub(crate) fn watch(stop: Arc<AtomicBool>) {
                     }
                 };
                 signal.next().await;
-                stop.store(true, Ordering::SeqCst);
+                console::message(if checkpointed {
+                    "stopping: waiting for the requests in flight (at most the request timeout), \
+                     then writing the checkpoint; press Ctrl-C again to stop at once"
+                } else {
+                    "stopping: waiting for the requests in flight (at most the request timeout); \
+                     press Ctrl-C again to stop at once"
+                });
+                stopper.stop();
                 signal.next().await;
-                eprintln!("stopped at once; the last checkpoint written is still valid");
+                console::message(if checkpointed {
+                    "stopped at once; the last checkpoint written is still valid"
+                } else {
+                    "stopped at once"
+                });
                 std::process::exit(i32::from(exit::FAILURES));
             });
         });

@@ -9,11 +9,11 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use alias_core::{AliasOutcome, CreateAlias, DeliveryError, ReportEntry, Tally, Undelivered};
+use alias_core::{
+    AliasOutcome, CreateAlias, DeliveryError, Rejection, ReportEntry, Stopper, Tally, Undelivered,
+};
 
 use super::checkpoint::{Checkpoint, Location};
 use super::failures::Failures;
@@ -74,7 +74,7 @@ pub(crate) struct Tracker {
     checkpoint: Option<(Location, Checkpoint)>,
     checkpointed: Instant,
     progress: Progress,
-    stop: Arc<AtomicBool>,
+    stopper: Stopper,
     input_ended: bool,
     /// What stopped the run early, if anything: [`Ending::Failed`] or [`Ending::Refused`].
     halted: Option<Ending>,
@@ -84,7 +84,9 @@ pub(crate) struct Tracker {
     /// the failures file or the checkpoint failed), or the input is not the one it
     /// describes.
     keep_checkpoint: bool,
-    announced_stop: bool,
+    /// A refusal of the whole project (Simplified ID Merge refusing `$create_alias`,
+    /// refused credentials), and how many rows it kept from being sent.
+    refusal: Option<(Rejection, u64)>,
 }
 
 /// What a run did, for the final report.
@@ -102,6 +104,9 @@ pub(crate) struct Summary {
     pub(crate) resume_line: u64,
     /// Rows settled in this run.
     pub(crate) rows: u64,
+    /// The refusal of the whole project that stopped the sending, and the rows it kept
+    /// from being sent.
+    pub(crate) refusal: Option<(Rejection, u64)>,
 }
 
 impl Tracker {
@@ -111,7 +116,7 @@ impl Tracker {
         checkpoint: Option<Location>,
         failures: Option<Failures>,
         progress: Progress,
-        stop: Arc<AtomicBool>,
+        stopper: Stopper,
         dry_run: bool,
     ) -> Self {
         Self {
@@ -125,12 +130,12 @@ impl Tracker {
             checkpoint: checkpoint.map(|location| (location, start.clone())),
             checkpointed: Instant::now(),
             progress,
-            stop,
+            stopper,
             input_ended: false,
             halted: None,
             stopped_short: false,
             keep_checkpoint: false,
-            announced_stop: false,
+            refusal: None,
         }
     }
 
@@ -195,8 +200,26 @@ impl Tracker {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
         }
-        if let Some(reason) = outcome::reason(&entry.outcome) {
-            self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
+        match project_refusal(&entry.outcome) {
+            // One message at the end says it for every row: the rows go to the failures
+            // file, if there is one, but not one by one to the screen.
+            Some(refusal) => {
+                let (_, rows) = self.refusal.get_or_insert_with(|| (refusal.clone(), 0));
+                *rows += 1;
+                if self.failures.is_some() {
+                    self.record_failure(
+                        row.line,
+                        &row.source,
+                        Some(&entry.alias),
+                        &reason_of(&entry),
+                    );
+                }
+            }
+            None => {
+                if let Some(reason) = outcome::reason(&entry.outcome) {
+                    self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
+                }
+            }
         }
         self.settle_invalid();
     }
@@ -270,19 +293,6 @@ impl Tracker {
                 self.halt(Ending::Refused(message), true);
             }
         }
-    }
-
-    /// Whether the run should stop reading, announcing it the first time.
-    pub(crate) fn should_stop(&mut self) -> bool {
-        let stop = self.stop.load(Ordering::SeqCst);
-        if stop && !self.announced_stop && self.halted.is_none() {
-            self.announced_stop = true;
-            self.progress.println(
-                "stopping: finishing the batches in flight, then writing the checkpoint; press \
-                 Ctrl-C again to stop at once",
-            );
-        }
-        stop
     }
 
     fn resume_hint(&self) -> &'static str {
@@ -409,7 +419,7 @@ impl Tracker {
     fn halt(&mut self, ending: Ending, keep_checkpoint: bool) {
         self.halted.get_or_insert(ending);
         self.keep_checkpoint |= keep_checkpoint;
-        self.stop.store(true, Ordering::SeqCst);
+        self.stopper.stop();
     }
 
     /// Ends the run: the last checkpoint, the final progress, and what it did.
@@ -417,7 +427,7 @@ impl Tracker {
         let complete = self.input_ended
             && self.unsettled.is_empty()
             && self.halted.is_none()
-            && !self.stop.load(Ordering::SeqCst);
+            && !self.stopper.is_stopped();
         self.write_checkpoint(complete);
         self.progress
             .finish(&self.tally, self.rows, self.done_bytes);
@@ -434,8 +444,27 @@ impl Tracker {
             failures: self.failures.map(|f| f.path().to_owned()),
             resume_line,
             rows: self.rows,
+            refusal: self.refusal,
         }
     }
+}
+
+/// The refusal of the whole project an outcome stands for, if it does: the rejection
+/// itself, or an alias not sent because of it.
+fn project_refusal(outcome: &AliasOutcome) -> Option<&Rejection> {
+    match outcome {
+        AliasOutcome::Rejected(rejection) if rejection.is_project_level() => Some(rejection),
+        AliasOutcome::Undelivered(Undelivered {
+            last_error: DeliveryError::Refused(rejection),
+            ..
+        }) => Some(rejection),
+        _ => None,
+    }
+}
+
+/// The failures file's reason for an entry.
+fn reason_of(entry: &ReportEntry) -> String {
+    outcome::reason(&entry.outcome).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -464,8 +493,8 @@ mod tests {
     fn tracker() -> Tracker {
         let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
         let progress = Progress::new(None, Duration::from_secs(3600));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tracker = Tracker::new(&start, None, None, progress, stop, false);
+        let (stopper, _) = alias_core::stop_signal();
+        let mut tracker = Tracker::new(&start, None, None, progress, stopper, false);
         tracker.read_to = mark(1);
         tracker
     }

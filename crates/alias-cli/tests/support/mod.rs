@@ -41,13 +41,23 @@ pub(crate) fn mixpanel_alias(subcommand: &str, server: &Server) -> Command {
 
 /// [`mixpanel_alias`] as a standard command, for tests that spawn it and watch it run.
 pub(crate) fn spawnable(subcommand: &str, server: &Server) -> std::process::Command {
+    spawnable_retrying(subcommand, server, Duration::from_millis(1))
+}
+
+/// [`spawnable`], with the first retry after `first_retry` (the documented policy scaled).
+pub(crate) fn spawnable_retrying(
+    subcommand: &str,
+    server: &Server,
+    first_retry: Duration,
+) -> std::process::Command {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mixpanel-alias"));
     for variable in ENVIRONMENT {
         command.env_remove(variable);
     }
     command
         .arg(subcommand)
-        .args(["--api-host", server.url(), "--retry-initial-ms", "1"])
+        .args(["--api-host", server.url(), "--retry-initial-ms"])
+        .arg(first_retry.as_millis().to_string())
         .env("MIXPANEL_TOKEN", DEFAULT_TOKEN);
     command
 }

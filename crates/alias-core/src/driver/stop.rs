@@ -42,6 +42,11 @@ pub fn stop_signal() -> (Stopper, StopSignal) {
 }
 
 impl Stopper {
+    /// Whether the stop was asked for.
+    pub fn is_stopped(&self) -> bool {
+        self.0.stopped.load(Ordering::SeqCst)
+    }
+
     /// Asks to stop. Calling it again does nothing more.
     pub fn stop(&self) {
         self.0.stopped.store(true, Ordering::SeqCst);

@@ -127,21 +127,7 @@ impl Event {
     /// Mixpanel takes seconds or milliseconds; a value below 10^11 is read as seconds, since
     /// as milliseconds it would fall in 1973 and as seconds it reaches the year 5138.
     pub fn time_millis(&self) -> Option<u64> {
-        let seconds_or_millis = match self.properties.get("time")? {
-            Value::Number(n) => n.as_f64()?,
-            Value::String(s) => s.trim().parse::<f64>().ok()?,
-            _ => return None,
-        };
-        if !seconds_or_millis.is_finite() || seconds_or_millis < 0.0 {
-            return None;
-        }
-        let millis = if seconds_or_millis < 1e11 {
-            seconds_or_millis * 1000.0
-        } else {
-            seconds_or_millis
-        };
-        // Float-to-integer `as` saturates, so no input can overflow.
-        Some(millis.round() as u64)
+        crate::wire::time::event_time_millis(self.properties.get("time")?)
     }
 }
 

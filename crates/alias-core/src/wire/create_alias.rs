@@ -93,13 +93,8 @@ impl CreateAlias {
         value: impl Serialize,
     ) -> Result<Self, ValidationError> {
         let name = name.into();
+        Self::check_property_name(&name)?;
         let field = Field::Property(name.clone());
-        if RESERVED_PROPERTIES.contains(&name.as_str()) {
-            return Err(ValidationError::new(field, Problem::Reserved));
-        }
-        if name.is_empty() {
-            return Err(ValidationError::new(field, Problem::Empty));
-        }
         let value = serde_json::to_value(value)
             .map_err(|e| ValidationError::new(field.clone(), Problem::NotJson(e.to_string())))?;
         self.properties.insert(name, value);
@@ -114,6 +109,27 @@ impl CreateAlias {
             ));
         }
         Ok(self)
+    }
+
+    /// Whether `name` can be an extra property: not empty, and not one the client writes
+    /// itself (`token`, `distinct_id`, `alias`, `time`, `$insert_id`, `$device_id`,
+    /// `$user_id`).
+    ///
+    /// ```
+    /// use alias_core::CreateAlias;
+    ///
+    /// assert!(CreateAlias::check_property_name("plan").is_ok());
+    /// assert!(CreateAlias::check_property_name("token").is_err());
+    /// ```
+    pub fn check_property_name(name: &str) -> Result<(), ValidationError> {
+        let field = || Field::Property(name.to_owned());
+        if RESERVED_PROPERTIES.contains(&name) {
+            return Err(ValidationError::new(field(), Problem::Reserved));
+        }
+        if name.is_empty() {
+            return Err(ValidationError::new(field(), Problem::Empty));
+        }
+        Ok(())
     }
 
     /// Sets the event time. Without one, the time is fixed when the alias is first encoded.

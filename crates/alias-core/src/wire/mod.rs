@@ -12,3 +12,4 @@ pub(crate) mod id;
 pub(crate) mod link;
 pub(crate) mod parse;
 pub(crate) mod secret;
+pub(crate) mod time;

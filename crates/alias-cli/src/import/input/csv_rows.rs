@@ -8,9 +8,7 @@ use serde_json::{Map, Value};
 
 use super::super::failure_columns;
 use super::tape::{self, Tape};
-use super::{
-    KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event,
-};
+use super::{KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of};
 use crate::exit::UsageError;
 
 /// The CSV header: the column names and where the known ones are.
@@ -71,11 +69,8 @@ impl Header {
                 if KNOWN_FIELDS.contains(&name.as_str()) {
                     continue;
                 }
-                // Asks the core whether this name can be a property, rather than keeping a
-                // second list of reserved names here.
-                let probe = CreateAlias::from_ids("probe-distinct-id", "probe-alias")
-                    .and_then(|link| link.with_property(name.as_str(), ""));
-                if let Err(refused) = probe {
+                // The core says which names can be properties; no second list here.
+                if let Err(refused) = CreateAlias::check_property_name(name) {
                     return Err(UsageError::new(format!(
                         "--extra-columns: column {name:?} of {input} cannot be an event property \
                          ({}); rename or remove the column, or drop --extra-columns",
@@ -210,7 +205,7 @@ impl<R: Read> CsvRows<R> {
             } else {
                 self.header
                     .properties(&record)
-                    .and_then(|properties| alias_of(&event(properties), options))
+                    .and_then(|properties| alias_of(&properties, options))
             };
             return Ok(Some(Row {
                 line,

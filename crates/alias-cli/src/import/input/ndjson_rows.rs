@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::failure_columns;
 use super::tape::{self, Tape};
-use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of, event};
+use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of};
 
 /// How much of the input is read at once.
 const READ_BYTES: usize = 64 * 1024;
@@ -111,9 +111,9 @@ fn parse(text: &[u8], options: &RowOptions) -> (Source, Result<CreateAlias, Stri
     };
     match serde_json::from_slice::<Value>(text) {
         Ok(Value::Object(properties)) => {
-            let event = event(failure_columns::own_fields(properties));
-            let alias = alias_of(&event, options);
-            (Source::Json(event.properties), alias)
+            let fields = failure_columns::own_fields(properties);
+            let alias = alias_of(&fields, options);
+            (Source::Json(fields), alias)
         }
         Ok(_) => unreadable("is not a JSON object".to_owned()),
         Err(error) => unreadable(format!("is not JSON: {error}")),
