@@ -8,7 +8,10 @@
 //!
 //! The pieces:
 //! - [`CreateAlias`], [`DistinctId`], [`Alias`]: validated input. Bad input is a
-//!   [`ValidationError`] naming the field, before anything is encoded.
+//!   [`ValidationError`] naming the field, before anything is encoded. Every validated
+//!   text type ([`DistinctId`], [`Alias`], [`InsertId`], [`EventName`], [`Token`],
+//!   [`Secret`]) is made by its `new`, by `str::parse` or by `try_from` a `&str` or a
+//!   `String`, all with the same checks.
 //! - [`Config`]: region or host, endpoint (`/track` or `/import` with [`Credentials`]),
 //!   wire options, batch limits, [`RetryPolicy`].
 //! - [`Config::encode`]: aliases into requests within Mixpanel's limits.
