@@ -50,6 +50,7 @@ mod error;
 pub mod fuzz;
 #[cfg(feature = "server")]
 pub mod server;
+mod snippet;
 mod wire;
 
 pub use delivery::batch::Batch;
