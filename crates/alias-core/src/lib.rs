@@ -24,6 +24,7 @@
 //!
 //! ```
 //! use std::time::SystemTime;
+//! use alias_core::http;
 //! use alias_core::{Config, CreateAlias, Region, Token, Verdict, parse_response};
 //!
 //! let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
@@ -86,3 +87,8 @@ pub use wire::parse::{
 pub use wire::secret::{Secret, Token};
 
 pub use http;
+
+/// The README's examples, run as doc tests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
