@@ -1,4 +1,5 @@
-//! The one way `create` and `import` write to standard output and standard error.
+//! The one way `create`, `import` and `completions` write to standard output and standard
+//! error.
 //!
 //! `println!` and `eprintln!` panic when a write fails (exit 101): a reader that went away
 //! (`| head -1`) or a full disk (`> /dev/full`) would then end an import halfway, with rows
@@ -9,7 +10,9 @@
 //!   in case stderr still takes it.
 //!
 //! Neither changes the exit code: it says what became of the aliases, which the lost line
-//! only repeated.
+//! only repeated. A completion script is the exception: it is written whole and unescaped
+//! ([`verbatim`]), and `completions` exits 1 when it cannot be, since the script is all it
+//! produces.
 //!
 //! Lines quote text from outside (ids, fields, file names, a server's answer), so every
 //! line is shown with its control characters escaped ([`escape_controls`]).
@@ -27,6 +30,15 @@ pub(crate) fn result(line: &str) {
             "cannot write the result to standard output ({error}); it was: {line}"
         ));
     }
+}
+
+/// Writes `output` to standard output byte for byte, for output that is ours alone and is
+/// read whole by a program, such as a completion script: it holds no text from outside to
+/// escape, and its line ends are part of it. A failed write is the caller's to report.
+pub(crate) fn verbatim(output: &[u8]) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(output)?;
+    stdout.flush()
 }
 
 /// Writes `line` to standard error, or nothing if standard error is closed or full.

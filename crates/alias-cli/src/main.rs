@@ -7,6 +7,7 @@
 // `console` instead.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod completions;
 mod console;
 mod create;
 mod dry_run;
@@ -20,7 +21,7 @@ mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -40,6 +41,8 @@ enum Command {
     /// Serve a reference Mixpanel ingestion server (/track, /import, /_inspect) until
     /// SIGINT or SIGTERM.
     Serve(serve::Args),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(completions::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,13 +53,12 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(&args).unwrap_or_else(|error| error.report()),
         Command::Import(args) => import::run(&args).unwrap_or_else(|error| error.report()),
         Command::Serve(args) => serve::run(args),
+        Command::Completions(args) => completions::run(&args, Cli::command()),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
     #[test]

@@ -187,9 +187,9 @@ pub(crate) struct CommonArgs {
 /// `--body`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BodyArg {
-    /// data=<JSON>, form-urlencoded.
+    /// `data=<JSON>`, form-urlencoded.
     FormJson,
-    /// data=<base64 of JSON>, form-urlencoded.
+    /// `data=<base64 of JSON>`, form-urlencoded.
     FormBase64,
     /// A JSON array, application/json.
     JsonArray,

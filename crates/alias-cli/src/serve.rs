@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use alias_core::Secret;
+use alias_core::{Secret, Token};
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_TOKEN, FaultSpec, IdentitySystem, Server,
     ServiceAccount,
@@ -53,7 +53,7 @@ pub(crate) struct Args {
 
     /// Project token that /track events must carry and /import accepts as Basic user.
     #[arg(long, default_value = DEFAULT_TOKEN)]
-    token: String,
+    token: Token,
 
     /// Project secret /import accepts as Basic user (deprecated by Mixpanel).
     #[arg(long, value_name = "SECRET", default_value = DEFAULT_PROJECT_SECRET, value_parser = secret)]
@@ -133,7 +133,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         .seed(args.seed)
         .max_body_bytes(args.max_body_bytes)
         .slow_delay(Duration::from_millis(args.slow_ms))
-        .token(args.token)
+        .token(args.token.expose())
         .project_secret(args.project_secret)
         .service_accounts([ServiceAccount::new(user, account_secret, args.project_id)])
         .clock_skew_secs(args.clock_skew_secs)

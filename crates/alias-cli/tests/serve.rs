@@ -256,6 +256,17 @@ fn bad_options_are_usage_errors() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
+
+    // No event could carry a blank token, and no client could be configured with one.
+    let output = Command::cargo_bin("mixpanel-alias")
+        .unwrap()
+        .args(["serve", "--token", " "])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--token"), "{stderr}");
+    assert!(stderr.contains("must not be empty"), "{stderr}");
 }
 
 #[test]

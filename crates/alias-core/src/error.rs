@@ -4,6 +4,8 @@ use std::fmt;
 
 use http::StatusCode;
 
+use crate::snippet::snippet;
+
 /// The input a [`ValidationError`] is about, named as Mixpanel names it on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Field {
@@ -164,13 +166,22 @@ pub enum ConfigError {
 pub struct ParseError {
     /// The HTTP status of the answer.
     pub status: StatusCode,
-    /// The start of the body, lossily decoded, at most [`ParseError::SNIPPET_CHARS`] characters.
+    /// What the body says, on one line with its control characters escaped: the start of
+    /// a JSON body, at most [`ParseError::SNIPPET_CHARS`] characters; of anything else
+    /// (an HTML error page, plain text) its title, first heading or first words, at most
+    /// [`ParseError::PAGE_EXCERPT_CHARS`] characters.
     pub snippet: String,
 }
 
 impl ParseError {
-    /// How much of an unexpected body an error keeps.
+    /// The most characters an error keeps of a body, and of a JSON body in particular,
+    /// whose keys and values are the information.
     pub const SNIPPET_CHARS: usize = 200;
+
+    /// The most characters an error keeps of a body that is not JSON: a proxy's error
+    /// page is mostly markup around one line, its title (`503 Service Unavailable`),
+    /// which is all a log line or an error message needs.
+    pub const PAGE_EXCERPT_CHARS: usize = 80;
 
     pub(crate) fn new(status: StatusCode, body: &[u8]) -> Self {
         Self {
@@ -178,21 +189,6 @@ impl ParseError {
             snippet: snippet(body),
         }
     }
-}
-
-/// The start of a body as text, bounded, with runs of white space folded to one space so
-/// that an HTML page fits on one log line, and control characters escaped.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let head = &body[..body.len().min(ParseError::SNIPPET_CHARS * 4)];
-    let folded: String = String::from_utf8_lossy(head)
-        .split_whitespace()
-        .flat_map(|word| [" ", word])
-        .skip(1)
-        .collect();
-    escape_controls(&folded)
-        .chars()
-        .take(ParseError::SNIPPET_CHARS)
-        .collect()
 }
 
 /// `text` with every character that a terminal would act on rather than show written as

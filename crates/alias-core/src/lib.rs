@@ -8,7 +8,10 @@
 //!
 //! The pieces:
 //! - [`CreateAlias`], [`DistinctId`], [`Alias`]: validated input. Bad input is a
-//!   [`ValidationError`] naming the field, before anything is encoded.
+//!   [`ValidationError`] naming the field, before anything is encoded. Every validated
+//!   text type ([`DistinctId`], [`Alias`], [`InsertId`], [`EventName`], [`Token`],
+//!   [`Secret`]) is made by its `new`, by `str::parse` or by `try_from` a `&str` or a
+//!   `String`, all with the same checks.
 //! - [`Config`]: region or host, endpoint (`/track` or `/import` with [`Credentials`]),
 //!   wire options, batch limits, [`RetryPolicy`].
 //! - [`Config::encode`]: aliases into requests within Mixpanel's limits.
@@ -21,6 +24,7 @@
 //!
 //! ```
 //! use std::time::SystemTime;
+//! use alias_core::http;
 //! use alias_core::{Config, CreateAlias, Region, Token, Verdict, parse_response};
 //!
 //! let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
@@ -47,6 +51,7 @@ mod error;
 pub mod fuzz;
 #[cfg(feature = "server")]
 pub mod server;
+mod snippet;
 mod wire;
 
 pub use delivery::batch::Batch;
@@ -83,3 +88,8 @@ pub use wire::secret::{Secret, Token};
 pub use wire::time::event_time;
 
 pub use http;
+
+/// The README's examples, run as doc tests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

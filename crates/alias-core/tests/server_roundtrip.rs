@@ -362,12 +362,12 @@ fn expected_verdict(answer: &Answer) -> Verdict {
             retry_after: None,
             message: TEMPORARY_FAILURE.into(),
         },
-        // The page, with its white space folded as error snippets keep it.
+        // The page's title, which is all an error keeps of a page.
         Answer::ProxyError { status } => Verdict::Retry {
             status: *status,
             retry_after: None,
             message: format!(
-                "<html> <head><title>{0} {1}</title></head> <body> <center><h1>{0} {1}</h1></center> </body> </html>",
+                "{} {}",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or("Error")
             ),

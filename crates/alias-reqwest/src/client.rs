@@ -17,19 +17,18 @@ use crate::transport::send_async;
 /// Cheap to clone: clones share the HTTP client. Several batches are in flight at once, up
 /// to [`Config::concurrency`](alias_core::Config::concurrency).
 ///
-/// ```no_run
-/// use alias_reqwest::{Alias, Client, Config, DistinctId, RetryPolicy, Token};
+/// Over a reqwest client of your own (its pool, proxy and TLS settings), built to follow
+/// no redirect as the clients this crate builds do; the request timeout and the answer cap
+/// of [`TransportLimits`] still bound each request:
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// // One alias from a request handler: a few seconds of retries at most.
-/// let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
-///     .retry_policy(RetryPolicy::single_call())
-///     .build();
-/// let client = Client::new(config)?;
-/// client
-///     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
-///     .await?;
-/// # Ok(()) }
+/// ```
+/// use alias_reqwest::{Client, Config, Token};
+///
+/// let http = reqwest::Client::builder()
+///     .redirect(reqwest::redirect::Policy::none())
+///     .build()?;
+/// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub type Client = AliasClient<ReqwestClient, TokioTimer>;
 

@@ -13,19 +13,30 @@
 //! - `create_alias(distinct_id, alias) -> Result<(), AliasError>`: one alias, one call.
 //!
 //! ```no_run
-//! use alias_reqwest::Client;
-//! use alias_reqwest::alias_core::{Alias, Config, DistinctId, Region, Token};
+//! use alias_reqwest::{Alias, Client, Config, DistinctId, Region, RetryPolicy, Token};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
 //!     .region(Region::Eu)
+//!     // A few seconds at most: the default policy retries an unreachable host for minutes.
+//!     .retry_policy(RetryPolicy::single_call())
 //!     .build();
 //! let client = Client::new(config)?;
 //! client
 //!     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
 //!     .await?;
+//! // Here: accepted for ingestion, which is not yet a merge (see below).
 //! # Ok(()) }
 //! ```
+//!
+//! # What `Ok(())` means
+//!
+//! Accepted for ingestion, not linked: Mixpanel answers before it merges identities, so a
+//! merge it then refuses (`errAliasAlreadyExists`, `errManyIDs`) shows later as
+//! `$failure_reason` on the stored event, and on `/track` an event with an unknown token
+//! is answered with success too. An `Err` ([`AliasError`]) says why not: rejected with
+//! Mixpanel's field and message, invalid before sending, or undelivered with the last
+//! error once the [`RetryPolicy`] gave up.
 //!
 //! # Transport limits
 //!
@@ -74,3 +85,8 @@ pub enum Error {
     #[error("cannot run the thread that builds the blocking client")]
     Thread(#[source] std::io::Error),
 }
+
+/// The README's examples, run as doc tests so that they keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

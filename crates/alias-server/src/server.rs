@@ -1,14 +1,14 @@
 //! The builder, the running server's handle, and the accept loop on its own thread.
 
 use std::fmt;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener as StdListener};
 use std::pin::pin;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use alias_core::Secret;
 use alias_core::server::Event;
+use alias_core::{ApiHost, Config, ConfigBuilder, RetryPolicy, Secret, Token, ValidationError};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -45,6 +45,10 @@ pub enum StartError {
     /// The server's thread or runtime cannot be created.
     #[error("cannot start the server's runtime: {0}")]
     Runtime(String),
+    /// The project token is empty or blank: no event could carry it, and no client could
+    /// be configured with it.
+    #[error("cannot serve a project with this token: {0}")]
+    Token(ValidationError),
 }
 
 /// Configures and starts a [`Server`]. Every setting has a default, so
@@ -198,6 +202,7 @@ impl ServerBuilder {
     /// Binds the address and starts serving on a thread of its own, with its own tokio
     /// runtime, so that clients of any runtime (or none) can use it.
     pub fn start(self) -> Result<Server, StartError> {
+        let token = Token::new(self.settings.project.token.as_str()).map_err(StartError::Token)?;
         let bind_error = |e: std::io::Error| StartError::Bind {
             addr: self.addr,
             message: e.to_string(),
@@ -230,6 +235,7 @@ impl ServerBuilder {
         Ok(Server {
             url: format!("http://{addr}"),
             addr,
+            token,
             shared,
             stop,
             thread: Some(thread),
@@ -244,6 +250,8 @@ impl ServerBuilder {
 pub struct Server {
     url: String,
     addr: SocketAddr,
+    /// The project token, kept as a client sends it, for [`Server::config`].
+    token: Token,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
@@ -268,6 +276,56 @@ impl Server {
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A client configuration for this server's project: the server's address as the
+    /// API host, its token, and [`RetryPolicy::fast`], so that a fault costs milliseconds
+    /// of backoff instead of seconds. Every other setting is [`Config::new`]'s default
+    /// (`/track`, strict, idempotent); [`config_builder`](Self::config_builder) changes
+    /// them.
+    ///
+    /// ```
+    /// use alias_server::{DEFAULT_TOKEN, Server};
+    ///
+    /// let server = Server::start()?;
+    /// let config = server.config();
+    /// assert_eq!(config.api_host().to_string(), server.url());
+    /// assert_eq!(config.token().expose(), DEFAULT_TOKEN);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn config(&self) -> Config {
+        self.config_builder().build()
+    }
+
+    /// [`config`](Self::config) as a builder, to change what a test is about: `/import`
+    /// with credentials this server takes, an association link for a server on
+    /// [`IdentitySystem::Simplified`], a batch size, ...
+    ///
+    /// ```
+    /// use alias_core::{Credentials, Endpoint};
+    /// use alias_server::Server;
+    ///
+    /// let server = Server::start()?;
+    /// let import = server
+    ///     .config_builder()
+    ///     .endpoint(Endpoint::Import(Credentials::ProjectToken))
+    ///     .build();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn config_builder(&self) -> ConfigBuilder {
+        Config::builder(self.token.clone())
+            .api_host(self.api_host())
+            .retry_policy(RetryPolicy::fast())
+    }
+
+    /// The server's base URL as a client on this machine reaches it.
+    fn api_host(&self) -> ApiHost {
+        let url = format!("http://{}", reachable(self.addr));
+        // Plain http wherever it listens: the server is this machine's own, and the only
+        // credentials a client sends it are the test project's. A bound address has a
+        // host and a port from 1 up, so the URL always parses.
+        ApiHost::insecure_http(&url)
+            .unwrap_or_else(|error| unreachable!("the server's own URL {url}: {error}"))
     }
 
     /// The counters, as `GET /_inspect/stats` shows them.
@@ -337,6 +395,18 @@ impl Drop for Server {
     }
 }
 
+/// Where a client on this machine reaches a server listening on `addr`: that address, or
+/// loopback for one that listens on every interface (`0.0.0.0`, `::`), which is no
+/// address to connect to.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
@@ -394,5 +464,19 @@ async fn accept_loop(
     let drain = async { while connections.join_next().await.is_some() {} };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
         tracing::debug!("connections still open at shutdown were closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_on_every_interface_is_reached_on_loopback() {
+        let reached = |addr: &str| reachable(addr.parse().unwrap()).to_string();
+        assert_eq!(reached("0.0.0.0:8080"), "127.0.0.1:8080");
+        assert_eq!(reached("[::]:8080"), "[::1]:8080");
+        assert_eq!(reached("127.0.0.2:8080"), "127.0.0.2:8080");
+        assert_eq!(reached("[::1]:8080"), "[::1]:8080");
     }
 }

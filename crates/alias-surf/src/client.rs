@@ -24,19 +24,14 @@ use crate::transport::exchange;
 /// exchange timed out to the next request, which would then read the late answer as its
 /// own.
 ///
-/// ```no_run
-/// use alias_surf::{Alias, Client, Config, DistinctId, RetryPolicy, Token};
+/// Over a surf client of your own, without keep-alive and without middleware:
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// // One alias from a request handler: a few seconds of retries at most.
-/// let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
-///     .retry_policy(RetryPolicy::single_call())
-///     .build();
-/// let client = Client::new(config)?;
-/// client
-///     .create_alias(DistinctId::new("anon-123")?, Alias::new("user@example.com")?)
-///     .await?;
-/// # Ok(()) }
+/// ```
+/// use alias_surf::{Client, Config, Token};
+///
+/// let http: surf::Client = surf::Config::new().set_http_keep_alive(false).try_into()?;
+/// let client = Client::with_http_client(Config::new(Token::new("YOUR_PROJECT_TOKEN")?), http);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub type Client = AliasClient<SurfClient, FuturesTimer>;
 

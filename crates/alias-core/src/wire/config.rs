@@ -391,6 +391,20 @@ impl ConfigBuilder {
 ///
 /// The defaults follow Mixpanel's guidance: "starting with a backoff of 2s and doubling
 /// backoff until 60s, with 1-5s of jitter"; a `Retry-After` from the server wins, capped.
+///
+/// Each field has a setter of the same name, so a policy reads as the change it makes to
+/// one of the presets ([`Default`], [`RetryPolicy::single_call`], [`RetryPolicy::fast`]):
+///
+/// ```
+/// use std::time::Duration;
+/// use alias_core::RetryPolicy;
+///
+/// let patient = RetryPolicy::default()
+///     .max_attempts(3)
+///     .max_elapsed(Duration::from_secs(10));
+/// assert_eq!(patient.max_attempts, 3);
+/// assert_eq!(patient.initial_backoff, RetryPolicy::default().initial_backoff);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// The first backoff. Default 2 s.
@@ -456,6 +470,48 @@ impl RetryPolicy {
             max_elapsed: Duration::from_secs(60),
         }
     }
+
+    /// Sets [`RetryPolicy::initial_backoff`].
+    pub fn initial_backoff(mut self, backoff: Duration) -> Self {
+        self.initial_backoff = backoff;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_backoff`].
+    pub fn max_backoff(mut self, backoff: Duration) -> Self {
+        self.max_backoff = backoff;
+        self
+    }
+
+    /// Sets [`RetryPolicy::min_jitter`].
+    pub fn min_jitter(mut self, jitter: Duration) -> Self {
+        self.min_jitter = jitter;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_jitter`].
+    pub fn max_jitter(mut self, jitter: Duration) -> Self {
+        self.max_jitter = jitter;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_retry_after`].
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.max_retry_after = wait;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_attempts`].
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_elapsed`].
+    pub fn max_elapsed(mut self, elapsed: Duration) -> Self {
+        self.max_elapsed = elapsed;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -493,5 +549,37 @@ mod tests {
         let again = config.clone().into_builder().concurrency(3).build();
         assert_eq!(again.concurrency(), 3);
         assert_eq!(again.track_body(), TrackBody::JsonArray);
+    }
+
+    #[test]
+    fn each_retry_setter_changes_its_own_field_only() {
+        let second = Duration::from_secs(1);
+        let policy = RetryPolicy::fast()
+            .initial_backoff(second)
+            .max_backoff(2 * second)
+            .min_jitter(3 * second)
+            .max_jitter(4 * second)
+            .max_retry_after(5 * second)
+            .max_attempts(6)
+            .max_elapsed(7 * second);
+        assert_eq!(
+            policy,
+            RetryPolicy {
+                initial_backoff: second,
+                max_backoff: 2 * second,
+                min_jitter: 3 * second,
+                max_jitter: 4 * second,
+                max_retry_after: 5 * second,
+                max_attempts: 6,
+                max_elapsed: 7 * second,
+            }
+        );
+        assert_eq!(
+            RetryPolicy::default().max_attempts(3),
+            RetryPolicy {
+                max_attempts: 3,
+                ..RetryPolicy::default()
+            }
+        );
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod create_alias;
 pub(crate) mod credentials;
 pub(crate) mod encode;
 pub(crate) mod event_bytes;
+mod from_text;
 pub(crate) mod host;
 pub(crate) mod id;
 pub(crate) mod link;

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Response, StatusCode, header};
 use serde::Deserialize;
 
-use crate::error::{ParseError, escape_controls, snippet};
+use crate::error::{ParseError, escape_controls};
+use crate::snippet::snippet;
 
 /// The verbose error Mixpanel gives for a passing server-side fault: worth retrying.
 pub const TEMPORARY_FAILURE: &str = "a temporary failure occurred";
@@ -465,7 +466,7 @@ mod tests {
         let Ok(Verdict::Retry { message, .. }) = html else {
             panic!("not a retry");
         };
-        assert_eq!(message, "<h1>\\u{1b}[31mdown</h1>");
+        assert_eq!(message, "\\u{1b}[31mdown");
     }
 
     #[test]
@@ -484,10 +485,16 @@ mod tests {
             answer(413, "<html>too big</html>"),
             Ok(Verdict::TooLarge { .. })
         ));
-        assert!(matches!(
-            answer(503, "<html><body>503 Service Unavailable</body></html>"),
-            Ok(Verdict::Retry { .. })
-        ));
+        // A proxy's page is told by its title, not pasted whole into the message.
+        let page = "<html>\r\n<head><title>503 Service Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+        assert_eq!(
+            answer(503, page),
+            Ok(Verdict::Retry {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: None,
+                message: "503 Service Unavailable".into()
+            })
+        );
         assert!(matches!(answer(502, ""), Ok(Verdict::Retry { .. })));
         assert!(matches!(
             answer(400, "not json"),
@@ -524,13 +531,19 @@ mod tests {
 
     #[test]
     fn unknown_success_bodies_are_errors_with_a_bounded_snippet() {
-        let body = "x".repeat(10_000);
-        let err = answer(200, &body).unwrap_err();
+        let json = format!(r#"{{"status":"{}"}}"#, "x".repeat(10_000));
+        let err = answer(200, &json).unwrap_err();
         assert_eq!(err.status, StatusCode::OK);
         assert_eq!(err.snippet.len(), ParseError::SNIPPET_CHARS);
+        let text = answer(200, &"x".repeat(10_000)).unwrap_err();
+        assert_eq!(text.snippet.len(), ParseError::PAGE_EXCERPT_CHARS);
         assert!(answer(302, "").is_err());
         let html = answer(200, "<html>\n  <body>\n\t503  </body>\n</html>").unwrap_err();
-        assert_eq!(html.snippet, "<html> <body> 503 </body> </html>");
+        assert_eq!(html.snippet, "503");
+        assert_eq!(
+            html.to_string(),
+            r#"unexpected answer (HTTP 200 OK): "503""#
+        );
         assert!(answer(200, "").is_err());
         assert!(answer(200, r#"{"status":"maybe"}"#).is_err());
     }

@@ -5,6 +5,7 @@ mod answers;
 mod common;
 mod dedup;
 mod faults;
+mod fixture;
 mod hardening;
 mod hostile;
 mod identity;
