@@ -9,7 +9,7 @@ use alias_core::{
 };
 
 /// A library client under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Adapter {
     /// `alias_reqwest::Client` on tokio.
     ReqwestAsync,
@@ -22,6 +22,15 @@ pub enum Adapter {
 impl Adapter {
     /// Every library client.
     pub const ALL: [Self; 3] = [Self::ReqwestAsync, Self::ReqwestBlocking, Self::Surf];
+
+    /// The client's name in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReqwestAsync => "reqwest",
+            Self::ReqwestBlocking => "reqwest-blocking",
+            Self::Surf => "surf",
+        }
+    }
 
     /// A client of this adapter for `config`, under `limits`.
     ///

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
+use alias_core::Tally;
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_SERVICE_ACCOUNT_SECRET,
     DEFAULT_SERVICE_ACCOUNT_USER, DEFAULT_TOKEN,
@@ -112,39 +113,29 @@ pub fn send(
     let lines: Vec<String> = aliases.iter().map(ndjson_line).collect();
     std::fs::write(&input, lines.join("\n") + "\n")
         .map_err(|e| format!("cannot write the input: {e}"))?;
-    let output = Command::new(cli)
-        .arg("import")
-        .arg(&input)
-        .args([
-            "--format",
-            "ndjson",
-            "--extra-columns",
-            "--api-host",
-            server_url,
-        ])
+    let output = import_command(cli, &input, server_url)
+        .args(["--format", "ndjson", "--extra-columns"])
         .arg("--failures")
         .arg(&failures)
         .args(config_args(spec)?)
-        .env_remove("RUST_LOG")
         .output()
         .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = stdout.lines().last().unwrap_or_default();
-    let counts = parse_summary(summary).ok_or_else(|| {
+    let counts = summary(&stdout).ok_or_else(|| {
         format!(
             "no summary line (exit {:?}); stdout: {stdout}; stderr: {stderr}",
             output.status.code()
         )
     })?;
-    let expected_exit = if counts.values().sum::<u64>() == counts["accepted"] {
+    let expected_exit = if counts.accepted == counts.total() {
         0
     } else {
         1
     };
     if output.status.code() != Some(expected_exit) {
         return Err(format!(
-            "exit code {:?} with {summary:?}; stderr: {stderr}",
+            "exit code {:?} with {counts:?}; stderr: {stderr}",
             output.status.code()
         ));
     }
@@ -158,40 +149,66 @@ pub fn send(
             })
         })
         .collect();
-    for kind in [
-        OutcomeKind::Accepted,
-        OutcomeKind::Rejected,
-        OutcomeKind::Invalid,
-        OutcomeKind::Undelivered,
+    for (kind, count) in [
+        (OutcomeKind::Accepted, counts.accepted),
+        (OutcomeKind::Rejected, counts.rejected),
+        (OutcomeKind::Invalid, counts.invalid),
+        (OutcomeKind::Undelivered, counts.undelivered),
     ] {
         let in_file = observed.iter().filter(|o| o.kind == kind).count() as u64;
-        if counts[kind.name()] != in_file {
+        if count != in_file {
             return Err(format!(
-                "the summary says {}={} but the failures file implies {in_file}",
+                "the summary says {}={count} but the failures file implies {in_file}",
                 kind.name(),
-                counts[kind.name()]
             ));
         }
     }
     Ok(observed)
 }
 
-/// The counts of the import's summary line, `accepted=N rejected=N undelivered=N
-/// invalid=N` exactly, by name.
-pub fn parse_summary(line: &str) -> Option<HashMap<&'static str, u64>> {
-    let mut counts = HashMap::new();
-    let names = ["accepted", "rejected", "undelivered", "invalid"];
-    let mut words = line.split(' ');
-    for name in names {
-        let value = words
+/// The variables the binary reads; cleared so that the caller's shell cannot leak in.
+const ENVIRONMENT: [&str; 5] = [
+    "MIXPANEL_TOKEN",
+    "MIXPANEL_SERVICE_ACCOUNT_USER",
+    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+    "MIXPANEL_PROJECT_SECRET",
+    "RUST_LOG",
+];
+
+/// `cli import INPUT --api-host URL`, with no `MIXPANEL_*` or `RUST_LOG` from the caller's
+/// environment: every run of the binary as a client (conformance, soak, bench) starts
+/// here, and adds its flags.
+pub fn import_command(cli: &Path, input: &Path, server_url: &str) -> Command {
+    let mut command = Command::new(cli);
+    for variable in ENVIRONMENT {
+        command.env_remove(variable);
+    }
+    command
+        .arg("import")
+        .arg(input)
+        .args(["--api-host", server_url]);
+    command
+}
+
+/// The counts of an import's summary line, the last line of its standard output:
+/// `accepted=N rejected=N undelivered=N invalid=N`, exactly.
+pub fn summary(stdout: &str) -> Option<Tally> {
+    let mut words = stdout.lines().last()?.split(' ');
+    let mut count = |name: &str| -> Option<u64> {
+        words
             .next()?
             .strip_prefix(name)?
             .strip_prefix('=')?
             .parse()
-            .ok()?;
-        counts.insert(name, value);
-    }
-    words.next().is_none().then_some(counts)
+            .ok()
+    };
+    let tally = Tally {
+        accepted: count("accepted")?,
+        rejected: count("rejected")?,
+        undelivered: count("undelivered")?,
+        invalid: count("invalid")?,
+    };
+    words.next().is_none().then_some(tally)
 }
 
 /// The failures file's rows by input line: each carries `line` and a `reason` that starts
@@ -293,4 +310,34 @@ pub fn build_binary(release: bool) -> Result<std::path::PathBuf, String> {
         .filter(|message| message["target"]["name"] == "mixpanel-alias")
         .find_map(|message| message["executable"].as_str().map(std::path::PathBuf::from))
         .ok_or_else(|| "cargo did not name the mixpanel-alias executable".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_is_the_last_line_exactly() {
+        let tally =
+            summary("progress: 50%\naccepted=598000 rejected=1 undelivered=2000 invalid=3\n");
+        assert_eq!(
+            tally,
+            Some(Tally {
+                accepted: 598_000,
+                rejected: 1,
+                undelivered: 2000,
+                invalid: 3,
+            })
+        );
+        assert_eq!(summary("accepted=1 rejected=0 undelivered=0"), None);
+        assert_eq!(
+            summary("accepted=1 rejected=0 undelivered=0 invalid=0 more"),
+            None
+        );
+        assert_eq!(
+            summary("invalid=0 accepted=1 rejected=0 undelivered=0"),
+            None
+        );
+        assert_eq!(summary(""), None);
+    }
 }

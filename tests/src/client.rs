@@ -17,34 +17,28 @@ use alias_server::{
 use crate::adapter::Adapter;
 use crate::vector::{ClientSpec, RawAlias};
 
-/// A client under test.
+/// A client under test: a library client, or the `mixpanel-alias import` binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ClientKind {
-    /// `alias_reqwest::Client` on tokio.
-    ReqwestAsync,
-    /// `alias_reqwest::blocking::Client`.
-    ReqwestBlocking,
-    /// `alias_surf::Client` on async-std.
-    Surf,
+    /// A library client.
+    Library(Adapter),
     /// The `mixpanel-alias import` binary.
     Cli,
 }
 
 impl ClientKind {
-    /// Every client, in table order.
+    /// Every client, in table order: the library clients, then the binary.
     pub const ALL: [Self; 4] = [
-        Self::ReqwestAsync,
-        Self::ReqwestBlocking,
-        Self::Surf,
+        Self::Library(Adapter::ALL[0]),
+        Self::Library(Adapter::ALL[1]),
+        Self::Library(Adapter::ALL[2]),
         Self::Cli,
     ];
 
     /// The library adapter of this client; `None` for the CLI.
     pub fn adapter(self) -> Option<Adapter> {
         match self {
-            Self::ReqwestAsync => Some(Adapter::ReqwestAsync),
-            Self::ReqwestBlocking => Some(Adapter::ReqwestBlocking),
-            Self::Surf => Some(Adapter::Surf),
+            Self::Library(adapter) => Some(adapter),
             Self::Cli => None,
         }
     }
@@ -52,9 +46,7 @@ impl ClientKind {
     /// The client's name in tables and on the command line.
     pub fn name(self) -> &'static str {
         match self {
-            Self::ReqwestAsync => "reqwest",
-            Self::ReqwestBlocking => "reqwest-blocking",
-            Self::Surf => "surf",
+            Self::Library(adapter) => adapter.name(),
             Self::Cli => "cli",
         }
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use alias_tests::adapter::Adapter;
 use alias_tests::vector::{load_groups, vectors_dir};
 use alias_tests::{ClientKind, run_case};
 
@@ -35,17 +36,17 @@ fn run_all(client: ClientKind) {
 
 #[test]
 fn reqwest_async() {
-    run_all(ClientKind::ReqwestAsync);
+    run_all(ClientKind::Library(Adapter::ReqwestAsync));
 }
 
 #[test]
 fn reqwest_blocking() {
-    run_all(ClientKind::ReqwestBlocking);
+    run_all(ClientKind::Library(Adapter::ReqwestBlocking));
 }
 
 #[test]
 fn surf() {
-    run_all(ClientKind::Surf);
+    run_all(ClientKind::Library(Adapter::Surf));
 }
 
 #[test]

@@ -31,6 +31,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use alias_tests::ClientKind;
+use alias_tests::adapter::Adapter;
 
 use self::report::{Figures, Import, Python};
 use self::server::ServerProcess;
@@ -81,9 +82,9 @@ impl Sender {
     /// Table order.
     const ALL: [Self; 5] = [
         Self::Ceiling,
-        Self::Client(ClientKind::ReqwestAsync),
-        Self::Client(ClientKind::ReqwestBlocking),
-        Self::Client(ClientKind::Surf),
+        Self::Client(ClientKind::Library(Adapter::ReqwestAsync)),
+        Self::Client(ClientKind::Library(Adapter::ReqwestBlocking)),
+        Self::Client(ClientKind::Library(Adapter::Surf)),
         Self::Client(ClientKind::Cli),
     ];
 

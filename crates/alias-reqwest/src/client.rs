@@ -8,18 +8,14 @@ use alias_core::{
 use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::send_async;
+use crate::transport::{assemble, check_declared_length, classify};
 
-/// Delivers `$create_alias` calls over a [`reqwest::Client`], in a tokio runtime: alias-core's
-/// [`AliasClient`], whose docs show every method (`new`, `with_http_client`, `builder`,
-/// `send`, `send_stream`, `send_stream_until`, `create_alias`) at work.
+/// alias-core's [`AliasClient`] over a [`reqwest::Client`], on tokio; its docs show every
+/// method at work. Clones share the connection pool.
 ///
-/// Cheap to clone: clones share the HTTP client. Several batches are in flight at once, up
-/// to [`Config::concurrency`](alias_core::Config::concurrency).
-///
-/// Over a reqwest client of your own (its pool, proxy and TLS settings), built to follow
-/// no redirect as the clients this crate builds do; the request timeout and the answer cap
-/// of [`TransportLimits`] still bound each request:
+/// Your own reqwest client (its pool, proxy and TLS settings) goes in as it is; build it to
+/// follow no redirect, as the clients this crate builds do. The request timeout and the
+/// answer cap of [`TransportLimits`] bound each request either way:
 ///
 /// ```
 /// use alias_reqwest::{Client, Config, Token};
@@ -32,12 +28,10 @@ use crate::transport::send_async;
 /// ```
 pub type Client = AliasClient<ReqwestClient, TokioTimer>;
 
-/// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
-/// [`reqwest::Client`].
+/// The builder of a [`Client`]: limits, your reqwest client, a fixed jitter seed.
 pub type ClientBuilder = alias_core::ClientBuilder<ReqwestClient, Async<TokioTimer>>;
 
-/// A [`reqwest::Client`] as the HTTP client of a [`Client`]. Made from yours with `into()`,
-/// so `Client::with_http_client(config, reqwest_client)` takes it as it is.
+/// The [`HttpClient`] of a [`Client`]: a [`reqwest::Client`], taken from yours by `into()`.
 #[derive(Debug, Clone)]
 pub struct ReqwestClient(reqwest::Client);
 
@@ -53,7 +47,31 @@ impl HttpClient for ReqwestClient {
         request: Request<Vec<u8>>,
         limits: &TransportLimits,
     ) -> Result<Response<Vec<u8>>, TransportError> {
-        send_async(&self.0, request, limits).await
+        let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
+        // Set on each request, so that it also bounds a client the caller built.
+        *request.timeout_mut() = Some(limits.request_timeout);
+        let mut response = self.0.execute(request).await.map_err(|e| classify(&e))?;
+        let cap = limits.max_response_bytes;
+        let status = response.status();
+        check_declared_length(status, response.content_length(), cap)?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| classify(&e).after_status(status))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(TransportError::body_too_large(status, cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let headers = std::mem::take(response.headers_mut());
+        Ok(assemble(
+            response.status(),
+            response.version(),
+            headers,
+            body,
+        ))
     }
 }
 

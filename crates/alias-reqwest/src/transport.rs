@@ -4,41 +4,8 @@
 use std::error::Error as StdError;
 use std::io;
 
-use alias_core::{TransportError, TransportErrorKind, TransportLimits};
+use alias_core::{TransportError, TransportErrorKind};
 use http::{HeaderMap, Response, StatusCode, Version};
-
-/// Sends one request over the async client `http`, under `limits`.
-pub(crate) async fn send_async(
-    http: &reqwest::Client,
-    request: http::Request<Vec<u8>>,
-    limits: &TransportLimits,
-) -> Result<Response<Vec<u8>>, TransportError> {
-    let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
-    // Set on each request, so that it also bounds a client the caller built.
-    *request.timeout_mut() = Some(limits.request_timeout);
-    let mut response = http.execute(request).await.map_err(|e| classify(&e))?;
-    let cap = limits.max_response_bytes;
-    let status = response.status();
-    check_declared_length(status, response.content_length(), cap)?;
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| classify(&e).after_status(status))?
-    {
-        if body.len() + chunk.len() > cap {
-            return Err(TransportError::body_too_large(status, cap));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let headers = std::mem::take(response.headers_mut());
-    Ok(assemble(
-        response.status(),
-        response.version(),
-        headers,
-        body,
-    ))
-}
 
 /// An answer from its parts.
 pub(crate) fn assemble(

@@ -5,26 +5,20 @@ use std::time::Instant;
 use alias_core::{
     AliasClient, Async, DefaultHttpClient, HttpClient, Timer, TransportError, TransportLimits,
 };
+use futures_util::AsyncReadExt;
 use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::exchange;
+use crate::transport::{classify, head_from_surf, kind, to_surf};
 
-/// Delivers `$create_alias` calls over a [`surf::Client`], on any runtime surf runs on: alias-core's
-/// [`AliasClient`], whose docs show every method (`new`, `with_http_client`, `builder`,
-/// `send`, `send_stream`, `send_stream_until`, `create_alias`) at work.
-///
-/// Cheap to clone: clones share the HTTP client. Several batches are in flight at once, up
-/// to [`Config::concurrency`](alias_core::Config::concurrency).
+/// Delivers `$create_alias` calls over a [`surf::Client`], on whatever runtime surf's
+/// backend runs on: alias-core's [`AliasClient`], whose docs show each method at work.
 ///
 /// surf's backends have no connect-only timeout, so [`TransportLimits::connect_timeout`] is
-/// not applied: connecting counts against the request timeout. With a surf client of your
-/// own, give it no `Redirect` middleware (following a redirect could carry credentials to
-/// another host) and, with async-h1, no keep-alive: its pool would lend a connection whose
-/// exchange timed out to the next request, which would then read the late answer as its
-/// own.
-///
-/// Over a surf client of your own, without keep-alive and without middleware:
+/// not applied: connecting counts against the request timeout. A surf client of your own
+/// needs no `Redirect` middleware (following a redirect could carry credentials to another
+/// host) and, with async-h1, no keep-alive: its pool would lend a connection whose exchange
+/// timed out to the next request, which would then read the late answer as its own.
 ///
 /// ```
 /// use alias_surf::{Client, Config, Token};
@@ -35,12 +29,10 @@ use crate::transport::exchange;
 /// ```
 pub type Client = AliasClient<SurfClient, FuturesTimer>;
 
-/// Builds a [`Client`] with chosen [`TransportLimits`] and, optionally, your
-/// [`surf::Client`].
+/// Chooses the [`TransportLimits`] of a [`Client`], its surf client, and its jitter seed.
 pub type ClientBuilder = alias_core::ClientBuilder<SurfClient, Async<FuturesTimer>>;
 
-/// A [`surf::Client`] as the HTTP client of a [`Client`]. Made from yours with `into()`, so
-/// `Client::with_http_client(config, surf_client)` takes it as it is.
+/// A [`surf::Client`] wrapped to carry a [`Client`]'s requests; `From` takes yours.
 #[derive(Debug, Clone)]
 pub struct SurfClient(surf::Client);
 
@@ -56,7 +48,27 @@ impl HttpClient for SurfClient {
         request: Request<Vec<u8>>,
         limits: &TransportLimits,
     ) -> Result<Response<Vec<u8>>, TransportError> {
-        exchange(&self.0, request, limits).await
+        let request = to_surf(request)?;
+        let mut answer = self.0.send(request).await.map_err(|e| classify(&e))?;
+        let cap = limits.max_response_bytes;
+        let mut response = head_from_surf(&answer)?;
+        let status = response.status();
+        if answer.len().is_some_and(|len| len > cap) {
+            return Err(TransportError::body_too_large(status, cap));
+        }
+        // One byte past the cap tells an answer over it from one exactly at it.
+        let mut body = Vec::new();
+        answer
+            .take_body()
+            .take(cap as u64 + 1)
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| TransportError::from_chain(kind(&e), &e).after_status(status))?;
+        if body.len() > cap {
+            return Err(TransportError::body_too_large(status, cap));
+        }
+        *response.body_mut() = body;
+        Ok(response)
     }
 }
 

@@ -3,41 +3,10 @@
 
 use std::error::Error as StdError;
 
-use alias_core::{TransportError, TransportErrorKind, TransportLimits};
-use futures_util::AsyncReadExt;
+use alias_core::{TransportError, TransportErrorKind};
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode, Version};
 use surf::http as types;
-
-/// Sends one request over `http` and reads its answer, under `limits` (the body cap; the
-/// client enforces the request timeout).
-pub(crate) async fn exchange(
-    http: &surf::Client,
-    request: http::Request<Vec<u8>>,
-    limits: &TransportLimits,
-) -> Result<Response<Vec<u8>>, TransportError> {
-    let request = to_surf(request)?;
-    let mut answer = http.send(request).await.map_err(|e| classify(&e))?;
-    let cap = limits.max_response_bytes;
-    let mut response = head_from_surf(&answer)?;
-    let status = response.status();
-    if answer.len().is_some_and(|len| len > cap) {
-        return Err(TransportError::body_too_large(status, cap));
-    }
-    // One byte past the cap tells an answer over it from one exactly at it.
-    let mut body = Vec::new();
-    answer
-        .take_body()
-        .take(cap as u64 + 1)
-        .read_to_end(&mut body)
-        .await
-        .map_err(|e| TransportError::from_chain(kind(&e), &e).after_status(status))?;
-    if body.len() > cap {
-        return Err(TransportError::body_too_large(status, cap));
-    }
-    *response.body_mut() = body;
-    Ok(response)
-}
 
 /// An `http` request as a surf request: method, URL, every header value, and the body.
 pub(crate) fn to_surf(request: http::Request<Vec<u8>>) -> Result<surf::Request, TransportError> {
@@ -108,7 +77,7 @@ pub(crate) fn classify(error: &surf::Error) -> TransportError {
     TransportError::from_chain(kind(error), error)
 }
 
-fn kind(error: &(dyn StdError + 'static)) -> TransportErrorKind {
+pub(crate) fn kind(error: &(dyn StdError + 'static)) -> TransportErrorKind {
     let mut link = Some(error);
     while let Some(error) = link {
         if error.is::<async_std::future::TimeoutError>() {

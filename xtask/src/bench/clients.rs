@@ -2,7 +2,6 @@
 //! clients through `alias_tests`' adapter interface, the CLI as a process.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use alias_core::{Tally, TransportLimits};
@@ -46,18 +45,16 @@ pub(super) fn import(
     server: &ServerProcess,
 ) -> Result<Sampled, String> {
     let run = rss::run(
-        Command::new(cli)
-            .arg("import")
-            .arg(csv)
-            .args(["--api-host", server.url(), "--token", DEFAULT_TOKEN])
+        alias_tests::cli::import_command(cli, csv, server.url())
+            .args(["--token", DEFAULT_TOKEN])
             .args(["--batch-size", &BATCH.to_string()])
-            .args(["--concurrency", &CONCURRENCY.to_string()])
-            .env_remove("RUST_LOG"),
+            .args(["--concurrency", &CONCURRENCY.to_string()]),
     )?;
-    let expected = format!("accepted={rows} rejected=0 undelivered=0 invalid=0");
-    if !run.status.success() || run.stdout.lines().last() != Some(expected.as_str()) {
+    let all_accepted = alias_tests::cli::summary(&run.stdout)
+        .is_some_and(|tally| tally.accepted == rows as u64 && tally.total() == rows as u64);
+    if !run.status.success() || !all_accepted {
         return Err(format!(
-            "mixpanel-alias import ended with {} and {:?}, not {expected:?}; stderr: {}",
+            "mixpanel-alias import of {rows} rows ended with {} and {:?}; stderr: {}",
             run.status,
             run.stdout.lines().last().unwrap_or_default(),
             run.stderr

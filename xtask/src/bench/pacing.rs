@@ -3,7 +3,6 @@
 //! 0.9 of the limit, at most 5% of requests answered 429, nothing undelivered).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use alias_server::DEFAULT_TOKEN;
@@ -78,14 +77,11 @@ fn import(
     adaptive: bool,
     server: &ServerProcess,
 ) -> Result<PacedRun, String> {
-    let mut command = Command::new(cli);
+    let mut command = alias_tests::cli::import_command(cli, csv, server.url());
     command
-        .arg("import")
-        .arg(csv)
-        .args(["--api-host", server.url(), "--token", DEFAULT_TOKEN])
+        .args(["--token", DEFAULT_TOKEN])
         .args(["--batch-size", &BATCH.to_string()])
-        .args(["--concurrency", &CONCURRENCY.to_string()])
-        .env_remove("RUST_LOG");
+        .args(["--concurrency", &CONCURRENCY.to_string()]);
     if !adaptive {
         command.arg("--no-adaptive-pacing");
     }
@@ -95,9 +91,9 @@ fn import(
         .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
     let elapsed = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    let undelivered = count(last, "undelivered")
-        .ok_or_else(|| format!("mixpanel-alias import printed no summary: {last:?}"))?;
+    let undelivered = alias_tests::cli::summary(&stdout)
+        .map(|tally| tally.undelivered)
+        .ok_or_else(|| format!("mixpanel-alias import printed no summary: {stdout:?}"))?;
     let stats = server.stats()?;
     Ok(PacedRun {
         adaptive,
@@ -110,24 +106,9 @@ fn import(
     })
 }
 
-/// The `name=N` count of the import's summary line.
-fn count(summary: &str, name: &str) -> Option<u64> {
-    summary
-        .split_whitespace()
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn summary_counts_are_read_by_name() {
-        let line = "accepted=598000 rejected=0 undelivered=2000 invalid=0";
-        assert_eq!(count(line, "undelivered"), Some(2000));
-        assert_eq!(count(line, "accepted"), Some(598_000));
-        assert_eq!(count("progress: 3 rows", "accepted"), None);
-    }
 
     #[test]
     fn shares_are_of_the_limit_and_of_the_requests() {

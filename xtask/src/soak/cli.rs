@@ -3,10 +3,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use alias_core::Tally;
 use alias_server::{DEFAULT_TOKEN, Server};
 
 use super::verify::Reported;
@@ -31,11 +29,8 @@ pub(super) fn import(cli: &Path, server: &Server, aliases: usize) -> Result<Repo
     std::fs::write(&input, lines).map_err(|e| format!("cannot write the input: {e}"))?;
 
     let started = Instant::now();
-    let output = Command::new(cli)
-        .arg("import")
-        .arg(&input)
-        .args(["--format", "ndjson", "--api-host", server.url()])
-        .args(["--token", DEFAULT_TOKEN])
+    let output = alias_tests::cli::import_command(cli, &input, server.url())
+        .args(["--format", "ndjson", "--token", DEFAULT_TOKEN])
         .args(["--batch-size", &BATCH_SIZE.to_string()])
         .args(["--concurrency", &CONCURRENCY.to_string()])
         .args(["--max-attempts", &MAX_ATTEMPTS.to_string()])
@@ -51,15 +46,13 @@ pub(super) fn import(cli: &Path, server: &Server, aliases: usize) -> Result<Repo
         .arg("--failures")
         .arg(dir.path().join("failures.ndjson"))
         .env("RUST_LOG", LOG_FILTER)
-        .env_remove("MIXPANEL_TOKEN")
         .output()
         .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
     let wall = started.elapsed();
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = stdout.lines().last().unwrap_or_default();
-    let counts = alias_tests::cli::parse_summary(summary).ok_or_else(|| {
+    let tally = alias_tests::cli::summary(&stdout).ok_or_else(|| {
         format!(
             "no summary line (exit {:?}); stderr: {stderr}",
             output.status.code()
@@ -67,12 +60,7 @@ pub(super) fn import(cli: &Path, server: &Server, aliases: usize) -> Result<Repo
     })?;
     let (requests, retries) = delivery_counters(&stderr).unzip();
     Ok(Reported {
-        tally: Tally {
-            accepted: counts["accepted"],
-            rejected: counts["rejected"],
-            invalid: counts["invalid"],
-            undelivered: counts["undelivered"],
-        },
+        tally,
         requests,
         retries,
         wall,

@@ -141,11 +141,13 @@ impl Figures {
 
 #[cfg(test)]
 mod tests {
+    use alias_tests::adapter::Adapter;
+
     use super::*;
 
     fn figures() -> Figures {
         Figures {
-            client: ClientKind::Surf,
+            client: ClientKind::Library(Adapter::Surf),
             aliases: 10,
             reported: Reported {
                 tally: Tally {

@@ -242,6 +242,17 @@ pub(crate) struct RowOptions {
     pub(crate) default_time: SystemTime,
 }
 
+#[cfg(test)]
+impl RowOptions {
+    /// Extra columns kept, rows without a time at 2023-11-14T22:13:20Z.
+    pub(crate) fn for_tests() -> Self {
+        Self {
+            extra_columns: true,
+            default_time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+        }
+    }
+}
+
 /// An opened input, its header read.
 #[derive(Debug)]
 pub(crate) struct Input {
@@ -384,13 +395,6 @@ mod tests {
 
     use super::*;
 
-    fn options() -> RowOptions {
-        RowOptions {
-            extra_columns: true,
-            default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        }
-    }
-
     #[test]
     fn time_is_read_in_seconds_or_milliseconds_and_defaults_to_the_import_time() {
         let row = |time: Value| {
@@ -398,7 +402,7 @@ mod tests {
             properties.insert("distinct_id".into(), "anon-1".into());
             properties.insert("alias".into(), "user-1".into());
             properties.insert("time".into(), time);
-            alias_of(&properties, &options())
+            alias_of(&properties, &RowOptions::for_tests())
         };
         let at = |millis| Some(UNIX_EPOCH + Duration::from_millis(millis));
         assert_eq!(

@@ -246,17 +246,9 @@ fn ends_inside_quotes(row: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
 
     use super::super::tape::Mark;
     use super::*;
-
-    fn options() -> RowOptions {
-        RowOptions {
-            extra_columns: true,
-            default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        }
-    }
 
     fn record(fields: &[&str]) -> ByteRecord {
         ByteRecord::from(fields.to_vec())
@@ -269,7 +261,7 @@ mod tests {
         let mut failed = false;
         std::iter::from_fn(|| {
             let next = csv
-                .next(&options(), &mut resume)
+                .next(&RowOptions::for_tests(), &mut resume)
                 .transpose()
                 .filter(|_| !failed)?;
             failed = next.is_err();

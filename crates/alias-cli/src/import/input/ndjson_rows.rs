@@ -122,20 +122,12 @@ fn parse(text: &[u8], options: &RowOptions) -> (Source, Result<CreateAlias, Stri
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
 
     use super::super::tape::Mark;
     use super::*;
 
-    fn options() -> RowOptions {
-        RowOptions {
-            extra_columns: true,
-            default_time: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        }
-    }
-
     fn next<R: io::Read>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
-        rows.next(&options(), &mut Resume::at(Mark::start()))
+        rows.next(&RowOptions::for_tests(), &mut Resume::at(Mark::start()))
     }
 
     #[test]
