@@ -1,4 +1,5 @@
-//! Hostile and broken answers against every library client: endless bodies, a huge
+//! Hostile and broken answers against every library client: endless bodies (under a 200 or
+//! a 400), a huge
 //! `Retry-After`, a redirect to another host, malformed JSON, a status line and nothing
 //! more, an answer arriving after its request was given up.
 //!
@@ -98,6 +99,33 @@ fn a_declared_huge_body_is_refused_unread(adapter: Adapter) {
         transport_kind(adapter, &undelivered),
         TransportErrorKind::BodyTooLarge
     );
+}
+
+/// A 400 settles the request whatever its body says: one too large to read still makes the
+/// alias final at the first attempt, not a transport failure to retry.
+fn a_400_with_a_body_over_the_cap_is_final(adapter: Adapter) {
+    let (server, _) = endless_body(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    let report = adapter
+        .client(config(&server, 3), TransportLimits::default())
+        .send(vec![CreateAlias::from_ids("anon-1", "user-1").unwrap()]);
+    let [entry] = &report.entries[..] else {
+        panic!("{adapter:?}: one entry expected: {report:?}");
+    };
+    let AliasOutcome::Rejected(rejection) = &entry.outcome else {
+        panic!("{adapter:?}: not rejected: {:?}", entry.outcome);
+    };
+    assert_eq!(rejection.status(), 400, "{adapter:?}");
+    assert!(
+        rejection.message().contains("over 1048576 bytes"),
+        "{adapter:?}: the message says why the body went unread: {rejection:?}"
+    );
+    assert_eq!(
+        report.stats.requests, 1,
+        "{adapter:?}: sent once, never retried"
+    );
+    assert_eq!(server.log().requests.len(), 1, "{adapter:?}");
 }
 
 fn a_body_trickling_forever_meets_the_request_timeout(adapter: Adapter) {
@@ -278,6 +306,7 @@ fn a_late_answer_is_not_taken_for_the_next_request(adapter: Adapter) {
 alias_tests::adapter_suite!(
     an_endless_body_is_cut_at_the_cap,
     a_declared_huge_body_is_refused_unread,
+    a_400_with_a_body_over_the_cap_is_final,
     a_body_trickling_forever_meets_the_request_timeout,
     a_huge_retry_after_is_capped,
     a_redirect_to_another_host_is_not_followed,
