@@ -1,7 +1,6 @@
 //! Hostile and broken answers against every library client: endless bodies (under a 200 or
-//! a 400), a huge
-//! `Retry-After`, a redirect to another host, malformed JSON, a status line and nothing
-//! more, an answer arriving after its request was given up.
+//! a 400), a huge `Retry-After`, a redirect to another host, malformed JSON, a status line
+//! and nothing more, an answer arriving after its request was given up.
 //!
 //! Each client must stay bounded in time and memory and hand the alias back with a typed
 //! outcome: never a panic, a hang, or an alias taken for accepted on someone else's answer.
