@@ -12,6 +12,7 @@ pub mod adapter;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod mutation;
 pub mod raw_server;
 pub mod run;
 pub mod trace;

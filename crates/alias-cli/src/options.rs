@@ -240,6 +240,7 @@ pub(crate) enum TransportArg {
     /// alias-reqwest (tokio).
     Reqwest,
     /// alias-surf (async-std).
+    #[cfg(feature = "surf")]
     Surf,
 }
 

@@ -9,6 +9,7 @@ use alias_core::{
     TransportLimits,
 };
 use alias_reqwest::{ReqwestClient, TokioTimer};
+#[cfg(feature = "surf")]
 use alias_surf::SurfClient;
 use futures_util::Stream;
 use tokio::runtime::Runtime;
@@ -31,6 +32,7 @@ enum Carrier {
     /// alias-reqwest's client.
     Reqwest(ReqwestClient),
     /// alias-surf's client.
+    #[cfg(feature = "surf")]
     Surf(SurfClient),
     /// Prints requests to stdout instead of sending them.
     Print(Printer<std::io::Stdout>),
@@ -44,6 +46,7 @@ impl HttpClient for Carrier {
     ) -> Result<Response<Vec<u8>>, TransportError> {
         match self {
             Self::Reqwest(http) => http.send(request, limits).await,
+            #[cfg(feature = "surf")]
             Self::Surf(http) => http.send(request, limits).await,
             Self::Print(printer) => printer.print(&request),
         }
@@ -73,8 +76,9 @@ impl Sender {
             Carrier::Print(Printer::new(std::io::stdout()))
         } else {
             match transport {
-                TransportArg::Reqwest => Carrier::Reqwest(build(&limits, "reqwest", "surf")?),
-                TransportArg::Surf => Carrier::Surf(build(&limits, "surf", "reqwest")?),
+                TransportArg::Reqwest => Carrier::Reqwest(build(&limits, "reqwest")?),
+                #[cfg(feature = "surf")]
+                TransportArg::Surf => Carrier::Surf(build(&limits, "surf")?),
             }
         };
         let client = AliasClient::builder(config)
@@ -103,18 +107,17 @@ impl Sender {
     }
 }
 
-/// The default client of an adapter, or a usage error that suggests the other one.
+/// The default client of an adapter, or a usage error that suggests another.
 fn build<H: alias_core::DefaultHttpClient>(
     limits: &TransportLimits,
     name: &str,
-    other: &str,
 ) -> Result<H, UsageError>
 where
     H::Error: std::fmt::Display,
 {
     H::build(limits).map_err(|e| {
         UsageError::new(format!(
-            "--transport {name} cannot start: {e}; try --transport {other}"
+            "--transport {name} cannot start: {e}; try another --transport"
         ))
     })
 }

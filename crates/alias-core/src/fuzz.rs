@@ -1,6 +1,6 @@
 //! The properties that must hold whatever bytes come off the network, written once for the
-//! cargo-fuzz targets of `fuzz/` and for the corpus proptest of `tests/fuzz_corpus.rs`,
-//! which runs on stable.
+//! cargo-fuzz targets of `fuzz/` and for the workspace's corpus proptest
+//! (`tests/tests/fuzz_corpus.rs`), which runs on stable.
 //!
 //! Each function reads its input as a raw HTTP/1.1 message, the form of the committed seeds
 //! (`fuzz/corpus/<target>/`), so that a mutation reaches the status, the headers and the

@@ -191,38 +191,46 @@ impl Checkpoint {
         File::open(&location.file)
             .and_then(|file| file.take(MAX_BYTES + 1).read_to_end(&mut text))
             .map_err(cannot_read)?;
+        Self::from_bytes(&text).map(Some).map_err(refuse)
+    }
+
+    /// Reads a checkpoint from the bytes of its file, or says why they are not one of this
+    /// version: the reason, followed by what to do about it.
+    pub(crate) fn from_bytes(text: &[u8]) -> Result<Self, String> {
         let foreign = |e: String| {
-            refuse(format!(
+            format!(
                 "not a checkpoint of this program ({e}); pass another path, or delete the \
                  file to start the import over"
-            ))
+            )
         };
         if text.len() as u64 > MAX_BYTES {
             return Err(foreign(format!("it is larger than {MAX_BYTES} bytes")));
         }
         let versioned: Versioned =
-            serde_json::from_slice(&text).map_err(|e| foreign(e.to_string()))?;
+            serde_json::from_slice(text).map_err(|e| foreign(e.to_string()))?;
         if versioned.version != VERSION {
-            return Err(refuse(format!(
+            return Err(format!(
                 "written in checkpoint format {} but this version of mixpanel-alias reads \
                  format {VERSION}, which also records the input's bytes so that a changed \
                  input is caught. Finish that import with the version that wrote the \
                  checkpoint; or delete it to import the input again from its start (rows \
                  already sent without a time of their own would then be stored twice)",
                 versioned.version
-            )));
+            ));
         }
-        serde_json::from_slice(&text)
-            .map(Some)
-            .map_err(|e| foreign(e.to_string()))
+        serde_json::from_slice(text).map_err(|e| foreign(e.to_string()))
+    }
+
+    /// The bytes of its file, which [`Checkpoint::from_bytes`] reads back.
+    pub(crate) fn to_bytes(&self) -> serde_json::Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self)
     }
 
     /// Replaces the checkpoint at `location` atomically and durably: once this returns,
     /// the new state survives a crash of the machine, not only of the process.
     pub(crate) fn store(&self, location: &Location) -> io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
         let mut temporary = File::create(&location.temporary)?;
-        temporary.write_all(&json)?;
+        temporary.write_all(&self.to_bytes().map_err(io::Error::other)?)?;
         temporary.sync_all()?;
         drop(temporary);
         std::fs::rename(&location.temporary, &location.file)?;

@@ -242,7 +242,7 @@ pub(crate) struct RowOptions {
     pub(crate) default_time: SystemTime,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzz"))]
 impl RowOptions {
     /// Extra columns kept, rows without a time at 2023-11-14T22:13:20Z.
     pub(crate) fn for_tests() -> Self {
@@ -291,11 +291,37 @@ impl Input {
                 (Box::new(opened), size)
             }
         };
+        Ok(Self {
+            size,
+            ..Self::from_reader(read, format, extra_columns, &name)?
+        })
+    }
+
+    /// Reads the rows of `read`, of the input called `name` in messages; for CSV, reads and
+    /// checks its header.
+    pub(crate) fn from_reader(
+        read: Box<dyn Read + Send>,
+        format: Format,
+        extra_columns: bool,
+        name: &str,
+    ) -> Result<Self, UsageError> {
         let reader = match format {
             Format::Ndjson => Reader::Ndjson(NdjsonRows::new(read)),
-            Format::Csv => Reader::Csv(CsvRows::open(read, extra_columns, &name)?),
+            Format::Csv => Reader::Csv(CsvRows::open(read, extra_columns, name)?),
         };
-        Ok(Self { reader, size })
+        Ok(Self { reader, size: None })
+    }
+
+    /// The next row after `resume`; `None` at the end of the input.
+    pub(crate) fn next_row(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
+        match &mut self.reader {
+            Reader::Csv(csv) => csv.next(options, resume),
+            Reader::Ndjson(ndjson) => ndjson.next(options, resume),
+        }
     }
 
     /// The CSV header; `None` for NDJSON.
@@ -336,11 +362,7 @@ impl Input {
     ) {
         let mut read_up_to = 0;
         while !stop.is_stopped() {
-            let row = match &mut self.reader {
-                Reader::Csv(csv) => csv.next(options, &mut resume),
-                Reader::Ndjson(ndjson) => ndjson.next(options, &mut resume),
-            };
-            let (item, bytes) = match row {
+            let (item, bytes) = match self.next_row(options, &mut resume) {
                 Ok(Some(row)) => {
                     let bytes = row.end.offset - read_up_to;
                     read_up_to = row.end.offset;

@@ -6,11 +6,11 @@
 //! [`tracker::Tracker`] follows each row to its outcome and keeps [`failures`],
 //! [`checkpoint`] and [`progress`] in step.
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod clashes;
 mod failure_columns;
 mod failures;
-mod input;
+pub(crate) mod input;
 mod progress;
 mod same_file;
 mod signals;

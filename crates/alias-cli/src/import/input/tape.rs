@@ -85,6 +85,9 @@ pub(crate) struct Tape<R> {
     offset: u64,
     /// The line the boundary is on, from 1.
     line: u64,
+    /// Whether the byte just before the boundary is a `\r`, which a `\n` right after it
+    /// joins into one line end.
+    after_cr: bool,
     /// The bytes before the boundary, hashed.
     hashed: Sha256,
     /// The most bytes handed out past the boundary.
@@ -117,6 +120,7 @@ impl<R: Read> Tape<R> {
             start: 0,
             offset: 0,
             line: 1,
+            after_cr: false,
             hashed: Sha256::new(),
             limit,
             ended: false,
@@ -139,13 +143,12 @@ impl<R: Read> Tape<R> {
     /// The line the next row starts on: the boundary's, past the blank lines that follow
     /// it.
     pub(crate) fn row_line(&self) -> u64 {
-        let blank = self
-            .pending()
+        let pending = self.pending();
+        let blank = pending
             .iter()
             .take_while(|&&b| b == b'\n' || b == b'\r')
-            .filter(|&&b| b == b'\n')
             .count();
-        self.line + blank as u64
+        self.line + line_ends(&pending[..blank], self.after_cr).0
     }
 
     /// Whether the row ending at `end` ends the input.
@@ -157,10 +160,12 @@ impl<R: Read> Tape<R> {
     pub(crate) fn advance(&mut self, end: u64) {
         let row = &self.kept[self.start..][..self.row(end).len()];
         self.hashed.update(row);
-        let (len, lines) = (row.len(), row.iter().filter(|&&b| b == b'\n').count());
+        let (lines, after_cr) = line_ends(row, self.after_cr);
+        let len = row.len();
         self.start += len;
         self.offset += len as u64;
-        self.line += lines as u64;
+        self.line += lines;
+        self.after_cr = after_cr;
     }
 
     /// The boundary's mark.
@@ -201,6 +206,20 @@ impl<R: Read> Read for Tape<R> {
     }
 }
 
+/// The line ends in `bytes`, which follow a `\r` when `after_cr`, and whether they end in a
+/// `\r`. A line ends with `\n`, `\r\n` or a lone `\r`, as CSV records and text editors
+/// take them, so that rows ended by a lone `\r` are each given a line of their own.
+fn line_ends(bytes: &[u8], mut after_cr: bool) -> (u64, bool) {
+    let mut lines = 0;
+    for &byte in bytes {
+        if byte == b'\r' || (byte == b'\n' && !after_cr) {
+            lines += 1;
+        }
+        after_cr = byte == b'\r';
+    }
+    (lines, after_cr)
+}
+
 /// Whether `error` is a [`Tape`] refusing a row that is too long.
 pub(crate) fn is_row_too_long(error: &io::Error) -> bool {
     error
@@ -236,6 +255,22 @@ mod tests {
             tape.mark().sha256,
             <[u8; 32]>::from(Sha256::digest(b"a,b\n\n\r\nc,d\n"))
         );
+    }
+
+    #[test]
+    fn a_lone_cr_ends_a_line_and_a_crlf_split_by_a_boundary_ends_one() {
+        assert_eq!(line_ends(b"a\rb\r\nc\n", false), (3, false));
+        assert_eq!(line_ends(b"a\r", false), (1, true));
+        // The `\n` of a `\r\n` whose `\r` ended the previous row.
+        assert_eq!(line_ends(b"\nb\n", true), (1, false));
+        let mut tape = Tape::new(&b"a\rb\r\nc"[..], 64);
+        tape.read_to_end(&mut Vec::new()).unwrap();
+        tape.advance(2);
+        assert_eq!(tape.line, 2);
+        tape.advance(5);
+        assert_eq!((tape.line, tape.row_line()), (3, 3));
+        tape.advance(6);
+        assert_eq!(tape.line, 3);
     }
 
     #[test]
