@@ -4,7 +4,7 @@ use std::fmt;
 
 use http::StatusCode;
 
-use crate::snippet::snippet;
+use crate::snippet::{self, snippet};
 
 /// The input a [`ValidationError`] is about, named as Mixpanel names it on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -176,12 +176,12 @@ pub struct ParseError {
 impl ParseError {
     /// The most characters an error keeps of a body, and of a JSON body in particular,
     /// whose keys and values are the information.
-    pub const SNIPPET_CHARS: usize = 200;
+    pub const SNIPPET_CHARS: usize = snippet::JSON_CHARS;
 
     /// The most characters an error keeps of a body that is not JSON: a proxy's error
     /// page is mostly markup around one line, its title (`503 Service Unavailable`),
     /// which is all a log line or an error message needs.
-    pub const PAGE_EXCERPT_CHARS: usize = 80;
+    pub const PAGE_EXCERPT_CHARS: usize = snippet::PAGE_CHARS;
 
     pub(crate) fn new(status: StatusCode, body: &[u8]) -> Self {
         Self {
@@ -189,54 +189,6 @@ impl ParseError {
             snippet: snippet(body),
         }
     }
-}
-
-/// `text` with every character that a terminal would act on rather than show written as
-/// a visible escape: C0 and C1 controls (ANSI and OSC sequences, BEL; a line break, a
-/// carriage return and a tab as `\n`, `\r`, `\t`), the bidirectional controls that
-/// reorder what follows them, and the Unicode line and paragraph separators.
-///
-/// Text from outside (a server's answer, an input file) passes through this before it
-/// reaches a message, so that printing an error cannot rewrite the operator's screen or
-/// forge a line; and nothing of it is hidden.
-///
-/// ```
-/// use alias_core::escape_controls;
-///
-/// assert_eq!(escape_controls("plain text"), "plain text");
-/// assert_eq!(escape_controls("red\u{1b}[31m\r\n\u{7}"), "red\\u{1b}[31m\\r\\n\\u{7}");
-/// ```
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    use std::fmt::Write as _;
-    if !text.chars().any(acts_on_a_terminal) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\n' => escaped.push_str("\\n"),
-            '\r' => escaped.push_str("\\r"),
-            '\t' => escaped.push_str("\\t"),
-            // Writing to a String cannot fail.
-            c if acts_on_a_terminal(c) => {
-                let _ = write!(escaped, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => escaped.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(escaped)
-}
-
-fn acts_on_a_terminal(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            // Arabic letter mark, left-to-right and right-to-left marks, embeddings,
-            // overrides and isolates.
-            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
-            // Line and paragraph separators.
-            | '\u{2028}' | '\u{2029}'
-        )
 }
 
 /// How the transport failed to carry a request, as reported by an adapter.
@@ -362,40 +314,4 @@ pub struct EncodeError {
     pub index: usize,
     /// What is wrong with it.
     pub error: ValidationError,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_text_is_kept_as_it_is() {
-        let text = "user-1 \"quoted\" \\ é 中文 🙂";
-        assert!(matches!(escape_controls(text), std::borrow::Cow::Borrowed(kept) if kept == text));
-    }
-
-    #[test]
-    fn every_control_is_written_as_an_escape() {
-        assert_eq!(
-            escape_controls("a\u{1b}[31mred\u{1b}[0m\u{7}\r\n\tz"),
-            "a\\u{1b}[31mred\\u{1b}[0m\\u{7}\\r\\n\\tz"
-        );
-        // OSC 8 (a link), ended by ST, and the C1 form of CSI.
-        assert_eq!(
-            escape_controls("\u{1b}]8;;http://x\u{1b}\\\u{9b}2J"),
-            "\\u{1b}]8;;http://x\\u{1b}\\\\u{9b}2J"
-        );
-        assert_eq!(escape_controls("\0\u{7f}\u{85}"), "\\u{0}\\u{7f}\\u{85}");
-        assert_eq!(
-            escape_controls("abc\u{202e}fed\u{2066}\u{2028}"),
-            "abc\\u{202e}fed\\u{2066}\\u{2028}"
-        );
-    }
-
-    #[test]
-    fn nothing_escaped_is_left_for_a_terminal_to_act_on() {
-        let every_char = (0..0x3000).filter_map(char::from_u32).collect::<String>();
-        let escaped = escape_controls(&every_char);
-        assert!(!escaped.chars().any(acts_on_a_terminal), "{escaped}");
-    }
 }

@@ -12,7 +12,8 @@
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 
-use crate::error::{ParseError, escape_controls};
+use crate::error::ParseError;
+use crate::escape::escape_controls;
 use crate::server::{
     Answer, AnswerStyle, DecodeLimits, DecodedRequest, Record, decode_request as decode,
     encode_response,

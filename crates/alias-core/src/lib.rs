@@ -46,6 +46,7 @@
 mod delivery;
 mod driver;
 mod error;
+mod escape;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
@@ -67,8 +68,9 @@ pub use driver::http::{BlockingHttpClient, DefaultHttpClient, HttpClient, Timer,
 pub use driver::stop::{StopSignal, Stopper, stop_signal};
 pub use error::{
     ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,
-    ValidationError, escape_controls,
+    ValidationError,
 };
+pub use escape::escape_controls;
 pub use wire::config::{
     BatchLimits, Config, ConfigBuilder, Endpoint, RetryPolicy, TimeWindow, TrackBody,
 };

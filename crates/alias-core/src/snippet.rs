@@ -8,7 +8,17 @@
 
 use std::borrow::Cow;
 
-use crate::error::{ParseError, escape_controls};
+use crate::escape::escape_controls;
+
+/// The most characters kept of a JSON body ([`JSON_CHARS`]).
+///
+/// [`JSON_CHARS`]: crate::JSON_CHARS
+pub(crate) const JSON_CHARS: usize = 200;
+
+/// The most characters kept of a page ([`PAGE_CHARS`]).
+///
+/// [`PAGE_CHARS`]: crate::PAGE_CHARS
+pub(crate) const PAGE_CHARS: usize = 80;
 
 /// How far into a page its title or first heading is looked for: past the styles and
 /// scripts some error pages carry in their head, without reading a large body whole.
@@ -20,19 +30,19 @@ const HIDDEN_ELEMENTS: [&str; 2] = ["script", "style"];
 /// The headings, in the order a page's first heading is looked for.
 const HEADINGS: [&str; 6] = ["h1", "h2", "h3", "h4", "h5", "h6"];
 
-/// The start of `body` as one line of text: at most [`ParseError::SNIPPET_CHARS`]
-/// characters of a JSON body, at most [`ParseError::PAGE_EXCERPT_CHARS`] of a page's
+/// The start of `body` as one line of text: at most [`JSON_CHARS`] characters of a JSON
+/// body, at most [`PAGE_CHARS`] of a page's
 /// title, first heading or first words. White space runs are folded to one space and
 /// control characters escaped ([`escape_controls`]).
 pub(crate) fn snippet(body: &[u8]) -> String {
     let body = body.trim_ascii_start();
     if body.starts_with(b"{") || body.starts_with(b"[") {
         // A character is at most 4 bytes: this holds every character that can be kept.
-        let head = &body[..body.len().min(ParseError::SNIPPET_CHARS * 4)];
-        return one_line(&String::from_utf8_lossy(head), ParseError::SNIPPET_CHARS);
+        let head = &body[..body.len().min(JSON_CHARS * 4)];
+        return one_line(&String::from_utf8_lossy(head), JSON_CHARS);
     }
     let page = String::from_utf8_lossy(&body[..body.len().min(PAGE_SCAN_BYTES)]);
-    one_line(&page_summary(&page), ParseError::PAGE_EXCERPT_CHARS)
+    one_line(&page_summary(&page), PAGE_CHARS)
 }
 
 /// `text` with its white space folded, its controls escaped, cut to `chars` characters.
@@ -215,13 +225,10 @@ mod tests {
     #[test]
     fn a_page_keeps_a_short_excerpt() {
         let long = format!("<html><body><p>{}</p></body></html>", "word ".repeat(100));
-        assert_eq!(of(&long).chars().count(), ParseError::PAGE_EXCERPT_CHARS);
+        assert_eq!(of(&long).chars().count(), PAGE_CHARS);
         let title = format!("<title>{}</title>", "t".repeat(500));
-        assert_eq!(of(&title), "t".repeat(ParseError::PAGE_EXCERPT_CHARS));
-        assert_eq!(
-            of(&"x".repeat(10_000)),
-            "x".repeat(ParseError::PAGE_EXCERPT_CHARS)
-        );
+        assert_eq!(of(&title), "t".repeat(PAGE_CHARS));
+        assert_eq!(of(&"x".repeat(10_000)), "x".repeat(PAGE_CHARS));
         assert_eq!(of("Service Unavailable\n"), "Service Unavailable");
     }
 
@@ -229,7 +236,7 @@ mod tests {
     fn json_keeps_its_start() {
         let body = format!(r#"{{"status":1,"error":"{}"}}"#, "e".repeat(1000));
         let kept = of(&body);
-        assert_eq!(kept.chars().count(), ParseError::SNIPPET_CHARS);
+        assert_eq!(kept.chars().count(), JSON_CHARS);
         assert!(kept.starts_with(r#"{"status":1,"error":"eee"#), "{kept}");
         assert_eq!(of("  [1,\n 2]"), "[1, 2]");
         assert_eq!(of(r#"{"status":1,"error":"#), r#"{"status":1,"error":"#);
@@ -259,7 +266,7 @@ mod tests {
             b"   ",
         ] {
             let kept = snippet(body);
-            assert!(kept.chars().count() <= ParseError::PAGE_EXCERPT_CHARS);
+            assert!(kept.chars().count() <= PAGE_CHARS);
         }
         assert_eq!(of("<title>é"), "é");
     }

@@ -1,6 +1,5 @@
 //! The HTTP service: routing, bounded body reading, faults, and the answer.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,13 +7,12 @@ use alias_core::server::{Answer, AnswerStyle, DecodeError, decode_request, encod
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
 use crate::ingest::{Arrival, ingest};
-use crate::inspect;
+use crate::inspect::{self, ResponseBody};
 use crate::shared::{Settings, Shared};
 
 /// Why a connection is closed without an answer. Returning it from the service makes
@@ -35,9 +33,6 @@ pub(crate) enum Close {
     #[error("reading the body failed: {0}")]
     BodyRead(String),
 }
-
-/// The body of every answer: whole for most, written as it goes for a listing of events.
-pub(crate) type ResponseBody = BoxBody<Bytes, Infallible>;
 
 /// Serves one request.
 pub(crate) async fn serve(

@@ -3,18 +3,23 @@
 //! A stable contract: `GET /_inspect/stats`, `GET /_inspect/events?offset=N&limit=N`,
 //! `GET /_inspect/identity/{percent-encoded id}` and `POST /_inspect/reset`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
-use crate::http::ResponseBody;
 use crate::listing::{EventListing, Page};
 use crate::shared::Shared;
+
+/// The body of every answer the server writes: whole for most, written as it goes for a
+/// listing of events, the one answer that can be too large to build whole.
+pub(crate) type ResponseBody = BoxBody<Bytes, Infallible>;
 
 /// The prefix of every inspection path.
 pub(crate) const PREFIX: &str = "/_inspect/";

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderMap, Response, StatusCode, header};
 use serde::Deserialize;
 
-use crate::error::{ParseError, escape_controls};
+use crate::error::ParseError;
+use crate::escape::escape_controls;
 use crate::snippet::snippet;
 
 /// The verbose error Mixpanel gives for a passing server-side fault: worth retrying.
