@@ -605,7 +605,7 @@ mod tests {
         ])
         .unwrap()
         .config;
-        assert_eq!(config.token().expose(), REDACTED);
+        assert_eq!(config.token().map(Token::expose), Some(REDACTED));
         let Endpoint::Import(Credentials::ProjectSecret(secret)) = config.endpoint() else {
             panic!("{config:?}");
         };
