@@ -1,5 +1,11 @@
 //! Progress on stderr: a bar when stderr is a terminal, a plain line every few seconds
 //! otherwise (logs, CI), so that neither fills a log file with redraws.
+//!
+//! How far the import is goes by the input as stored: its bytes for a plain file, its
+//! compressed bytes for a gzip file, whose size is all there is to compare with. A
+//! position that is not known (standard input has no size; a resumed gzip import does
+//! not know where it resumed until its first row is done) shows no percentage rather than
+//! a wrong one.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -19,11 +25,13 @@ pub(crate) struct Progress {
     started: Instant,
     shown: Instant,
     every: Duration,
-    /// The input's size in bytes, when known: for the percentage and the ETA.
+    /// The input's size in bytes as stored, when known: for the percentage and the ETA.
     size: Option<u64>,
-    /// The offset of the first update: bytes done by an earlier run (a resumed import) are
-    /// left out of the rate.
-    first_offset: Option<u64>,
+    /// Where this run started in the input as stored, when known.
+    start: Option<u64>,
+    /// The first position known in this run: what an earlier run did (a resumed import)
+    /// is left out of the rate.
+    first_position: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -33,8 +41,9 @@ enum Display {
 }
 
 impl Progress {
-    /// Progress over an input of `size` bytes (if known); plain lines come every `every`.
-    pub(crate) fn new(size: Option<u64>, every: Duration) -> Self {
+    /// Progress over an input of `size` bytes as stored (if known), from `start` in it
+    /// (if known); plain lines come every `every`.
+    pub(crate) fn new(size: Option<u64>, start: Option<u64>, every: Duration) -> Self {
         let display = if std::io::stderr().is_terminal() {
             Display::Bar(bar(size))
         } else {
@@ -47,32 +56,39 @@ impl Progress {
             shown: now,
             every,
             size,
-            first_offset: None,
+            start,
+            first_position: start,
         }
     }
 
     /// Shows `tally` (all rows so far), the rate of the `rows` done in this run, and how far
-    /// into the input they reach (`offset`, in bytes), when it is time to.
-    pub(crate) fn update(&mut self, tally: &Tally, rows: u64, offset: u64) {
-        self.first_offset.get_or_insert(offset);
+    /// into the input as stored they reach (`done`; `None` before any row of this run is
+    /// done), when it is time to.
+    pub(crate) fn update(&mut self, tally: &Tally, rows: u64, done: Option<u64>) {
+        let position = done.or(self.start);
+        if let Some(position) = position {
+            self.first_position.get_or_insert(position);
+        }
         let due = match self.display {
             Display::Bar(_) => BAR_REFRESH,
             Display::Lines => self.every,
         };
         if self.shown.elapsed() >= due {
-            self.show(tally, rows, offset);
+            self.show(tally, rows, position);
         }
     }
 
     /// Shows the state now, whatever the time since the last.
-    fn show(&mut self, tally: &Tally, rows: u64, offset: u64) {
+    fn show(&mut self, tally: &Tally, rows: u64, position: Option<u64>) {
         self.shown = Instant::now();
         match &self.display {
             Display::Bar(bar) => {
-                bar.set_position(offset);
+                if let Some(position) = position {
+                    bar.set_position(position);
+                }
                 bar.set_message(self.counts(tally, rows));
             }
-            Display::Lines => console::message(&self.line(tally, rows, offset)),
+            Display::Lines => console::message(&self.line(tally, rows, position)),
         }
     }
 
@@ -90,11 +106,11 @@ impl Progress {
     }
 
     /// The state as one plain line.
-    fn line(&self, tally: &Tally, rows: u64, offset: u64) -> String {
+    fn line(&self, tally: &Tally, rows: u64, position: Option<u64>) -> String {
         let mut line = format!("progress: {}", self.counts(tally, rows));
-        if let Some(size) = self.size.filter(|&size| size > 0) {
-            line.push_str(&format!(", {}% done", offset.min(size) * 100 / size));
-            if let Some(eta) = self.eta(offset, size) {
+        if let Some((position, size)) = position.zip(self.size.filter(|&size| size > 0)) {
+            line.push_str(&format!(", {}% done", position.min(size) * 100 / size));
+            if let Some(eta) = self.eta(position, size) {
                 line.push_str(&format!(", ETA {}s", eta.as_secs()));
             }
         }
@@ -102,12 +118,12 @@ impl Progress {
     }
 
     /// The time left at the rate so far, once there is a rate.
-    fn eta(&self, offset: u64, size: u64) -> Option<Duration> {
-        let done = offset.saturating_sub(self.first_offset.unwrap_or(offset));
+    fn eta(&self, position: u64, size: u64) -> Option<Duration> {
+        let done = position.saturating_sub(self.first_position.unwrap_or(position));
         if done == 0 {
             return None;
         }
-        let left = size.saturating_sub(offset);
+        let left = size.saturating_sub(position);
         Some(self.started.elapsed().mul_f64(left as f64 / done as f64))
     }
 
@@ -120,11 +136,11 @@ impl Progress {
     }
 
     /// Removes the bar, if any, and prints the final state as a plain line.
-    pub(crate) fn finish(&mut self, tally: &Tally, rows: u64, offset: u64) {
+    pub(crate) fn finish(&mut self, tally: &Tally, rows: u64, done: Option<u64>) {
         if let Display::Bar(bar) = &self.display {
             bar.finish_and_clear();
         }
-        console::message(&self.line(tally, rows, offset));
+        console::message(&self.line(tally, rows, done.or(self.start)));
     }
 }
 

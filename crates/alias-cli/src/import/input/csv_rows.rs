@@ -207,12 +207,12 @@ impl<R: Read> CsvRows<R> {
                     .properties(&record)
                     .and_then(|properties| alias_of(&properties, options))
             };
-            return Ok(Some(Row {
+            return Ok(Some(Row::new(
                 line,
-                end: tape.mark(),
-                source: Source::Csv(record),
+                tape.mark(),
+                Source::Csv(record),
                 alias,
-            }));
+            )));
         }
     }
 }
