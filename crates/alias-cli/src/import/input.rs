@@ -18,6 +18,7 @@
 
 mod compression;
 mod csv_rows;
+mod excerpt;
 mod ndjson_rows;
 pub(crate) mod read_ahead;
 mod tape;
@@ -27,7 +28,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use alias_core::{CreateAlias, InsertId, StopSignal, event_time};
+use alias_core::{CreateAlias, Field, InsertId, Problem, StopSignal, ValidationError, event_time};
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
@@ -416,29 +417,43 @@ fn alias_of(fields: &Map<String, Value>, options: &RowOptions) -> Result<CreateA
         Some(Value::String(text)) => Ok(text.as_str()),
         Some(_) => Err(format!("{name} must be a string")),
     };
-    let mut link =
-        CreateAlias::from_ids(text("distinct_id")?, text("alias")?).map_err(|e| e.to_string())?;
+    let mut link = CreateAlias::from_ids(text("distinct_id")?, text("alias")?).map_err(reason)?;
     let time = match fields.get("time") {
         None | Some(Value::Null) => options.default_time,
         Some(value) => event_time(value).ok_or_else(|| {
-            format!("time {value} is not a number of seconds or milliseconds since 1970")
+            format!(
+                "time {} is not a number of seconds or milliseconds since 1970",
+                excerpt::excerpt(&value.to_string())
+            )
         })?,
     };
-    link = link.with_time(time).map_err(|e| e.to_string())?;
+    link = link.with_time(time).map_err(reason)?;
     if fields.contains_key("$insert_id") {
-        let insert_id = InsertId::new(text("$insert_id")?).map_err(|e| e.to_string())?;
+        let insert_id = InsertId::new(text("$insert_id")?).map_err(reason)?;
         link = link.with_insert_id(insert_id);
     }
     if options.extra_columns {
         for (name, value) in fields {
             if !KNOWN_FIELDS.contains(&name.as_str()) {
-                link = link
-                    .with_property(name.as_str(), value)
-                    .map_err(|e| e.to_string())?;
+                link = link.with_property(name.as_str(), value).map_err(reason)?;
             }
         }
     }
     Ok(link)
+}
+
+/// Why a row cannot be sent, as its reason says it: the value or name of the input the
+/// error quotes cut to an excerpt (an id is checked for being a placeholder before its
+/// length, so a placeholder padded with a mebibyte of spaces is quoted whole otherwise).
+fn reason(mut error: ValidationError) -> String {
+    if let Problem::Placeholder { value } | Problem::SameAsDistinctId { value } = &mut error.problem
+    {
+        *value = excerpt::cut(value).into_owned();
+    }
+    if let Field::Property(name) = &mut error.field {
+        *name = excerpt::cut(name).into_owned();
+    }
+    error.to_string()
 }
 
 #[cfg(test)]
@@ -463,6 +478,44 @@ mod tests {
         let (_, stop) = alias_core::stop_signal();
         let rows = input.spawn(options(), Resume::at(Mark::start()), stop);
         futures::executor::block_on(rows.unwrap().collect())
+    }
+
+    #[test]
+    fn a_reason_quotes_only_an_excerpt_of_the_row() {
+        let row = |distinct_id: &str, alias: &str, time: &str| {
+            let mut fields = Map::new();
+            fields.insert("distinct_id".into(), distinct_id.into());
+            fields.insert("alias".into(), alias.into());
+            fields.insert("time".into(), time.into());
+            alias_of(&fields, &options()).unwrap_err()
+        };
+        let long = "7".repeat(MAX_ROW_BYTES / 2);
+        let padded = format!("null{}", " ".repeat(MAX_ROW_BYTES / 2));
+        let same = "x".repeat(255);
+        let reasons = [
+            row("anon-1", "user-1", &long),
+            row(&padded, "user-1", "1700000000"),
+            row(&same, &same, "1700000000"),
+        ];
+        for reason in &reasons {
+            assert!(reason.len() < 250, "{} bytes: {reason:.300}", reason.len());
+        }
+        assert!(
+            reasons[0].starts_with(&format!("time \"{}…", &long[..59])),
+            "{}",
+            reasons[0]
+        );
+        assert!(
+            reasons[1].starts_with("properties.distinct_id \"null    "),
+            "{}",
+            reasons[1]
+        );
+        assert!(
+            reasons[1].ends_with("…\" is a placeholder Mixpanel refuses as an id (compared case-insensitively, ignoring surrounding white space)"),
+            "{}",
+            reasons[1]
+        );
+        assert!(reasons[2].contains("xxxx…\"; an alias must be a different id"));
     }
 
     #[test]
