@@ -119,12 +119,19 @@ fn a_damaged_or_cut_gzip_stops_the_import_where_it_breaks_and_keeps_the_rows_bef
             .arg(&input)
             .arg("--failures")
             .arg(&failures)
+            .args(["--progress-interval", "0"])
             .assert()
             .code(1);
         let (stdout, stderr) = output(&assert);
         assert!(
             stderr.contains("error: cannot read the input: line ")
                 && stderr.contains(": cannot decompress the gzip input ("),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains("% done, ETA"), "{name}: {stderr}");
+        let last_progress = stderr.lines().rfind(|l| l.starts_with("progress: "));
+        assert!(
+            last_progress.is_some_and(|line| line.contains(" rows, stopped at ")),
             "{name}: {stderr}"
         );
         // The rows before the break were sent, each once, and said so.

@@ -429,14 +429,14 @@ impl Tracker {
             && self.halted.is_none()
             && !self.stopper.is_stopped();
         self.write_checkpoint(complete);
-        self.progress
-            .finish(&self.tally, self.rows, self.done_position);
-        let resume_line = self.resume_mark().line;
         let ending = match self.halted.take() {
             Some(halted) => halted,
             None if complete => Ending::Complete,
             None => Ending::Interrupted,
         };
+        self.progress
+            .finish(&self.tally, self.rows, self.done_position, &ending);
+        let resume_line = self.resume_mark().line;
         Summary {
             ending,
             tally: self.tally,
