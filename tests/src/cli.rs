@@ -17,12 +17,15 @@ use crate::vector::{ClientSpec, RawAlias};
 
 /// The flags that give the binary the configuration a case asks for.
 fn config_args(spec: &ClientSpec) -> Result<Vec<String>, String> {
-    let mut args = vec![
-        "--token".to_owned(),
-        spec.token
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TOKEN.to_owned()),
-    ];
+    let mut args = Vec::new();
+    if spec.no_token != Some(true) {
+        args.push("--token".to_owned());
+        args.push(
+            spec.token
+                .clone()
+                .unwrap_or_else(|| DEFAULT_TOKEN.to_owned()),
+        );
+    }
     let mut flag = |name: &str, value: &str| {
         args.push(name.to_owned());
         args.push(value.to_owned());

@@ -141,9 +141,15 @@ impl Observed {
 /// The client configuration a case asks for, pointed at `server_url` (or at the region's
 /// host for a request-only case, when `server_url` is `None`).
 pub fn config(spec: &ClientSpec, server_url: Option<&str>) -> Result<Config, String> {
-    let token =
-        Token::new(spec.token.as_deref().unwrap_or(DEFAULT_TOKEN)).map_err(|e| e.to_string())?;
-    let mut config = Config::builder(token);
+    let mut config = if spec.no_token == Some(true) {
+        Config::builder_for_import(credentials(spec.credentials.as_deref())?)
+            .map_err(|e| e.to_string())?
+    } else {
+        Config::builder(
+            Token::new(spec.token.as_deref().unwrap_or(DEFAULT_TOKEN))
+                .map_err(|e| e.to_string())?,
+        )
+    };
     config = match server_url {
         Some(url) => config.api_host(ApiHost::custom(url).map_err(|e| e.to_string())?),
         None => config.region(region(spec.region.as_deref())?),

@@ -66,6 +66,9 @@ pub struct ClientSpec {
     pub credentials: Option<String>,
     /// The project token, if not the server's.
     pub token: Option<String>,
+    /// Send no token at all (default false): `/import` with credentials that name the
+    /// project (`service_account` or `project_secret`).
+    pub no_token: Option<bool>,
     /// `verbose` (default true).
     pub verbose: Option<bool>,
     /// `strict` (default: the endpoint's).

@@ -6,7 +6,8 @@
 //! - the server's ceiling: the workload pre-encoded, sent by a bare keep-alive sender;
 //! - each client (reqwest async, reqwest blocking, surf, the CLI's import) sending the
 //!   same workload, in aliases per second;
-//! - the CLI's peak resident memory while importing a large CSV;
+//! - the CLI's peak resident memory while importing a large CSV, plain and
+//!   gzip-compressed;
 //! - a long import against a server limited to a rate, with pacing and without;
 //! - the official Python SDK's `alias()` in a loop, as the peer figure (when python3
 //!   can install it).
@@ -35,6 +36,7 @@ use alias_tests::adapter::Adapter;
 
 use self::report::{Figures, Import, Python};
 use self::server::ServerProcess;
+use self::workload::CsvFile;
 
 /// Options of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
@@ -50,7 +52,7 @@ pub(crate) struct Args {
     /// is always measured.
     #[arg(long = "client")]
     clients: Vec<ClientKind>,
-    /// Rows of the CSV whose import's peak memory is measured.
+    /// Rows of the CSV whose import's peak memory is measured, plain and gzip-compressed.
     #[arg(long, default_value_t = 1_000_000)]
     import_rows: usize,
     /// alias() calls of the Python SDK (one request each).
@@ -151,7 +153,10 @@ fn measure(args: &Args) -> Result<Figures, String> {
     let server = ServerProcess::start(&cli)?;
     let csv = dir.join(format!("aliases-{}.csv", args.aliases));
     let throughput = throughput(args, &cli, &csv, &server)?;
-    let import = import(args, &cli, &dir, &server)?;
+    let imports = CsvFile::ALL
+        .into_iter()
+        .map(|file| import(args.import_rows, file, &cli, &dir, &server))
+        .collect::<Result<_, _>>()?;
     let pacing = if args.no_pacing {
         Vec::new()
     } else {
@@ -169,7 +174,7 @@ fn measure(args: &Args) -> Result<Figures, String> {
     Ok(Figures {
         aliases: args.aliases,
         throughput,
-        import,
+        imports,
         pacing,
         python,
         machine: machine::describe(),
@@ -219,21 +224,29 @@ fn throughput(
     Ok(throughput)
 }
 
-/// The CLI importing a CSV of `args.import_rows` rows, with its peak memory.
-fn import(args: &Args, cli: &Path, dir: &Path, server: &ServerProcess) -> Result<Import, String> {
-    let csv = dir.join(format!("aliases-{}.csv", args.import_rows));
-    workload::write_csv(workload::ids(args.import_rows), &csv)?;
+/// The CLI importing a CSV of `rows` rows stored as `file`, with its peak memory.
+fn import(
+    rows: usize,
+    file: CsvFile,
+    cli: &Path,
+    dir: &Path,
+    server: &ServerProcess,
+) -> Result<Import, String> {
+    let path = dir.join(file.file_name(rows));
+    file.write(workload::ids(rows), &path)?;
     server.reset()?;
-    let run = clients::import(cli, &csv, args.import_rows, server)?;
-    server.expect_stored(args.import_rows)?;
+    let run = clients::import(cli, &path, rows, server)?;
+    server.expect_stored(rows)?;
     eprintln!(
-        "import of {} rows: done in {:.1?}",
-        args.import_rows, run.elapsed
+        "import of {rows} rows ({}): done in {:.1?}",
+        file.name(),
+        run.elapsed
     );
     Ok(Import {
-        rows: args.import_rows,
+        file,
+        rows,
         peak_rss: run.peak_rss,
-        aliases_per_second: per_second(args.import_rows, run.elapsed),
+        aliases_per_second: per_second(rows, run.elapsed),
     })
 }
 

@@ -153,7 +153,7 @@ fn describe(rows: &[Row]) -> Vec<String> {
 fn read(input: &[u8], format: Format, mark: Mark) -> Reading {
     let options = RowOptions::for_tests();
     let reader = Box::new(Cursor::new(input.to_vec()));
-    let mut input = match Input::from_reader(reader, format, options.extra_columns, "fuzz") {
+    let mut input = match Input::from_text(reader, format, options.extra_columns, "fuzz") {
         Ok(input) => input,
         Err(error) => {
             return Reading {

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use alias_core::{
-    ApiHost, BatchLimits, Config, ConfigError, Credentials, Endpoint, EventName, Field, Link,
-    Region, RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
+    ApiHost, BatchLimits, Config, ConfigBuilder, ConfigError, Credentials, Endpoint, EventName,
+    Field, Link, Region, RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
 };
 use clap::ValueEnum;
 
@@ -20,8 +20,10 @@ pub(crate) const REDACTED: &str = "<redacted>";
 /// The flags of every command that sends aliases.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CommonArgs {
-    /// The Mixpanel project token (Project Settings). Prefer the environment variable:
-    /// command-line arguments are visible to other users of the machine.
+    /// The Mixpanel project token (Project Settings). Not needed with --endpoint import and
+    /// a service account (with --project-id) or --project-secret, which name the project;
+    /// the events then carry no token. Prefer the environment variable: command-line
+    /// arguments are visible to other users of the machine.
     #[arg(
         long,
         env = "MIXPANEL_TOKEN",
@@ -266,20 +268,13 @@ fn default_request_timeout_ms() -> u64 {
 impl CommonArgs {
     /// Checks the flags and builds the configuration.
     pub(crate) fn settings(&self) -> Result<Settings, UsageError> {
-        let token = self.token()?;
-        let credentials = self.credentials()?;
-        let (token, endpoint) = if self.dry_run {
-            (placeholder_token(), credentials.map(redact))
-        } else {
-            (token, credentials)
-        };
         let host = match &self.api_host {
             Some(url) => ApiHost::custom(url).map_err(api_host_error)?,
             None => ApiHost::region(self.region.into()),
         };
-        let mut config = Config::builder(token)
+        let mut config = self
+            .project()?
             .api_host(host)
-            .endpoint(endpoint.map_or(Endpoint::Track, Endpoint::Import))
             .retry_policy(self.retry_policy())
             .track_body(self.body.into())
             .gzip(self.gzip)
@@ -331,14 +326,41 @@ impl CommonArgs {
         }
     }
 
-    fn token(&self) -> Result<Token, UsageError> {
-        let missing = || {
-            UsageError::new(
-                "--token is missing: pass the project token (Mixpanel: Project Settings) with \
-                 --token or, better, the MIXPANEL_TOKEN environment variable",
-            )
+    /// A builder for the project of the token and the endpoint's credentials. The token
+    /// may be left out only for `/import` credentials that name the project (a service
+    /// account with its project id, or the project secret). In a dry run, the token and
+    /// the secrets are placeholders.
+    fn project(&self) -> Result<ConfigBuilder, UsageError> {
+        let credentials = self.credentials()?;
+        let credentials = if self.dry_run {
+            credentials.map(redact)
+        } else {
+            credentials
         };
-        Token::new(self.token.clone().ok_or_else(missing)?).map_err(|_| missing())
+        // A blank token, as an environment variable set empty, is no token.
+        let token = self.token.clone().and_then(|token| Token::new(token).ok());
+        match (token, credentials) {
+            (Some(token), credentials) => {
+                let token = if self.dry_run {
+                    placeholder_token()
+                } else {
+                    token
+                };
+                Ok(Config::builder(token)
+                    .endpoint(credentials.map_or(Endpoint::Track, Endpoint::Import)))
+            }
+            // The project token credentials, or none (/track), need the token.
+            (None, credentials) => credentials
+                .and_then(|credentials| Config::builder_for_import(credentials).ok())
+                .ok_or_else(|| {
+                    UsageError::new(
+                        "--token is missing: pass the project token (Mixpanel: Project \
+                         Settings) with --token or, better, the MIXPANEL_TOKEN environment \
+                         variable; only --endpoint import with a service account (and \
+                         --project-id) or --project-secret needs none",
+                    )
+                }),
+        }
     }
 
     /// The `/import` credentials, or `None` for `/track`.
@@ -504,10 +526,26 @@ mod tests {
     }
 
     fn settings(args: &[&str]) -> Result<Settings, UsageError> {
-        let mut argv = vec!["test", "--token", "tok-secret-1"];
+        let mut argv = vec!["--token", "tok-secret-1"];
         argv.extend_from_slice(args);
+        settings_without_token(&argv)
+    }
+
+    fn settings_without_token(args: &[&str]) -> Result<Settings, UsageError> {
+        let argv = std::iter::once(&"test").chain(args);
         Cli::try_parse_from(argv).unwrap().common.settings()
     }
+
+    const SERVICE_ACCOUNT: [&str; 8] = [
+        "--endpoint",
+        "import",
+        "--service-account-user",
+        "sa",
+        "--service-account-secret",
+        "sa-secret-3",
+        "--project-id",
+        "42",
+    ];
 
     #[test]
     fn api_host_overrides_the_region() {
@@ -596,6 +634,26 @@ mod tests {
     }
 
     #[test]
+    fn the_token_is_optional_only_for_import_credentials_that_name_the_project() {
+        let config = settings_without_token(&SERVICE_ACCOUNT).unwrap().config;
+        assert_eq!(config.token(), None);
+        let alias = alias_core::CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        let batches = config
+            .encode(&[alias], std::time::SystemTime::now())
+            .unwrap();
+        let body = String::from_utf8(batches[0].request.body().clone()).unwrap();
+        assert!(!body.contains("token"), "{body}");
+        let config = settings_without_token(&["--endpoint", "import", "--project-secret", "p"])
+            .unwrap()
+            .config;
+        assert_eq!(config.token(), None);
+        for args in [&[][..], &["--endpoint", "import"], &["--token", " "]] {
+            let error = settings_without_token(args).unwrap_err().to_string();
+            assert!(error.starts_with("--token is missing"), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
     fn a_dry_run_config_holds_no_secret() {
         let config = settings(&[
             "--dry-run",
@@ -606,8 +664,17 @@ mod tests {
         ])
         .unwrap()
         .config;
-        assert_eq!(config.token().expose(), REDACTED);
+        assert_eq!(config.token().map(Token::expose), Some(REDACTED));
         let Endpoint::Import(Credentials::ProjectSecret(secret)) = config.endpoint() else {
+            panic!("{config:?}");
+        };
+        assert_eq!(secret.expose(), REDACTED);
+        // Without a token, none is made up: the events printed carry none.
+        let mut args = vec!["--dry-run"];
+        args.extend(SERVICE_ACCOUNT);
+        let config = settings_without_token(&args).unwrap().config;
+        assert_eq!(config.token(), None);
+        let Endpoint::Import(Credentials::ServiceAccount { secret, .. }) = config.endpoint() else {
             panic!("{config:?}");
         };
         assert_eq!(secret.expose(), REDACTED);

@@ -4,7 +4,8 @@
 mod support;
 
 use alias_server::{
-    DEFAULT_PROJECT_ID, DEFAULT_SERVICE_ACCOUNT_SECRET, DEFAULT_SERVICE_ACCOUNT_USER, DEFAULT_TOKEN,
+    DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_SERVICE_ACCOUNT_SECRET,
+    DEFAULT_SERVICE_ACCOUNT_USER, DEFAULT_TOKEN,
 };
 use assert_cmd::Command;
 use support::{TRANSPORTS, mixpanel_alias, output, server};
@@ -109,6 +110,59 @@ fn an_unreachable_server_leaves_the_alias_undelivered_and_exits_1() {
     assert!(stdout.contains("after 2 attempts"), "{stdout}");
 }
 
+#[test]
+fn import_with_credentials_that_name_the_project_needs_no_token() {
+    let server = server();
+    as_service_account(&mut mixpanel_alias("create", &server))
+        .env_remove("MIXPANEL_TOKEN")
+        .args(["--distinct-id", "anon-1", "--alias", "user-1"])
+        .assert()
+        .code(0);
+    mixpanel_alias("create", &server)
+        .env_remove("MIXPANEL_TOKEN")
+        .env("MIXPANEL_PROJECT_SECRET", DEFAULT_PROJECT_SECRET)
+        .args([
+            "--endpoint",
+            "import",
+            "--distinct-id",
+            "anon-2",
+            "--alias",
+            "user-2",
+        ])
+        .assert()
+        .code(0);
+    let events = server.events();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events.iter().all(|event| event.token().is_none()),
+        "{events:?}"
+    );
+    assert_eq!(server.identity("user-2").unwrap().canonical, "anon-2");
+
+    // The project token credentials and /track have nothing else to go by.
+    for endpoint in ["import", "track"] {
+        let assert = mixpanel_alias("create", &server)
+            .env_remove("MIXPANEL_TOKEN")
+            .args([
+                "--endpoint",
+                endpoint,
+                "--distinct-id",
+                "anon-3",
+                "--alias",
+                "user-3",
+            ])
+            .assert()
+            .code(2);
+        let (stdout, stderr) = output(&assert);
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.starts_with("error: --token is missing") && stderr.contains("--project-secret"),
+            "{endpoint}: {stderr}"
+        );
+    }
+    assert_eq!(server.stats().requests, 2);
+}
+
 /// `create` pointed at a URL rather than a running server.
 fn create_at(url: &str) -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("mixpanel-alias").unwrap();
@@ -202,6 +256,33 @@ fn a_dry_run_prints_the_request_with_secrets_redacted_and_sends_nothing() {
         DEFAULT_SERVICE_ACCOUNT_SECRET,
         BASIC_VALUE_START,
     ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} printed"
+        );
+    }
+    assert_eq!(server.stats().requests, 0);
+}
+
+#[test]
+fn a_dry_run_without_a_token_prints_events_without_one() {
+    let server = server();
+    let assert = as_service_account(&mut mixpanel_alias("create", &server))
+        .env_remove("MIXPANEL_TOKEN")
+        .args(["--distinct-id", "anon-1", "--alias", "user-1", "--dry-run"])
+        .assert()
+        .code(0);
+    let (stdout, stderr) = output(&assert);
+    assert!(
+        stdout.contains("authorization: Basic <redacted>\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#""distinct_id":"anon-1","alias":"user-1","time":"#),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("token"), "{stdout}");
+    for secret in [DEFAULT_SERVICE_ACCOUNT_SECRET, BASIC_VALUE_START] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
             "{secret} printed"

@@ -1,5 +1,6 @@
 //! Text from outside (a server's answer, CSV header names, file names) reaches stdout,
-//! stderr and the failures file's `reason` with its control characters escaped.
+//! stderr and the failures file's `reason` with its control characters escaped, and the
+//! input only as short excerpts.
 
 mod support;
 
@@ -170,6 +171,74 @@ fn header_names_and_file_names_are_escaped_in_usage_errors() {
     assert!(
         stderr.contains(r"gone\u{1b}]0;pwned\u{7}.csv"),
         "{stderr:?}"
+    );
+    assert_eq!(server.stats().requests, 0);
+}
+
+/// Each line of `stderr`, checked to be short and to hold nothing a terminal acts on.
+fn assert_short_escaped_lines(stderr: &str, what: &str) {
+    assert!(!has_controls(stderr), "{what}: {stderr:?}");
+    for line in stderr.lines() {
+        assert!(line.chars().count() < 400, "{what}: {line}");
+    }
+}
+
+/// A binary file read as text (a file compressed twice, an archive), or rows holding
+/// mebibytes where an id or a time should be, are quoted in messages as short escaped
+/// excerpts, never echoed.
+#[test]
+fn an_input_misread_as_text_is_quoted_only_as_a_short_escaped_excerpt() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+
+    let twice = dir.path().join("aliases.csv.gz");
+    let rows: String = (0..1000).map(|i| format!("anon-{i},user-{i}\n")).collect();
+    let once = support::gzip(format!("distinct_id,alias\n{rows}").as_bytes());
+    std::fs::write(&twice, support::gzip(&once)).unwrap();
+    let assert = mixpanel_alias("import", &server)
+        .arg(&twice)
+        .assert()
+        .code(2);
+    let (_, stderr) = output(&assert);
+    assert_short_escaped_lines(&stderr, "gzip compressed twice");
+    assert!(
+        stderr.contains(r#"the CSV header has no "distinct_id" column (it has \u{1f}"#),
+        "{stderr}"
+    );
+
+    let archive = dir.path().join("aliases.ndjson");
+    let mut zip = b"PK\x03\x04\x14\x00\x08\x00".to_vec();
+    zip.extend((0..=255_u8).cycle().take(100_000));
+    std::fs::write(&archive, zip).unwrap();
+    let assert = mixpanel_alias("import", &server)
+        .arg(&archive)
+        .assert()
+        .code(1);
+    let (_, stderr) = output(&assert);
+    assert_short_escaped_lines(&stderr, "binary NDJSON");
+    assert!(
+        stderr.contains("line 1: invalid: is not JSON: "),
+        "{stderr}"
+    );
+
+    let huge = dir.path().join("huge.csv");
+    let padded = format!("null{}", " ".repeat(500_000));
+    let time = "9".repeat(500_000);
+    std::fs::write(
+        &huge,
+        format!("distinct_id,alias,time\n{padded},user-1,\nanon-2,user-2,{time}\n"),
+    )
+    .unwrap();
+    let assert = mixpanel_alias("import", &server)
+        .arg(&huge)
+        .assert()
+        .code(1);
+    let (_, stderr) = output(&assert);
+    assert_short_escaped_lines(&stderr, "huge fields");
+    assert!(
+        stderr.contains(r#"line 2: invalid: properties.distinct_id "null   "#)
+            && stderr.contains(r#"line 3: invalid: time "999"#),
+        "{stderr:.2000}"
     );
     assert_eq!(server.stats().requests, 0);
 }

@@ -266,6 +266,37 @@ fn a_complete_import_exits_0_and_its_checkpoint_stops_a_second_run() {
     assert_eq!(server.stats().events_stored, 2);
 }
 
+/// The last progress line on stderr.
+fn last_progress(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .rfind(|line| line.starts_with("progress: "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_last_progress_line_of_a_finished_import_says_100_percent() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    // The blank lines after the last row are part of no row: the rows end at 91%.
+    let rows: String = (0..20).map(|i| format!("anon-{i},user-{i}\n")).collect();
+    std::fs::write(
+        &input,
+        format!("distinct_id,alias\n{rows}{}", "\n".repeat(30)),
+    )
+    .unwrap();
+    let assert = mixpanel_alias("import", &server)
+        .arg(&input)
+        .assert()
+        .code(0);
+    let (_, stderr) = output(&assert);
+    assert!(
+        last_progress(&stderr).ends_with(", 20 rows, 100% done"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2_and_name_what_to_fix() {
     let server = server();
@@ -452,6 +483,10 @@ fn sigterm_finishes_the_batches_in_flight_and_the_resume_sends_nothing_twice() {
         stderr.contains("interrupted: run the same command again"),
         "{stderr}"
     );
+    let percent = last_progress(&stderr)
+        .rsplit_once(", interrupted at ")
+        .and_then(|(_, percent)| percent.strip_suffix('%')?.parse::<u8>().ok());
+    assert!(percent.is_some_and(|percent| percent < 100), "{stderr}");
     assert!(last_line(&stdout).starts_with("accepted="), "{stdout}");
     let state: Value = serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
     assert_eq!(state["complete"], false);

@@ -1,5 +1,5 @@
 //! Rows longer than 1 MiB stop an import as they are read, with their line, and memory
-//! stays bounded; a CSV quote left open at the end is an invalid row.
+//! stays bounded, also through gzip; a CSV quote left open at the end is an invalid row.
 
 mod support;
 
@@ -50,6 +50,35 @@ fn an_endless_input_without_line_ends_is_refused_after_a_mebibyte() {
         assert!(stderr.contains(expected), "{format}: {stderr}");
     }
     assert_eq!(server.stats().requests, 0);
+}
+
+/// A gzip file whose third row is a gibibyte of `x` once decompressed, compressed a
+/// thousandfold: it stops at the row limit like any long row, its rest never decompressed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_gzip_bomb_row_is_refused_after_a_mebibyte() {
+    let server = server();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bomb.csv.gz");
+    let mut stored = support::gzip(b"distinct_id,alias\nanon-1,user-1\nanon-2,user-2\nanon-3,");
+    let mebibyte_of_x = support::gzip(&[b'x'; 1024 * 1024]);
+    for _ in 0..1024 {
+        stored.extend_from_slice(&mebibyte_of_x);
+    }
+    std::fs::write(&input, stored).unwrap();
+    let mut import = support::spawnable("import", &server);
+    import.arg(&input);
+    let assert = in_one_gibibyte(&import).assert().code(2);
+    let (stdout, stderr) = output(&assert);
+    assert!(
+        stderr.contains("error: line 4 starts a row longer than 1048576 bytes"),
+        "{stderr}"
+    );
+    assert_eq!(
+        summary(&stdout),
+        "accepted=2 rejected=0 undelivered=0 invalid=0"
+    );
+    assert_eq!(server.stats().events_stored, 2);
 }
 
 /// Rows 1 to 5 of an input, the third longer than the limit, and the same input once that

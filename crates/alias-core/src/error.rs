@@ -57,6 +57,13 @@ pub enum Problem {
     /// The value is empty or only white space.
     #[error("must not be empty")]
     Empty,
+    /// The value is needed and there is none: a configuration without a project token
+    /// whose endpoint needs one.
+    #[error("is missing: {reason}")]
+    Missing {
+        /// What needs the value.
+        reason: &'static str,
+    },
     /// The value is one of the placeholders Mixpanel refuses as an id.
     #[error(
         "{value:?} is a placeholder Mixpanel refuses as an id (compared case-insensitively, ignoring surrounding white space)"

@@ -3,8 +3,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    Action, AliasOutcome, BatchLimits, Config, CreateAlias, Delivery, DeliveryError, Outgoing,
-    Rejection, RetryPolicy, Token, TransportError, TransportErrorKind,
+    Action, AliasOutcome, BatchLimits, Config, CreateAlias, Credentials, Delivery, DeliveryError,
+    Endpoint, Field, Outgoing, Rejection, RetryPolicy, Secret, Token, TransportError,
+    TransportErrorKind,
 };
 use http::Response;
 
@@ -443,6 +444,26 @@ fn invalid_aliases_are_reported_without_being_sent() {
         AliasOutcome::Invalid(_)
     ));
     assert!(report.entries[1].outcome.is_accepted());
+}
+
+#[test]
+fn a_configuration_without_the_token_its_endpoint_needs_sends_nothing() {
+    let account =
+        Credentials::service_account("sa", Secret::new("sa-secret").unwrap(), "42").unwrap();
+    let track = Config::builder_for_import(account)
+        .unwrap()
+        .endpoint(Endpoint::Track)
+        .build();
+    let (mut delivery, now) = start(track, 2);
+    assert!(matches!(delivery.poll(now), Action::Done));
+    let report = delivery.into_report();
+    assert_eq!(report.stats.requests, 0);
+    for entry in &report.entries {
+        let AliasOutcome::Invalid(error) = &entry.outcome else {
+            panic!("{:?}", entry.outcome);
+        };
+        assert_eq!(error.field, Field::Token);
+    }
 }
 
 #[test]

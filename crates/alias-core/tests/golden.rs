@@ -4,8 +4,8 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    ApiHost, Config, CreateAlias, Credentials, Endpoint, EventName, Link, Region, Secret, Token,
-    TrackBody,
+    ApiHost, Config, ConfigError, CreateAlias, Credentials, Endpoint, EventName, Field, Link,
+    Problem, Region, Secret, Token, TrackBody, ValidationError,
 };
 use base64::Engine as _;
 use http::Request;
@@ -324,4 +324,77 @@ fn association_events_go_to_import_with_strict_fields() {
         String::from_utf8(request.body().clone()).unwrap(),
         r#"[{"event":"Identity Linked","properties":{"distinct_id":"your_id","$device_id":"other_distinct_id","$user_id":"your_id","token":"YOUR_PROJECT_TOKEN","time":1800000000000,"$insert_id":"d37d44633d619b4df8dd02a3eaa71cff","source":"crm"}}]"#
     );
+}
+
+fn service_account() -> Credentials {
+    Credentials::service_account(
+        "sa-user.123.mp-service-account",
+        Secret::new("sa-secret").unwrap(),
+        "4242",
+    )
+    .unwrap()
+}
+
+/// Without a token, `/import` takes the project from the credentials, and the events
+/// carry only what Mixpanel's specification requires there: no `token` property.
+#[test]
+fn import_without_a_token_sends_events_without_one() {
+    let config = Config::import(service_account()).unwrap();
+    let request = one(&config, seed_alias());
+    let body = r#"[{"event":"$create_alias","properties":{"distinct_id":"other_distinct_id","alias":"your_id","time":1800000000000,"$insert_id":"d37d44633d619b4df8dd02a3eaa71cff"}}]"#;
+    let authorization = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode("sa-user.123.mp-service-account:sa-secret")
+    );
+    assert_eq!(
+        render(&request),
+        format!(
+            "POST https://api.mixpanel.com/import?strict=1&project_id=4242\ncontent-type: application/json\naccept: application/json\nuser-agent: {UA}\ncontent-length: {}\nauthorization: {authorization}\n\n{body}",
+            body.len()
+        )
+    );
+
+    let config = Config::builder_for_import(Credentials::ProjectSecret(
+        Secret::new("proj-secret").unwrap(),
+    ))
+    .unwrap()
+    .link(association())
+    .build();
+    let request = one(&config, seed_alias());
+    assert_eq!(request.uri(), "https://api.mixpanel.com/import?strict=1");
+    assert_eq!(auth_of(&request), "proj-secret:");
+    assert_eq!(
+        String::from_utf8(request.body().clone()).unwrap(),
+        r#"[{"event":"Identity Linked","properties":{"distinct_id":"your_id","$device_id":"other_distinct_id","$user_id":"your_id","time":1800000000000,"$insert_id":"d37d44633d619b4df8dd02a3eaa71cff"}}]"#
+    );
+}
+
+/// A configuration without a token cannot authenticate with it, nor send to `/track`:
+/// refused when it is made, or, when the endpoint is changed afterwards, alias by alias
+/// before anything is encoded.
+#[test]
+fn without_a_token_only_credentials_that_name_the_project_can_send() {
+    let missing = |error: &ValidationError| {
+        assert_eq!(error.field, Field::Token);
+        assert!(matches!(error.problem, Problem::Missing { .. }), "{error}");
+    };
+    let Err(ConfigError::Invalid(error)) = Config::import(Credentials::ProjectToken) else {
+        panic!("the project token credentials need a token");
+    };
+    missing(&error);
+    assert!(
+        error
+            .to_string()
+            .starts_with("properties.token is missing: "),
+        "{error}"
+    );
+    for endpoint in [Endpoint::Track, Endpoint::Import(Credentials::ProjectToken)] {
+        let config = Config::builder_for_import(service_account())
+            .unwrap()
+            .endpoint(endpoint)
+            .build();
+        let error = config.encode(&[seed_alias()], now()).unwrap_err();
+        missing(&error.error);
+    }
 }

@@ -60,6 +60,9 @@ pub(crate) fn check(record: Record, rules: &Rules) -> Result<Event, Failure> {
 type Refused = (&'static str, String);
 
 fn check_event(event: &Event, rules: &Rules) -> Result<(), Refused> {
+    // `/import` takes the project from its credentials, checked before any event: its
+    // events need no token (Mixpanel's API specification requires only `event` and
+    // `properties` there).
     if rules.api == Api::Track && event.token().is_none_or(|t| t.trim().is_empty()) {
         return Err(("properties.token", MISSING_TOKEN.to_owned()));
     }

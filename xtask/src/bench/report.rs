@@ -7,11 +7,11 @@ use serde_json::{Value, json};
 use super::Sender;
 use super::pacing::PacedRun;
 use super::python::SDK;
-use super::workload::{BATCH, CONCURRENCY};
+use super::workload::{BATCH, CONCURRENCY, CsvFile};
 
 /// Every client at this share of the server's ceiling or more.
 const CEILING_SHARE: f64 = 0.8;
-/// The CLI's peak resident memory for the large import, at most.
+/// The CLI's peak resident memory for the large import, plain or gzip, at most.
 const MAX_IMPORT_RSS: u64 = 64 * 1024 * 1024;
 /// Every client at this multiple of the Python SDK's rate or more.
 const PYTHON_MULTIPLE: f64 = 100.0;
@@ -27,7 +27,8 @@ pub(super) struct Figures {
     pub(super) aliases: usize,
     /// Aliases per second of each run, by sender, in [`Sender::ALL`] order.
     pub(super) throughput: Vec<(Sender, Vec<f64>)>,
-    pub(super) import: Import,
+    /// The large import, of each [`CsvFile`] in [`CsvFile::ALL`] order.
+    pub(super) imports: Vec<Import>,
     /// The imports against a rate-limited server: paced, then not.
     pub(super) pacing: Vec<PacedRun>,
     /// The Python SDK's figure, or why there is none.
@@ -41,10 +42,54 @@ pub(super) struct Figures {
 /// The CLI's large import.
 #[derive(Debug)]
 pub(super) struct Import {
+    /// How the CSV was stored.
+    pub(super) file: CsvFile,
     pub(super) rows: usize,
     /// `None` where `/proc` is not available.
     pub(super) peak_rss: Option<u64>,
     pub(super) aliases_per_second: f64,
+}
+
+impl Import {
+    /// Its peak memory, against the target, and its rate.
+    fn lines(&self) -> [Line; 2] {
+        let what = format!(
+            "cli import of {} rows, {}",
+            thousands(self.rows),
+            self.file.name()
+        );
+        [
+            Line {
+                measurement: format!("{what}: peak RSS"),
+                figure: self
+                    .peak_rss
+                    .map_or("not measured (no /proc)".to_owned(), |bytes| {
+                        format!("{:.1} MiB", mib(bytes))
+                    }),
+                target: self.peak_rss.map(|bytes| {
+                    Target::at_most(
+                        format!("<= {:.0} MiB", mib(MAX_IMPORT_RSS)),
+                        bytes as f64,
+                        MAX_IMPORT_RSS as f64,
+                    )
+                }),
+            },
+            Line {
+                measurement: format!("{what}: rate"),
+                figure: rate(self.aliases_per_second),
+                target: None,
+            },
+        ]
+    }
+
+    /// Its figures as JSON.
+    fn json(&self) -> Value {
+        json!({
+            "rows": self.rows,
+            "peak_rss_bytes": self.peak_rss,
+            "aliases_per_second": self.aliases_per_second,
+        })
+    }
 }
 
 /// The Python SDK's run.
@@ -116,7 +161,7 @@ impl Figures {
 
     fn lines(&self) -> Vec<Line> {
         let mut lines = self.throughput_lines();
-        lines.extend(self.import_lines());
+        lines.extend(self.imports.iter().flat_map(Import::lines));
         lines.extend(self.pacing_lines());
         lines.extend(self.python_lines());
         lines
@@ -192,33 +237,6 @@ impl Figures {
         std::iter::once(ceiling_line).chain(client_lines).collect()
     }
 
-    fn import_lines(&self) -> [Line; 2] {
-        let import = &self.import;
-        let rows = thousands(import.rows);
-        [
-            Line {
-                measurement: format!("cli import of {rows} rows: peak RSS"),
-                figure: import
-                    .peak_rss
-                    .map_or("not measured (no /proc)".to_owned(), |bytes| {
-                        format!("{:.1} MiB", mib(bytes))
-                    }),
-                target: import.peak_rss.map(|bytes| {
-                    Target::at_most(
-                        format!("<= {:.0} MiB", mib(MAX_IMPORT_RSS)),
-                        bytes as f64,
-                        MAX_IMPORT_RSS as f64,
-                    )
-                }),
-            },
-            Line {
-                measurement: format!("cli import of {rows} rows: rate"),
-                figure: rate(import.aliases_per_second),
-                target: None,
-            },
-        ]
-    }
-
     fn python_lines(&self) -> Vec<Line> {
         let python = match &self.python {
             Ok(python) => python,
@@ -284,6 +302,14 @@ impl Figures {
         }
     }
 
+    /// The figures of the import of `file`, as JSON; `null` if it was not measured.
+    fn import_json(&self, file: CsvFile) -> Value {
+        self.imports
+            .iter()
+            .find(|import| import.file == file)
+            .map_or(Value::Null, Import::json)
+    }
+
     /// Writes every figure, each run's included, as JSON to `path`.
     pub(super) fn write_json(&self, path: &Path) -> Result<(), String> {
         let throughput: serde_json::Map<String, Value> = self
@@ -323,11 +349,8 @@ impl Figures {
             "batch": BATCH,
             "concurrency": CONCURRENCY,
             "aliases_per_second": throughput,
-            "cli_import": {
-                "rows": self.import.rows,
-                "peak_rss_bytes": self.import.peak_rss,
-                "aliases_per_second": self.import.aliases_per_second,
-            },
+            "cli_import": self.import_json(CsvFile::Plain),
+            "cli_import_gzip": self.import_json(CsvFile::Gzip),
             "rate_limited_imports": self.pacing.iter().map(|run| json!({
                 "adaptive": run.adaptive,
                 "rows": run.rows,

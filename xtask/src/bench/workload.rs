@@ -1,11 +1,13 @@
 //! What every client sends: the same aliases, in the same batches, at the same concurrency.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use alias_core::{ApiHost, BatchLimits, Config, CreateAlias, Token};
 use alias_server::DEFAULT_TOKEN;
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 /// Aliases per request: Mixpanel's maximum.
 pub(super) const BATCH: usize = 2000;
@@ -27,18 +29,68 @@ pub(super) fn aliases<'a>(
         .filter_map(|(distinct_id, alias)| CreateAlias::from_ids(distinct_id, alias).ok())
 }
 
+/// How the CSV that `mixpanel-alias import` reads is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CsvFile {
+    /// Plain text.
+    Plain,
+    /// gzip-compressed, as exports often come.
+    Gzip,
+}
+
+impl CsvFile {
+    /// Both, in table order.
+    pub(super) const ALL: [Self; 2] = [Self::Plain, Self::Gzip];
+
+    /// How the table names it.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "csv",
+            Self::Gzip => "gzip csv",
+        }
+    }
+
+    /// The file name of `rows` aliases stored this way.
+    pub(super) fn file_name(self, rows: usize) -> String {
+        match self {
+            Self::Plain => format!("aliases-{rows}.csv"),
+            Self::Gzip => format!("aliases-{rows}.csv.gz"),
+        }
+    }
+
+    /// Writes `ids` to `path` as the CSV `mixpanel-alias import` reads, stored this way.
+    pub(super) fn write(
+        self,
+        ids: impl Iterator<Item = (String, String)>,
+        path: &Path,
+    ) -> Result<(), String> {
+        let failed = |e: io::Error| format!("cannot write {}: {e}", path.display());
+        let file = BufWriter::new(File::create(path).map_err(failed)?);
+        let written = match self {
+            Self::Plain => write_rows(ids, file),
+            Self::Gzip => {
+                let mut gzip = GzEncoder::new(file, Compression::default());
+                write_rows(ids, &mut gzip).and_then(|()| gzip.finish()?.flush())
+            }
+        };
+        written.map_err(failed)
+    }
+}
+
 /// Writes `ids` as the CSV `mixpanel-alias import` reads.
 pub(super) fn write_csv(
     ids: impl Iterator<Item = (String, String)>,
     path: &Path,
 ) -> Result<(), String> {
-    let failed = |e: std::io::Error| format!("cannot write {}: {e}", path.display());
-    let mut out = BufWriter::new(File::create(path).map_err(failed)?);
-    writeln!(out, "distinct_id,alias").map_err(failed)?;
+    CsvFile::Plain.write(ids, path)
+}
+
+fn write_rows(ids: impl Iterator<Item = (String, String)>, mut out: impl Write) -> io::Result<()> {
+    writeln!(out, "distinct_id,alias")?;
     for (distinct_id, alias) in ids {
-        writeln!(out, "{distinct_id},{alias}").map_err(failed)?;
+        writeln!(out, "{distinct_id},{alias}")?;
     }
-    out.flush().map_err(failed)
+    out.flush()
 }
 
 /// The library clients' configuration: the defaults (form JSON on `/track`, verbose

@@ -12,8 +12,13 @@
 //! A resumed import reads the input from its start again, without sending, up to the mark
 //! its checkpoint recorded, and hands on rows only once the bytes before the mark are the
 //! ones read before (see [`Resume`]): standard input is checked like a file.
+//!
+//! A gzip-compressed input is decompressed as it is read (see [`compression`]); all of the
+//! above is about its decompressed text.
 
+mod compression;
 mod csv_rows;
+mod excerpt;
 mod ndjson_rows;
 pub(crate) mod read_ahead;
 mod tape;
@@ -23,10 +28,11 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use alias_core::{CreateAlias, InsertId, StopSignal, event_time};
+use alias_core::{CreateAlias, Field, InsertId, Problem, StopSignal, ValidationError, event_time};
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
+use self::compression::CompressedBytes;
 use self::csv_rows::CsvRows;
 pub(crate) use self::csv_rows::Header;
 use self::ndjson_rows::NdjsonRows;
@@ -51,7 +57,7 @@ const READ_AHEAD_BYTES: u64 = 16 * 1024 * 1024;
 /// The input's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum FormatArg {
-    /// NDJSON for `.ndjson` and `.jsonl` files, CSV otherwise.
+    /// NDJSON for `.ndjson` and `.jsonl` files (also with `.gz` after), CSV otherwise.
     Auto,
     /// Comma-separated, with a header line naming the columns.
     Csv,
@@ -69,8 +75,13 @@ pub(crate) enum Format {
 }
 
 impl FormatArg {
-    /// The format of `path`: as given, or guessed from its extension.
+    /// The format of `path`: as given, or guessed from its extension, the one before `.gz`
+    /// for a compressed file (`events.ndjson.gz`).
     pub(crate) fn resolve(self, path: &InputPath) -> Format {
+        let is = |path: &Path, extension: &str| {
+            path.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case(extension))
+        };
         match self {
             Self::Csv => Format::Csv,
             Self::Ndjson => Format::Ndjson,
@@ -78,9 +89,11 @@ impl FormatArg {
                 let is_ndjson = match path {
                     InputPath::Stdin => false,
                     InputPath::File(path) => {
-                        path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                            e.eq_ignore_ascii_case("ndjson") || e.eq_ignore_ascii_case("jsonl")
-                        })
+                        let named = match path.file_stem() {
+                            Some(stem) if is(path, "gz") => Path::new(stem),
+                            _ => path,
+                        };
+                        is(named, "ndjson") || is(named, "jsonl")
                     }
                 };
                 if is_ndjson {
@@ -226,10 +239,28 @@ pub(crate) struct Row {
     pub(crate) line: u64,
     /// The boundary just past it: how far the input is done once it is.
     pub(crate) end: Mark,
+    /// How far into the input as stored the reading had got at its end, for progress: the
+    /// row's end in a plain input; in a compressed one, the compressed bytes read by then
+    /// (a little past the row, by what the decoder reads ahead).
+    pub(crate) position: u64,
     /// The row as read.
     pub(crate) source: Source,
     /// The alias it asks for, or why it cannot be sent.
     pub(crate) alias: Result<CreateAlias, String>,
+}
+
+impl Row {
+    /// A row read from the text, ending at `end`; its position is that end until the
+    /// input says otherwise (a compressed one, in [`Input::spawn`]'s reader).
+    fn new(line: u64, end: Mark, source: Source, alias: Result<CreateAlias, String>) -> Self {
+        Self {
+            line,
+            position: end.offset,
+            end,
+            source,
+            alias,
+        }
+    }
 }
 
 /// How rows become aliases.
@@ -257,7 +288,10 @@ impl RowOptions {
 #[derive(Debug)]
 pub(crate) struct Input {
     reader: Reader,
+    /// The file's size as stored, when it is a file.
     size: Option<u64>,
+    /// For a compressed input, how much of it was read.
+    compressed: Option<CompressedBytes>,
 }
 
 #[derive(Debug)]
@@ -267,14 +301,14 @@ enum Reader {
 }
 
 impl Input {
-    /// Opens `path` and, for CSV, reads and checks its header.
+    /// Opens `path`, decompressed if it is gzip, and, for CSV, reads and checks its header.
     pub(crate) fn open(
         path: &InputPath,
         format: Format,
         extra_columns: bool,
     ) -> Result<Self, UsageError> {
         let name = path.name();
-        let (read, size): (Box<dyn Read + Send>, _) = match path {
+        let (stored, size): (Box<dyn Read + Send>, _) = match path {
             InputPath::Stdin => (Box::new(io::stdin()), None),
             InputPath::File(file) => {
                 let opened = File::open(file).map_err(|e| {
@@ -291,25 +325,36 @@ impl Input {
                 (Box::new(opened), size)
             }
         };
+        let opened = compression::open(stored).map_err(|e| {
+            UsageError::new(format!(
+                "FILE {name}: cannot read it: {e}; check the path, or pass - to read \
+                 standard input"
+            ))
+        })?;
         Ok(Self {
             size,
-            ..Self::from_reader(read, format, extra_columns, &name)?
+            compressed: opened.compressed,
+            ..Self::from_text(opened.text, format, extra_columns, &name)?
         })
     }
 
-    /// Reads the rows of `read`, of the input called `name` in messages; for CSV, reads and
-    /// checks its header.
-    pub(crate) fn from_reader(
-        read: Box<dyn Read + Send>,
+    /// Reads the rows of `text`, the (decompressed) text of the input called `name` in
+    /// messages; for CSV, reads and checks its header.
+    pub(crate) fn from_text(
+        text: Box<dyn Read + Send>,
         format: Format,
         extra_columns: bool,
         name: &str,
     ) -> Result<Self, UsageError> {
         let reader = match format {
-            Format::Ndjson => Reader::Ndjson(NdjsonRows::new(read)),
-            Format::Csv => Reader::Csv(CsvRows::open(read, extra_columns, name)?),
+            Format::Ndjson => Reader::Ndjson(NdjsonRows::new(text)),
+            Format::Csv => Reader::Csv(CsvRows::open(text, extra_columns, name)?),
         };
-        Ok(Self { reader, size: None })
+        Ok(Self {
+            reader,
+            size: None,
+            compressed: None,
+        })
     }
 
     /// The next row after `resume`; `None` at the end of the input.
@@ -332,9 +377,26 @@ impl Input {
         }
     }
 
-    /// The input's size in bytes, when it is a file.
+    /// The input's size in bytes as stored (compressed, for a gzip file), when it is a
+    /// file: what [`Row::position`] goes up to.
     pub(crate) fn size(&self) -> Option<u64> {
         self.size
+    }
+
+    /// The length of the text rows are read from, when it is known before reading: a
+    /// plain file's size. A compressed file's size says nothing of it.
+    pub(crate) fn text_size(&self) -> Option<u64> {
+        self.size.filter(|_| self.compressed.is_none())
+    }
+
+    /// Where `mark` is in the input as stored, as [`Row::position`] counts, when it is
+    /// known before reading: anywhere in a plain input, only at the start of a compressed
+    /// one.
+    pub(crate) fn position_of(&self, mark: &Mark) -> Option<u64> {
+        match self.compressed {
+            Some(_) if mark.offset > 0 => None,
+            _ => Some(mark.offset),
+        }
     }
 
     /// Reads rows on a thread of its own, a bounded number and size ahead, until the end of
@@ -363,9 +425,12 @@ impl Input {
         let mut read_up_to = 0;
         while !stop.is_stopped() {
             let (item, bytes) = match self.next_row(options, &mut resume) {
-                Ok(Some(row)) => {
+                Ok(Some(mut row)) => {
                     let bytes = row.end.offset - read_up_to;
                     read_up_to = row.end.offset;
+                    if let Some(compressed) = &self.compressed {
+                        row.position = compressed.get();
+                    }
                     (Ok(row), bytes)
                 }
                 Ok(None) => return,
@@ -386,36 +451,192 @@ fn alias_of(fields: &Map<String, Value>, options: &RowOptions) -> Result<CreateA
         Some(Value::String(text)) => Ok(text.as_str()),
         Some(_) => Err(format!("{name} must be a string")),
     };
-    let mut link =
-        CreateAlias::from_ids(text("distinct_id")?, text("alias")?).map_err(|e| e.to_string())?;
+    let mut link = CreateAlias::from_ids(text("distinct_id")?, text("alias")?).map_err(reason)?;
     let time = match fields.get("time") {
         None | Some(Value::Null) => options.default_time,
         Some(value) => event_time(value).ok_or_else(|| {
-            format!("time {value} is not a number of seconds or milliseconds since 1970")
+            format!(
+                "time {} is not a number of seconds or milliseconds since 1970",
+                excerpt::excerpt(&value.to_string())
+            )
         })?,
     };
-    link = link.with_time(time).map_err(|e| e.to_string())?;
+    link = link.with_time(time).map_err(reason)?;
     if fields.contains_key("$insert_id") {
-        let insert_id = InsertId::new(text("$insert_id")?).map_err(|e| e.to_string())?;
+        let insert_id = InsertId::new(text("$insert_id")?).map_err(reason)?;
         link = link.with_insert_id(insert_id);
     }
     if options.extra_columns {
         for (name, value) in fields {
             if !KNOWN_FIELDS.contains(&name.as_str()) {
-                link = link
-                    .with_property(name.as_str(), value)
-                    .map_err(|e| e.to_string())?;
+                link = link.with_property(name.as_str(), value).map_err(reason)?;
             }
         }
     }
     Ok(link)
 }
 
+/// Why a row cannot be sent, as its reason says it: the value or name of the input the
+/// error quotes cut to an excerpt (an id is checked for being a placeholder before its
+/// length, so a placeholder padded with a mebibyte of spaces is quoted whole otherwise).
+fn reason(mut error: ValidationError) -> String {
+    if let Problem::Placeholder { value } | Problem::SameAsDistinctId { value } = &mut error.problem
+    {
+        *value = excerpt::cut(value).into_owned();
+    }
+    if let Field::Property(name) = &mut error.field {
+        *name = excerpt::cut(name).into_owned();
+    }
+    error.to_string()
+}
+
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::time::{Duration, UNIX_EPOCH};
 
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+    use futures::StreamExt;
+
     use super::*;
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(text).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// Every item `input` hands on, read to its end.
+    fn read_all(input: Input) -> Vec<Result<Row, ReadError>> {
+        let (_, stop) = alias_core::stop_signal();
+        let rows = input.spawn(RowOptions::for_tests(), Resume::at(Mark::start()), stop);
+        futures::executor::block_on(rows.unwrap().collect())
+    }
+
+    #[test]
+    fn a_reason_quotes_only_an_excerpt_of_the_row() {
+        let row = |distinct_id: &str, alias: &str, time: &str| {
+            let mut fields = Map::new();
+            fields.insert("distinct_id".into(), distinct_id.into());
+            fields.insert("alias".into(), alias.into());
+            fields.insert("time".into(), time.into());
+            alias_of(&fields, &RowOptions::for_tests()).unwrap_err()
+        };
+        let long = "7".repeat(MAX_ROW_BYTES / 2);
+        let padded = format!("null{}", " ".repeat(MAX_ROW_BYTES / 2));
+        let same = "x".repeat(255);
+        let reasons = [
+            row("anon-1", "user-1", &long),
+            row(&padded, "user-1", "1700000000"),
+            row(&same, &same, "1700000000"),
+        ];
+        for reason in &reasons {
+            assert!(reason.len() < 250, "{} bytes: {reason:.300}", reason.len());
+        }
+        assert!(
+            reasons[0].starts_with(&format!("time \"{}…", &long[..59])),
+            "{}",
+            reasons[0]
+        );
+        assert!(
+            reasons[1].starts_with("properties.distinct_id \"null    "),
+            "{}",
+            reasons[1]
+        );
+        assert!(
+            reasons[1].ends_with("…\" is a placeholder Mixpanel refuses as an id (compared case-insensitively, ignoring surrounding white space)"),
+            "{}",
+            reasons[1]
+        );
+        assert!(reasons[2].contains("xxxx…\"; an alias must be a different id"));
+    }
+
+    #[test]
+    fn the_format_is_named_before_the_compressions_extension() {
+        let resolve = |name: &str| FormatArg::Auto.resolve(&InputPath::new(Path::new(name)));
+        for ndjson in ["events.ndjson", "events.ndjson.gz", "EVENTS.JSONL.GZ"] {
+            assert_eq!(resolve(ndjson), Format::Ndjson, "{ndjson}");
+        }
+        for csv in ["aliases.csv.gz", "aliases.gz", "ndjson.gz", "aliases", "-"] {
+            assert_eq!(resolve(csv), Format::Csv, "{csv}");
+        }
+    }
+
+    #[test]
+    fn a_gzip_input_is_read_as_its_text_its_progress_in_compressed_bytes() {
+        // Ids that compress little, so that the input is many decoder reads long.
+        let mut state = 1_u64;
+        let mut text = String::from("distinct_id,alias\n");
+        for i in 0..20_000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            text.push_str(&format!("anon-{state:016x},user-{i}\n"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aliases.csv");
+        std::fs::write(&path, gzip(text.as_bytes())).unwrap();
+        let stored = std::fs::metadata(&path).unwrap().len();
+
+        let input = Input::open(&InputPath::File(path), Format::Csv, false).unwrap();
+        assert_eq!((input.size(), input.text_size()), (Some(stored), None));
+        assert_eq!(input.position_of(&Mark::start()), Some(0));
+        let rows: Vec<Row> = read_all(input).into_iter().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 20_000);
+        let last = rows.last().unwrap();
+        assert_eq!(last.end.offset, text.len() as u64, "offsets are the text's");
+        assert_eq!(last.line, 20_001);
+        let positions: Vec<u64> = rows.iter().map(|row| row.position).collect();
+        assert!(positions.is_sorted(), "progress never goes back");
+        assert!(positions[0] < stored / 4, "{} of {stored}", positions[0]);
+        assert_eq!(*positions.last().unwrap(), stored);
+    }
+
+    #[test]
+    fn a_plain_input_is_its_own_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aliases.csv.gz");
+        let text = "distinct_id,alias\nanon-1,user-1\n";
+        std::fs::write(&path, text).unwrap();
+        let input = Input::open(&InputPath::File(path), Format::Csv, false).unwrap();
+        let size = Some(text.len() as u64);
+        assert_eq!((input.size(), input.text_size()), (size, size));
+        let mark = Mark {
+            offset: 18,
+            ..Mark::start()
+        };
+        assert_eq!(input.position_of(&mark), Some(18));
+        let rows = read_all(input);
+        let row = rows[0].as_ref().unwrap();
+        assert_eq!((row.position, row.end.offset), (32, 32));
+    }
+
+    /// A row of a gigabyte of `x`, compressed a thousandfold: the import stops at the row
+    /// limit, having decompressed little more than that limit.
+    #[test]
+    fn a_gzip_bomb_row_stops_at_the_row_limit() {
+        let mut stored = gzip(b"distinct_id,alias\nanon-1,user-1\nanon-2,");
+        let mebibyte_of_x = gzip(&[b'x'; 1024 * 1024]);
+        for _ in 0..1024 {
+            stored.extend_from_slice(&mebibyte_of_x);
+        }
+        let len = stored.len() as u64;
+        let opened = compression::open(Box::new(io::Cursor::new(stored))).unwrap();
+        let compressed = opened.compressed.unwrap();
+        let mut csv = CsvRows::open(opened.text, false, "bomb.csv.gz").unwrap();
+        let mut resume = Resume::at(Mark::start());
+        assert!(
+            csv.next(&RowOptions::for_tests(), &mut resume)
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            csv.next(&RowOptions::for_tests(), &mut resume).unwrap_err(),
+            ReadError::TooLong { line: 3 }
+        );
+        assert!(compressed.get() < len / 8, "{} of {len}", compressed.get());
+    }
 
     #[test]
     fn time_is_read_in_seconds_or_milliseconds_and_defaults_to_the_import_time() {

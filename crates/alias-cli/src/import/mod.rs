@@ -1,5 +1,6 @@
-//! `mixpanel-alias import`: aliases from a CSV or NDJSON file of any size, streamed in
-//! bounded memory, with a failures file, a checkpoint to resume from, and progress.
+//! `mixpanel-alias import`: aliases from a CSV or NDJSON file of any size, plain or
+//! gzip-compressed, streamed in bounded memory, with a failures file, a checkpoint to
+//! resume from, and progress.
 //!
 //! The pieces: [`input`] reads rows on a thread of its own; the delivery pulls them as a
 //! stream (see `feed`), which never holds up its answers, timers or a stop;
@@ -44,13 +45,15 @@ const TRACK_WINDOW: Duration = Duration::from_secs(5 * 24 * 3600);
 /// Import aliases in bulk from CSV or NDJSON.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The file to import, or - for standard input. CSV needs a header naming the
-    /// distinct_id and alias columns; optional time (seconds or milliseconds since 1970) and
-    /// $insert_id columns are sent as they are.
+    /// The file to import, or - for standard input, plain or gzip-compressed (recognised
+    /// by its first bytes). CSV needs a header naming the distinct_id and alias columns;
+    /// optional time (seconds or milliseconds since 1970) and $insert_id columns are sent
+    /// as they are.
     #[arg(value_name = "FILE")]
     input: PathBuf,
 
-    /// The input format; auto means NDJSON for .ndjson and .jsonl files, CSV otherwise.
+    /// The input format; auto means NDJSON for .ndjson and .jsonl files (also followed by
+    /// .gz), CSV otherwise.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
 
@@ -167,7 +170,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
 
     let (stopper, stop) = stop_signal();
     signals::watch(stopper.clone(), checkpoint.is_some());
-    let progress = Progress::new(input.size(), Duration::from_secs(args.progress_interval));
+    let progress = Progress::new(
+        input.size(),
+        input.position_of(&start.resume),
+        Duration::from_secs(args.progress_interval),
+    );
     let options = RowOptions {
         extra_columns: args.extra_columns,
         default_time: start.default_time(),
@@ -260,13 +267,14 @@ fn refuse_stamps_too_old_for_track(
 }
 
 /// Refuses, before reading it, an input file shorter than the part of it `checkpoint`
-/// says was imported: it cannot be the same input.
+/// says was imported: it cannot be the same input. A compressed file's size says nothing
+/// of its text's length: reading it checks it.
 fn refuse_a_shorter_input(
     input: &Input,
     checkpoint: &Checkpoint,
     location: &Location,
 ) -> Result<(), UsageError> {
-    match input.size() {
+    match input.text_size() {
         Some(size) if size < checkpoint.resume.offset => Err(UsageError::new(format!(
             "the input is not the one --checkpoint {} was written for: it is {size} bytes long, \
              but {} bytes of it were imported then. Pass the input that checkpoint belongs to; \

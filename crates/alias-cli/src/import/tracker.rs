@@ -47,8 +47,8 @@ struct Unsettled {
     line: u64,
     /// The boundary before it: where a resumed import starts while it is unsettled.
     start: Mark,
-    /// The input offset just past it, for progress.
-    end: u64,
+    /// How far into the input as stored it reaches, for progress.
+    position: u64,
     source: Source,
     /// Why it cannot be sent; `None` for a row handed to the delivery.
     invalid: Option<String>,
@@ -61,8 +61,9 @@ pub(crate) struct Tracker {
     unsettled: VecDeque<Unsettled>,
     /// The boundary after the last row read.
     read_to: Mark,
-    /// The input's byte offset past the last row settled, for progress.
-    done_bytes: u64,
+    /// How far into the input as stored the rows settled in this run reach, for progress;
+    /// `None` until one is.
+    done_position: Option<u64>,
     /// Outcomes of all runs of this import, the checkpointed ones included.
     tally: Tally,
     /// Rows settled in this run.
@@ -122,7 +123,7 @@ impl Tracker {
         Self {
             unsettled: VecDeque::new(),
             read_to: start.resume.clone(),
-            done_bytes: start.resume.offset,
+            done_position: None,
             tally: start.tally(),
             rows: 0,
             dry_run: dry_run.then_some(0),
@@ -142,7 +143,6 @@ impl Tracker {
     /// Takes a row just read: a valid one goes on to the delivery, an invalid one is
     /// settled once the rows before it are.
     pub(crate) fn read(&mut self, row: Row) -> Option<CreateAlias> {
-        let end = row.end.offset;
         let start = std::mem::replace(&mut self.read_to, row.end);
         let (alias, invalid) = match row.alias {
             Ok(alias) => (Some(alias), None),
@@ -151,7 +151,7 @@ impl Tracker {
         self.unsettled.push_back(Unsettled {
             line: row.line,
             start,
-            end,
+            position: row.position,
             source: row.source,
             invalid,
         });
@@ -195,7 +195,7 @@ impl Tracker {
             self.halt(Ending::Failed(message), false);
         }
         self.rows += 1;
-        self.done_bytes = row.end;
+        self.done_position = Some(row.position);
         match (&mut self.dry_run, entry.outcome.is_accepted()) {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
@@ -237,12 +237,12 @@ impl Tracker {
             };
             self.tally.invalid += 1;
             self.rows += 1;
-            self.done_bytes = row.end;
+            self.done_position = Some(row.position);
             let reason = format!("invalid: {}", row.invalid.unwrap_or_default());
             self.record_failure(row.line, &row.source, None, &reason);
         }
         self.progress
-            .update(&self.tally, self.rows, self.done_bytes);
+            .update(&self.tally, self.rows, self.done_position);
         if self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
             self.write_checkpoint(false);
         }
@@ -429,14 +429,14 @@ impl Tracker {
             && self.halted.is_none()
             && !self.stopper.is_stopped();
         self.write_checkpoint(complete);
-        self.progress
-            .finish(&self.tally, self.rows, self.done_bytes);
-        let resume_line = self.resume_mark().line;
         let ending = match self.halted.take() {
             Some(halted) => halted,
             None if complete => Ending::Complete,
             None => Ending::Interrupted,
         };
+        self.progress
+            .finish(&self.tally, self.rows, self.done_position, &ending);
+        let resume_line = self.resume_mark().line;
         Summary {
             ending,
             tally: self.tally,
@@ -484,6 +484,7 @@ mod tests {
     fn row(line: u64, alias: Result<CreateAlias, String>) -> Row {
         Row {
             line,
+            position: line + 1,
             end: mark(line + 1),
             source: Source::Text(format!("row {line}")),
             alias,
@@ -492,7 +493,7 @@ mod tests {
 
     fn tracker() -> Tracker {
         let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
-        let progress = Progress::new(None, Duration::from_secs(3600));
+        let progress = Progress::new(None, Some(0), Duration::from_secs(3600));
         let (stopper, _) = alias_core::stop_signal();
         let mut tracker = Tracker::new(&start, None, None, progress, stopper, false);
         tracker.read_to = mark(1);

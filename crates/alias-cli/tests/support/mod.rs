@@ -62,6 +62,16 @@ pub(crate) fn spawnable_retrying(
     command
 }
 
+/// `bytes` as one gzip member.
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(bytes)
+        .expect("writing to a Vec cannot fail");
+    encoder.finish().expect("writing to a Vec cannot fail")
+}
+
 /// The transports `--transport` offers.
 pub(crate) const TRANSPORTS: [&str; 2] = ["reqwest", "surf"];
 

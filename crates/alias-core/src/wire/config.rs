@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::error::{ConfigError, Field, Problem, ValidationError};
 use crate::wire::credentials::Credentials;
 use crate::wire::host::{ApiHost, Region};
 use crate::wire::link::Link;
@@ -59,7 +60,9 @@ impl Default for BatchLimits {
 ///
 /// [`Config::new`] gives every setting the default that Mixpanel's documentation
 /// recommends; [`Config::builder`] chooses others. Each setting is read back by a method
-/// of the same name.
+/// of the same name. [`Config::import`] and [`Config::builder_for_import`] make a
+/// configuration for `/import` without a project token, the project being named by the
+/// credentials.
 ///
 /// ```
 /// use alias_core::{Config, Region, Token};
@@ -74,7 +77,8 @@ impl Default for BatchLimits {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub(crate) token: Token,
+    /// `None` only in a configuration for `/import` whose credentials name the project.
+    pub(crate) token: Option<Token>,
     pub(crate) api_host: ApiHost,
     pub(crate) endpoint: Endpoint,
     pub(crate) verbose: bool,
@@ -115,6 +119,55 @@ impl Config {
     /// host, `/track`, form JSON body, verbose and strict answers, idempotent delivery,
     /// documented limits and backoff, four requests in flight, adaptive pacing.
     pub fn new(token: Token) -> Self {
+        Self::with_token(Some(token))
+    }
+
+    /// A builder starting from [`Config::new`]'s defaults.
+    pub fn builder(token: Token) -> ConfigBuilder {
+        ConfigBuilder(Self::new(token))
+    }
+
+    /// A configuration for `/import` with `credentials` and no project token, every other
+    /// setting at [`Config::new`]'s default: the events carry no `token` property, since
+    /// `/import` takes the project from the credentials (Mixpanel's API specification
+    /// requires only `event` and `properties` there).
+    ///
+    /// The credentials must name the project: a service account with its project id, or
+    /// the project secret. [`Credentials::ProjectToken`] authenticates with the token this
+    /// configuration lacks, and is refused with a [`ConfigError::Invalid`] on
+    /// [`Field::Token`].
+    ///
+    /// ```
+    /// use alias_core::{Config, Credentials, Endpoint, Secret};
+    ///
+    /// let account = Credentials::service_account("sa.user", Secret::new("sa-secret")?, "4242")?;
+    /// let config = Config::import(account)?;
+    /// assert!(config.token().is_none());
+    /// assert!(matches!(config.endpoint(), Endpoint::Import(_)));
+    /// assert!(Config::import(Credentials::ProjectToken).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn import(credentials: Credentials) -> Result<Self, ConfigError> {
+        Self::builder_for_import(credentials).map(ConfigBuilder::build)
+    }
+
+    /// A builder starting from [`Config::import`]'s settings, refusing the same
+    /// credentials.
+    ///
+    /// Its [`ConfigBuilder::endpoint`] can still choose other credentials that name the
+    /// project; a configuration without a token whose endpoint is `/track` or
+    /// `/import` with [`Credentials::ProjectToken`] sends nothing: each alias comes back
+    /// invalid on [`Field::Token`].
+    pub fn builder_for_import(credentials: Credentials) -> Result<ConfigBuilder, ConfigError> {
+        let config = Self {
+            endpoint: Endpoint::Import(credentials),
+            ..Self::with_token(None)
+        };
+        config.event_token()?;
+        Ok(ConfigBuilder(config))
+    }
+
+    fn with_token(token: Option<Token>) -> Self {
         Self {
             token,
             api_host: ApiHost::default(),
@@ -135,19 +188,15 @@ impl Config {
         }
     }
 
-    /// A builder starting from [`Config::new`]'s defaults.
-    pub fn builder(token: Token) -> ConfigBuilder {
-        ConfigBuilder(Self::new(token))
-    }
-
     /// A builder starting from this configuration, to change some of its settings.
     pub fn into_builder(self) -> ConfigBuilder {
         ConfigBuilder(self)
     }
 
-    /// The project token.
-    pub fn token(&self) -> &Token {
-        &self.token
+    /// The project token; `None` for a configuration made by [`Config::import`] or
+    /// [`Config::builder_for_import`].
+    pub fn token(&self) -> Option<&Token> {
+        self.token.as_ref()
     }
 
     /// The host requests go to.
@@ -247,6 +296,30 @@ impl Config {
     pub(crate) fn stamps_events(&self) -> bool {
         self.idempotent || matches!(self.endpoint, Endpoint::Import(_))
     }
+
+    /// The token each event carries; `None` when the configuration has none and the
+    /// endpoint takes the project from the credentials. An endpoint that needs the token
+    /// the configuration lacks is an error on [`Field::Token`], for every event.
+    pub(crate) fn event_token(&self) -> Result<Option<&str>, ValidationError> {
+        if let Some(token) = &self.token {
+            return Ok(Some(token.expose()));
+        }
+        let reason = match &self.endpoint {
+            Endpoint::Import(
+                Credentials::ServiceAccount { .. } | Credentials::ProjectSecret(_),
+            ) => {
+                return Ok(None);
+            }
+            Endpoint::Import(Credentials::ProjectToken) => {
+                "Credentials::ProjectToken authenticates /import with the project token"
+            }
+            Endpoint::Track => "/track reads the project from the token in each event",
+        };
+        Err(ValidationError::new(
+            Field::Token,
+            Problem::Missing { reason },
+        ))
+    }
 }
 
 impl ConfigBuilder {
@@ -267,6 +340,10 @@ impl ConfigBuilder {
     }
 
     /// Chooses `/track` (default) or `/import`.
+    ///
+    /// A configuration without a token ([`Config::builder_for_import`]) sends only to
+    /// `/import` with credentials that name the project: with `/track` or
+    /// [`Credentials::ProjectToken`], each alias comes back invalid on [`Field::Token`].
     pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
         self.0.endpoint = endpoint;
         self

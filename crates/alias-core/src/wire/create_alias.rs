@@ -252,7 +252,7 @@ mod tests {
             event: EventName::new("Identity Linked").unwrap(),
         };
         let mut out = Vec::new();
-        write_event_json(&link(), &association, "TOKEN", None, &mut out);
+        write_event_json(&link(), &association, Some("TOKEN"), None, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"event":"Identity Linked","properties":{"distinct_id":"user-1","$device_id":"anon-1","$user_id":"user-1","token":"TOKEN"}}"#
@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn json_has_the_python_sdk_shape() {
         let mut out = Vec::new();
-        write_event_json(&link(), &Link::CreateAlias, "TOKEN", None, &mut out);
+        write_event_json(&link(), &Link::CreateAlias, Some("TOKEN"), None, &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"event":"$create_alias","properties":{"distinct_id":"anon-1","alias":"user-1","token":"TOKEN"}}"#
@@ -304,7 +304,7 @@ mod tests {
         alias.stamp(first + Duration::from_secs(60));
         assert_eq!(alias.time(), Some(first));
         let mut out = Vec::new();
-        write_event_json(&alias, &Link::CreateAlias, "T", None, &mut out);
+        write_event_json(&alias, &Link::CreateAlias, Some("T"), None, &mut out);
         let text = String::from_utf8(out).unwrap();
         assert!(
             text.contains(r#""time":1700000000000,"$insert_id":""#),

@@ -22,6 +22,7 @@ use crate::wire::credentials::Credentials;
 use crate::wire::event_bytes::{
     FormEncoder, event_json_len_hint, form_encode_in_place, write_event_json,
 };
+use crate::wire::secret::Token;
 
 /// The `User-Agent` of every request: this crate and its version.
 pub const USER_AGENT: &str = concat!("alias-core/", env!("CARGO_PKG_VERSION"));
@@ -53,8 +54,8 @@ impl EncodedEvent {
         if let Some(time) = stamps.as_ref().map(|(t, _)| *t).or(alias.time()) {
             check_time_window(config, time, now)?;
         }
+        let token = config.event_token()?;
         let form = body_form(config);
-        let token = config.token.expose();
         let json_hint = event_json_len_hint(alias, &config.link, token);
         // Room for the form's longest encoding, so that neither step grows the buffer.
         let mut bytes = Vec::with_capacity(if form == BodyForm::FormJson {
@@ -328,7 +329,9 @@ fn build_request(config: &Config, body: Vec<u8>) -> Request<Vec<u8>> {
 fn basic_auth(config: &Config, credentials: &Credentials) -> HeaderValue {
     let (user, password) = match credentials {
         Credentials::ServiceAccount { user, secret, .. } => (user.as_str(), secret.expose()),
-        Credentials::ProjectToken => (config.token.expose(), ""),
+        // A configuration without a token never gets here: every event of it is refused
+        // before encoding (see `Config::event_token`), so no request is built.
+        Credentials::ProjectToken => (config.token.as_ref().map_or("", Token::expose), ""),
         Credentials::ProjectSecret(secret) => (secret.expose(), ""),
     };
     let encoded = STANDARD.encode(format!("{user}:{password}"));
@@ -342,7 +345,6 @@ fn basic_auth(config: &Config, credentials: &Credentials) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::secret::Token;
 
     #[test]
     fn form_params_length_is_computed_without_building() {

@@ -19,9 +19,11 @@ use crate::wire::link::Link;
 /// Room for [`write_event_json`]'s output: exact for a stamped `$create_alias` whose
 /// strings need no escaping and that has no extra property, so that the common event is
 /// written without growing its buffer.
-pub(crate) fn event_json_len_hint(alias: &CreateAlias, link: &Link, token: &str) -> usize {
-    /// `{"event":"$create_alias","properties":{"distinct_id":"","alias":"","token":""}}`
-    const SKELETON: usize = 79;
+pub(crate) fn event_json_len_hint(alias: &CreateAlias, link: &Link, token: Option<&str>) -> usize {
+    /// `{"event":"$create_alias","properties":{"distinct_id":"","alias":""}}`
+    const SKELETON: usize = 68;
+    /// `,"token":""`
+    const TOKEN: usize = 11;
     /// `,"time":` with 13 digits, and `,"$insert_id":` with 32 hex digits in quotes.
     const STAMPS: usize = 21 + 48;
     let ids = alias.distinct_id().as_str().len() + alias.alias().as_str().len();
@@ -31,12 +33,14 @@ pub(crate) fn event_json_len_hint(alias: &CreateAlias, link: &Link, token: &str)
         // alias again in quotes (2 more), and the name instead of `$create_alias` (13).
         Link::Association { event } => event.as_str().len() + 6 + alias.alias().as_str().len(),
     };
-    SKELETON + STAMPS + ids + token.len() + association
+    let token = token.map_or(0, |token| TOKEN + token.len());
+    SKELETON + STAMPS + ids + token + association
 }
 
 /// Writes the event that links `alias`'s two ids as `link` says, as compact JSON, its
 /// properties in the order the Python SDK writes them. `stamps` stand in for the alias's
-/// own time and insert id.
+/// own time and insert id. Without a `token` (on `/import`, whose credentials name the
+/// project) the event has no `token` property.
 ///
 /// The keys and punctuation are written as literal bytes and only the values go through
 /// serde_json's escaping: a derived `Serialize` would escape the constant keys of every
@@ -44,7 +48,7 @@ pub(crate) fn event_json_len_hint(alias: &CreateAlias, link: &Link, token: &str)
 pub(crate) fn write_event_json(
     alias: &CreateAlias,
     link: &Link,
-    token: &str,
+    token: Option<&str>,
     stamps: Option<&(SystemTime, InsertId)>,
     out: &mut Vec<u8>,
 ) {
@@ -75,8 +79,10 @@ pub(crate) fn write_event_json(
                 serde_json::to_writer(&mut *out, user)?;
             }
         }
-        out.write_all(br#","token":"#)?;
-        serde_json::to_writer(&mut *out, token)?;
+        if let Some(token) = token {
+            out.write_all(br#","token":"#)?;
+            serde_json::to_writer(&mut *out, token)?;
+        }
         if let Some(time) = time {
             out.write_all(br#","time":"#)?;
             let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -188,7 +194,8 @@ mod tests {
         device_id: Option<&'a str>,
         #[serde(rename = "$user_id", skip_serializing_if = "Option::is_none")]
         user_id: Option<&'a str>,
-        token: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         time: Option<u64>,
         #[serde(rename = "$insert_id", skip_serializing_if = "Option::is_none")]
@@ -197,7 +204,7 @@ mod tests {
         extra: &'a Map<String, Value>,
     }
 
-    fn simple(alias: &CreateAlias, link: &Link, token: &str, time: Option<u64>) -> Vec<u8> {
+    fn simple(alias: &CreateAlias, link: &Link, token: Option<&str>, time: Option<u64>) -> Vec<u8> {
         let (event, distinct_id, alias_field, device_id, user_id) = match link {
             Link::CreateAlias => (
                 EVENT_NAME,
@@ -254,7 +261,7 @@ mod tests {
             extra in extra(),
             time in proptest::option::of(31_536_000_000_u64..4_000_000_000_000),
             association in any::<bool>(),
-            token in "[ -~é]{1,40}",
+            token in proptest::option::of("[ -~é]{1,40}"),
         ) {
             prop_assume!(distinct_id != user);
             let mut alias = CreateAlias::from_ids(&distinct_id, &user).unwrap();
@@ -271,11 +278,12 @@ mod tests {
             } else {
                 Link::CreateAlias
             };
+            let token = token.as_deref();
             let mut fast = Vec::new();
-            write_event_json(&alias, &link, &token, None, &mut fast);
+            write_event_json(&alias, &link, token, None, &mut fast);
             prop_assert_eq!(
                 String::from_utf8(fast).unwrap(),
-                String::from_utf8(simple(&alias, &link, &token, time)).unwrap()
+                String::from_utf8(simple(&alias, &link, token, time)).unwrap()
             );
         }
 
@@ -297,15 +305,19 @@ mod tests {
     fn the_length_hint_is_exact_for_a_plain_stamped_event() {
         let alias = CreateAlias::from_ids("anon-1", "user-1").unwrap();
         let stamps = alias.stamps(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        for link in [
+        let links = [
             Link::CreateAlias,
             Link::Association {
                 event: EventName::new("Identity Linked").unwrap(),
             },
-        ] {
+        ];
+        for (link, token) in links
+            .iter()
+            .flat_map(|link| [(link, Some("TOKEN")), (link, None)])
+        {
             let mut out = Vec::new();
-            write_event_json(&alias, &link, "TOKEN", Some(&stamps), &mut out);
-            assert_eq!(event_json_len_hint(&alias, &link, "TOKEN"), out.len());
+            write_event_json(&alias, link, token, Some(&stamps), &mut out);
+            assert_eq!(event_json_len_hint(&alias, link, token), out.len());
         }
     }
 

@@ -86,6 +86,42 @@ fn every_alias_core_form_with_and_without_gzip() {
     assert_eq!(server.stats().events_rejected, 0);
 }
 
+/// `/import` authenticates by its credentials and takes the project from them: an event
+/// without a token, as `Config::import` sends it, is stored.
+#[test]
+fn import_takes_events_without_a_token_from_credentials_that_name_the_project() {
+    let server = Server::start().unwrap();
+    let host = ApiHost::custom(server.url()).unwrap();
+    let account = Credentials::service_account(
+        DEFAULT_SERVICE_ACCOUNT_USER,
+        Secret::new(DEFAULT_SERVICE_ACCOUNT_SECRET).unwrap(),
+        DEFAULT_PROJECT_ID,
+    )
+    .unwrap();
+    let secret = Credentials::ProjectSecret(Secret::new(DEFAULT_PROJECT_SECRET).unwrap());
+    for (i, credentials) in [account, secret].into_iter().enumerate() {
+        let config = Config::builder_for_import(credentials)
+            .unwrap()
+            .api_host(host.clone())
+            .build();
+        let link = CreateAlias::from_ids(&format!("anon-{i}"), &format!("user-{i}")).unwrap();
+        for batch in config.encode(&[link], SystemTime::now()).unwrap() {
+            let reply = send(&server, batch.request);
+            assert!(
+                matches!(verdict(&reply), Verdict::Accepted { .. }),
+                "{config:?}: {reply:?}"
+            );
+        }
+    }
+    let events = server.events();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events.iter().all(|event| event.token().is_none()),
+        "{events:?}"
+    );
+    assert_eq!(server.identity("user-1").unwrap().canonical, "anon-1");
+}
+
 #[test]
 fn python_form() {
     let server = Server::builder().token("py-token").start().unwrap();

@@ -7,6 +7,7 @@ use csv::ByteRecord;
 use serde_json::{Map, Value};
 
 use super::super::failure_columns;
+use super::excerpt::{cut, excerpt};
 use super::tape::{self, Tape};
 use super::{KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of};
 use crate::exit::UsageError;
@@ -59,7 +60,7 @@ impl Header {
                     "{input}: the CSV header has no {required:?} column (it has {}); make the \
                      first line a header naming distinct_id and alias, or pass --format ndjson \
                      for NDJSON input",
-                    written.join(", ")
+                    excerpt(&written.join(", "))
                 )));
             }
         }
@@ -106,7 +107,7 @@ impl Header {
             };
             if wanted && !properties.contains_key(name) {
                 let text = std::str::from_utf8(field)
-                    .map_err(|_| format!("column {name:?} is not valid UTF-8"))?;
+                    .map_err(|_| format!("column {:?} is not valid UTF-8", cut(name)))?;
                 properties.insert(name.clone(), Value::String(text.to_owned()));
             }
         }
@@ -207,12 +208,12 @@ impl<R: Read> CsvRows<R> {
                     .properties(&record)
                     .and_then(|properties| alias_of(&properties, options))
             };
-            return Ok(Some(Row {
+            return Ok(Some(Row::new(
                 line,
-                end: tape.mark(),
-                source: Source::Csv(record),
+                tape.mark(),
+                Source::Csv(record),
                 alias,
-            }));
+            )));
         }
     }
 }
@@ -293,6 +294,30 @@ mod tests {
                 .to_string()
                 .starts_with("in.csv: the CSV header has no \"distinct_id\""),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_binary_header_is_quoted_as_an_escaped_excerpt() {
+        let binary = "PK\u{3}\u{4}\u{14}\0\u{8}\0\u{8}\0".repeat(10_000);
+        let error = Header::new(&record(&[&binary, "more"]), false, "aliases.xlsx")
+            .unwrap_err()
+            .to_string();
+        assert!(error.len() < 400, "{} bytes", error.len());
+        assert!(!error.chars().any(char::is_control), "{error}");
+        assert!(
+            error.contains(r"(it has PK\u{3}\u{4}\u{14}\u{0}\u{8}\u{0}\u{8}\u{0}PK"),
+            "{error}"
+        );
+        let long = "n".repeat(10_000);
+        let header =
+            Header::new(&record(&["distinct_id", "alias", &long]), true, "in.csv").unwrap();
+        let error = header
+            .properties(&ByteRecord::from(vec![&b"anon-1"[..], b"user-1", b"\xff"]))
+            .unwrap_err();
+        assert_eq!(
+            error,
+            format!("column \"{}…\" is not valid UTF-8", "n".repeat(60))
         );
     }
 

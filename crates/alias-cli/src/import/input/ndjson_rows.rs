@@ -68,12 +68,7 @@ impl<R: Read> NdjsonRows<R> {
             let (source, alias) = parse(text, options);
             let tape = self.reader.get_mut();
             tape.advance(end);
-            return Ok(Some(Row {
-                line,
-                end: tape.mark(),
-                source,
-                alias,
-            }));
+            return Ok(Some(Row::new(line, tape.mark(), source, alias)));
         }
     }
 
