@@ -36,7 +36,7 @@ pub(crate) fn advice(outcome: &AliasOutcome) -> &'static str {
             "check --token and, with --endpoint import, the service account or project secret"
         }
         AliasOutcome::Rejected(Rejection::IdentityEventsNotAllowed { .. }) => {
-            "the project uses Simplified ID Merge: link ids with an association event instead"
+            "run it again with --link association --association-event NAME"
         }
         AliasOutcome::Rejected(_) => "fix the value Mixpanel names, then send it again",
         AliasOutcome::Invalid(_) => "fix the value named, then send it again",

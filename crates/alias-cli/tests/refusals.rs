@@ -41,7 +41,10 @@ fn create_on_import_names_simplified_id_merge() {
         .code(1);
     let (stdout, _) = output(&assert);
     assert!(stdout.contains("Simplified ID Merge"), "{stdout}");
-    assert!(stdout.contains("association"), "{stdout}");
+    assert!(
+        stdout.contains("--link association --association-event"),
+        "{stdout}"
+    );
     assert_eq!(server.stats().events_stored, 0);
 }
 
