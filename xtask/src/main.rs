@@ -27,8 +27,8 @@ enum Task {
     Bench(bench::Args),
     /// Runs every conformance vector through every client against the reference server.
     Conformance(conformance::Args),
-    /// Runs the cargo-fuzz targets of `fuzz/` (the response parser, the request decoder)
-    /// under libFuzzer, then prints executions, corpus size and crashes per target.
+    /// Runs the cargo-fuzz targets of `fuzz/` (the response parser, the request decoder,
+    /// the CSV and NDJSON row readers, the checkpoint loader) under libFuzzer, then prints executions, corpus size and crashes per target.
     Fuzz(fuzz::Args),
     /// Delivers many aliases with every client through a server that faults 30% of
     /// requests, then checks none was lost or stored twice.

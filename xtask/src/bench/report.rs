@@ -110,8 +110,9 @@ struct Line {
 #[derive(Debug)]
 struct Target {
     text: String,
-    /// The figure divided by the target's bound.
-    ratio: f64,
+    /// The figure divided by the target's bound; `None` for a count that must be zero,
+    /// where a ratio means nothing.
+    ratio: Option<f64>,
     met: bool,
 }
 
@@ -119,16 +120,16 @@ impl Target {
     fn at_least(text: String, value: f64, bound: f64) -> Self {
         Self {
             text,
-            ratio: value / bound,
+            ratio: Some(value / bound),
             met: value >= bound,
         }
     }
 
-    /// A count that must be zero; the ratio column shows the count.
+    /// A count that must be zero.
     fn none(text: String, count: u64) -> Self {
         Self {
             text,
-            ratio: count as f64,
+            ratio: None,
             met: count == 0,
         }
     }
@@ -136,7 +137,7 @@ impl Target {
     fn at_most(text: String, value: f64, bound: f64) -> Self {
         Self {
             text,
-            ratio: value / bound,
+            ratio: Some(value / bound),
             met: value <= bound,
         }
     }
@@ -285,17 +286,17 @@ impl Figures {
         );
         println!();
         print_row(["measurement", "figure", "target", "figure/target"]);
-        println!("{}", "-".repeat(WIDTHS.iter().sum::<usize>() + 16));
+        println!("{}", "-".repeat(WIDTHS.iter().sum::<usize>() + 19));
         for line in self.lines() {
             let (target, ratio) = match &line.target {
-                Some(target) => (
-                    target.text.as_str(),
-                    format!(
-                        "{:.2} {}",
-                        target.ratio,
-                        if target.met { "met" } else { "MISSED" }
-                    ),
-                ),
+                Some(target) => {
+                    let verdict = if target.met { "met" } else { "MISSED" };
+                    let ratio = match target.ratio {
+                        Some(ratio) => format!("{ratio:.2} {verdict}"),
+                        None => verdict.to_owned(),
+                    };
+                    (target.text.as_str(), ratio)
+                }
                 None => ("", String::new()),
             };
             print_row([&line.measurement, &line.figure, target, &ratio]);
@@ -370,12 +371,12 @@ impl Figures {
     }
 }
 
-/// The widths of the table's first three columns.
-const WIDTHS: [usize; 3] = [50, 40, 22];
+/// The widths of the table's first three columns; a longer cell still gets a space after it.
+const WIDTHS: [usize; 3] = [54, 40, 22];
 
 fn print_row([measurement, figure, target, ratio]: [&str; 4]) {
     let [a, b, c] = WIDTHS;
-    println!("{measurement:<a$}{figure:<b$}{target:<c$}{ratio}");
+    println!("{measurement:<a$} {figure:<b$} {target:<c$} {ratio}");
 }
 
 fn rate(per_second: f64) -> String {
@@ -414,10 +415,13 @@ mod tests {
     #[test]
     fn targets_say_whether_they_are_met() {
         let above = Target::at_least(String::new(), 0.9, 0.8);
-        assert!(above.met && (above.ratio - 1.125).abs() < 1e-9);
+        assert!(above.met && (above.ratio.unwrap() - 1.125).abs() < 1e-9);
         assert!(!Target::at_least(String::new(), 0.7, 0.8).met);
         let under = Target::at_most(String::new(), 32.0, 64.0);
-        assert!(under.met && (under.ratio - 0.5).abs() < 1e-9);
+        assert!(under.met && (under.ratio.unwrap() - 0.5).abs() < 1e-9);
         assert!(!Target::at_most(String::new(), 65.0, 64.0).met);
+        let nothing_lost = Target::none(String::new(), 0);
+        assert!(nothing_lost.met && nothing_lost.ratio.is_none());
+        assert!(!Target::none(String::new(), 1).met);
     }
 }
