@@ -492,20 +492,12 @@ fn reason(mut error: ValidationError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
     use std::time::{Duration, UNIX_EPOCH};
 
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
     use futures::StreamExt;
 
+    use super::compression::tests::gzip;
     use super::*;
-
-    fn gzip(text: &[u8]) -> Vec<u8> {
-        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-        encoder.write_all(text).unwrap();
-        encoder.finish().unwrap()
-    }
 
     /// Every item `input` hands on, read to its end.
     fn read_all(input: Input) -> Vec<Result<Row, ReadError>> {

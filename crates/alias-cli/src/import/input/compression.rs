@@ -117,7 +117,7 @@ impl<R: Read> Read for Gunzip<R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::io::Write;
 
     use flate2::Compression;
@@ -125,7 +125,8 @@ mod tests {
 
     use super::*;
 
-    fn gzip(text: &[u8]) -> Vec<u8> {
+    /// `text`, gzip-compressed.
+    pub(in crate::import::input) fn gzip(text: &[u8]) -> Vec<u8> {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(text).unwrap();
         encoder.finish().unwrap()
