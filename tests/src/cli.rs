@@ -169,21 +169,12 @@ pub fn send(
     Ok(observed)
 }
 
-/// The variables the binary reads; cleared so that the caller's shell cannot leak in.
-const ENVIRONMENT: [&str; 5] = [
-    "MIXPANEL_TOKEN",
-    "MIXPANEL_SERVICE_ACCOUNT_USER",
-    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
-    "MIXPANEL_PROJECT_SECRET",
-    "RUST_LOG",
-];
-
 /// `cli import INPUT --api-host URL`, with no `MIXPANEL_*` or `RUST_LOG` from the caller's
 /// environment: every run of the binary as a client (conformance, soak, bench) starts
 /// here, and adds its flags.
 pub fn import_command(cli: &Path, input: &Path, server_url: &str) -> Command {
     let mut command = Command::new(cli);
-    for variable in ENVIRONMENT {
+    for variable in alias_cli::ENVIRONMENT {
         command.env_remove(variable);
     }
     command

@@ -52,6 +52,17 @@ enum Command {
     Completions(completions::Args),
 }
 
+/// The environment variables `mixpanel-alias` reads: the credentials, each in place of its
+/// flag, and `RUST_LOG`. A harness that runs the binary clears them, so that the caller's
+/// shell cannot leak in.
+pub const ENVIRONMENT: [&str; 5] = [
+    "MIXPANEL_TOKEN",
+    "MIXPANEL_SERVICE_ACCOUNT_USER",
+    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
+    "MIXPANEL_PROJECT_SECRET",
+    "RUST_LOG",
+];
+
 /// Runs `mixpanel-alias` on the process's arguments, and gives its exit code (the README's
 /// table lists them).
 pub fn main() -> ExitCode {
@@ -73,5 +84,22 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_variable_a_flag_reads_is_listed_and_every_listed_one_is_read() {
+        let command = Cli::command();
+        let read: std::collections::BTreeSet<String> = command
+            .get_subcommands()
+            .flat_map(|subcommand| subcommand.get_arguments())
+            .filter_map(|argument| argument.get_env())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect();
+        let listed: std::collections::BTreeSet<String> = ENVIRONMENT
+            .iter()
+            .filter(|name| **name != "RUST_LOG")
+            .map(|name| (*name).to_owned())
+            .collect();
+        assert_eq!(read, listed);
     }
 }

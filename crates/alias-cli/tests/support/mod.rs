@@ -9,15 +9,6 @@ use std::time::Duration;
 use alias_server::{DEFAULT_TOKEN, FaultSpec, Server};
 use assert_cmd::Command;
 
-/// The variables the command reads; cleared so that the caller's shell cannot leak in.
-const ENVIRONMENT: [&str; 5] = [
-    "MIXPANEL_TOKEN",
-    "MIXPANEL_SERVICE_ACCOUNT_USER",
-    "MIXPANEL_SERVICE_ACCOUNT_SECRET",
-    "MIXPANEL_PROJECT_SECRET",
-    "RUST_LOG",
-];
-
 /// A reference server with every default.
 pub(crate) fn server() -> Server {
     Server::start().expect("the reference server starts")
@@ -51,7 +42,7 @@ pub(crate) fn spawnable_retrying(
     first_retry: Duration,
 ) -> std::process::Command {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin!("mixpanel-alias"));
-    for variable in ENVIRONMENT {
+    for variable in alias_cli::ENVIRONMENT {
         command.env_remove(variable);
     }
     command
