@@ -9,6 +9,7 @@
 
 pub(crate) mod checkpoint;
 mod clashes;
+mod ending;
 mod failure_columns;
 mod failures;
 pub(crate) mod input;
@@ -30,10 +31,11 @@ use alias_core::{
 use futures_util::{Stream, StreamExt};
 
 use self::checkpoint::{Checkpoint, Location};
+use self::ending::Ending;
 use self::failures::Failures;
 use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
 use self::progress::Progress;
-use self::tracker::{Ending, Summary, Tracker};
+use self::tracker::{Summary, Tracker};
 use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use alias_core::Tally;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::tracker::Ending;
+use super::ending::Ending;
 use crate::console;
 
 /// How often the bar's text is rebuilt: often enough to look live.

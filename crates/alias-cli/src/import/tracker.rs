@@ -16,6 +16,7 @@ use alias_core::{
 };
 
 use super::checkpoint::{Checkpoint, Location};
+use super::ending::Ending;
 use super::failures::Failures;
 use super::input::{MAX_ROW_BYTES, Mark, ReadError, Row, Source};
 use super::progress::Progress;
@@ -25,21 +26,6 @@ use crate::outcome;
 /// How often, at most, the checkpoint is replaced while rows finish. A hard kill loses at
 /// most this much progress; the rows sent again are deduplicated by the server.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// How an import ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Ending {
-    /// Every row of the input has its outcome.
-    Complete,
-    /// Stopped by a signal before the end of the input.
-    Interrupted,
-    /// Stopped by an error (reading the input, writing a file); the message says what to do.
-    Failed(String),
-    /// Stopped at a row that cannot be read (longer than the limit), or before the first
-    /// row because the input is not the one the checkpoint was written for; the message
-    /// says what to do.
-    Refused(String),
-}
 
 /// A row read and not yet settled.
 #[derive(Debug)]
