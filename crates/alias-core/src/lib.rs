@@ -1,10 +1,13 @@
 //! A sans-IO protocol core for Mixpanel's `$create_alias` call.
 //!
 //! This crate turns aliases into [`http::Request<Vec<u8>>`] values and Mixpanel's answers
-//! ([`http::Response`] of any byte body) into typed outcomes. It never opens a socket,
-//! sleeps, spawns, reads a clock or draws a random number: time and randomness are passed
-//! in, so every decision is testable without a network. Adapter crates
-//! (`alias-reqwest`, `alias-surf`) do the I/O.
+//! ([`http::Response`] of any byte body) into typed outcomes. Its protocol, from
+//! [`CreateAlias`] to [`Delivery`], never opens a socket, sleeps, spawns, reads a clock or
+//! draws a random number: time and randomness are passed in, so every decision is testable
+//! without a network. Only the drivers ([`AliasClient`], [`BlockingClient`]) read the
+//! clock, draw a jitter seed and wait (the blocking one on worker threads of its own); they
+//! send through an [`HttpClient`] or [`BlockingHttpClient`] that an adapter crate
+//! (`alias-reqwest`, `alias-surf`) or the caller supplies, and do no I/O themselves.
 //!
 //! The pieces:
 //! - [`CreateAlias`], [`DistinctId`], [`Alias`]: validated input. Bad input is a

@@ -1,6 +1,8 @@
 //! Drivers: the loops that run a [`Delivery`](crate::Delivery) over an HTTP client and a
-//! timer, and the client type every adapter offers. The only part of the crate that waits;
-//! it does so through the traits an adapter implements, never on a runtime of its own.
+//! timer, and the client type every adapter offers. The only part of the crate that reads
+//! the clock, draws a random seed or waits: the async loop waits on the adapter's
+//! [`Timer`](crate::Timer), the blocking one on a channel from worker threads of its own,
+//! never on a runtime; every request goes out through the adapter's HTTP client.
 
 pub(crate) mod async_loop;
 pub(crate) mod blocking_loop;
