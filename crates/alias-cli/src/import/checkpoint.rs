@@ -125,8 +125,8 @@ impl Location {
 pub(crate) struct Checkpoint {
     /// The format version.
     pub(crate) version: u32,
-    /// The input, as [`super::input::InputPath::identity`] names it, for messages: the
-    /// input is recognised by its bytes, whatever its name.
+    /// The input, as [`super::input::InputPath::identity`] names it, for a person reading
+    /// the file: the import itself recognises its input by the bytes, whatever its name.
     pub(crate) input: String,
     /// Every row before this boundary has its final outcome recorded.
     pub(crate) resume: Mark,

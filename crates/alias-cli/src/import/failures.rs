@@ -18,7 +18,7 @@ use alias_core::escape_controls;
 use serde_json::Value;
 
 use super::failure_columns;
-use super::input::{Format, Header, Source};
+use super::input::{Header, Source};
 use crate::exit::UsageError;
 
 /// An open failures file.
@@ -39,12 +39,12 @@ enum Writer {
 }
 
 impl Failures {
-    /// Opens the failures file at `path`. A fresh import truncates it; a resumed one
+    /// Opens the failures file at `path`: CSV with the input's columns for a CSV input
+    /// (its `header`), NDJSON otherwise. A fresh import truncates it; a resumed one
     /// (`resume_len` from the checkpoint) cuts it back to what the checkpoint covers and
     /// appends, so a row is never listed twice.
     pub(crate) fn open(
         path: &Path,
-        format: Format,
         header: Option<&Header>,
         resume_len: Option<u64>,
     ) -> Result<Self, UsageError> {
@@ -80,8 +80,8 @@ impl Failures {
             file,
             written: kept,
         };
-        let writer = match (format, header) {
-            (Format::Csv, Some(header)) => {
+        let writer = match header {
+            Some(header) => {
                 let layout = Layout::new(header);
                 let mut csv = csv::WriterBuilder::new()
                     .flexible(true)
@@ -95,7 +95,7 @@ impl Failures {
                     layout,
                 }
             }
-            _ => Writer::Ndjson(BufWriter::new(counted)),
+            None => Writer::Ndjson(BufWriter::new(counted)),
         };
         Ok(Self {
             path: path.to_owned(),
@@ -385,7 +385,7 @@ mod tests {
             "{\"line\":2}\n{\"line\":3,\"after\":\"checkpoint\"}\n",
         )
         .unwrap();
-        let mut failures = Failures::open(&path, Format::Ndjson, None, Some(11)).unwrap();
+        let mut failures = Failures::open(&path, None, Some(11)).unwrap();
         failures
             .write(4, &Source::Text("x".into()), None, "invalid: is not JSON")
             .unwrap();

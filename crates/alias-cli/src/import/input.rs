@@ -133,14 +133,11 @@ impl InputPath {
         }
     }
 
-    /// How a checkpoint names this input, for messages: the canonical path.
+    /// How a checkpoint names this input, for a person reading it: the real path.
     pub(crate) fn identity(&self) -> String {
         match self {
             Self::Stdin => "-".to_owned(),
-            Self::File(path) => std::fs::canonicalize(path)
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string(),
+            Self::File(path) => super::same_file::real_path(path).display().to_string(),
         }
     }
 }

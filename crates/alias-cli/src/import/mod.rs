@@ -25,8 +25,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    BatchLimits, Config, CreateAlias, Endpoint, IDENTITY_EVENTS_NOT_ALLOWED, Rejection, Tally,
-    stop_signal,
+    BatchLimits, Config, CreateAlias, IDENTITY_EVENTS_NOT_ALLOWED, Rejection, Tally, stop_signal,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -40,9 +39,6 @@ use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::CommonArgs;
 use crate::sender::Sender;
-
-/// How old an event `/track` takes (Mixpanel's documented limit).
-const TRACK_WINDOW: Duration = Duration::from_secs(5 * 24 * 3600);
 
 /// Import aliases in bulk from CSV or NDJSON.
 #[derive(Debug, clap::Args)]
@@ -163,7 +159,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         .as_deref()
         .map(|failures| {
             let resume_len = resumed.as_ref().map(|r| r.failures_len.unwrap_or(0));
-            Failures::open(failures, format, input.header(), resume_len)
+            Failures::open(failures, input.header(), resume_len)
         })
         .transpose()?;
     let dry_run = settings.dry_run;
@@ -254,7 +250,7 @@ fn refuse_stamps_too_old_for_track(
     let age = now
         .duration_since(checkpoint.default_time())
         .unwrap_or_default();
-    if checkpoint.complete || !matches!(config.endpoint(), Endpoint::Track) || age < TRACK_WINDOW {
+    if checkpoint.complete || age < config.time_window().past {
         return Ok(());
     }
     Err(UsageError::new(format!(
