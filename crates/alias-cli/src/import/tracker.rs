@@ -141,7 +141,10 @@ impl Tracker {
             source: row.source,
             invalid,
         });
-        self.settle_invalid();
+        // A valid row waits for its outcome; only an invalid one can settle now.
+        if alias.is_none() {
+            self.settle_invalid();
+        }
         alias
     }
 
@@ -186,26 +189,17 @@ impl Tracker {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
         }
-        match project_refusal(&entry.outcome) {
-            // One message at the end says it for every row: the rows go to the failures
-            // file, if there is one, but not one by one to the screen.
-            Some(refusal) => {
-                let (_, rows) = self.refusal.get_or_insert_with(|| (refusal.clone(), 0));
-                *rows += 1;
-                if self.failures.is_some() {
-                    self.record_failure(
-                        row.line,
-                        &row.source,
-                        Some(&entry.alias),
-                        &reason_of(&entry),
-                    );
-                }
-            }
-            None => {
-                if let Some(reason) = outcome::reason(&entry.outcome) {
-                    self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
-                }
-            }
+        let refused = project_refusal(&entry.outcome);
+        if let Some(refusal) = refused {
+            let (_, rows) = self.refusal.get_or_insert_with(|| (refusal.clone(), 0));
+            *rows += 1;
+        }
+        // A project-level refusal is said once at the end for every row: its rows go to
+        // the failures file, if there is one, but not one by one to the screen.
+        if let Some(reason) = outcome::reason(&entry.outcome)
+            && (refused.is_none() || self.failures.is_some())
+        {
+            self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
         }
         self.settle_invalid();
     }
@@ -446,11 +440,6 @@ fn project_refusal(outcome: &AliasOutcome) -> Option<&Rejection> {
         }) => Some(rejection),
         _ => None,
     }
-}
-
-/// The failures file's reason for an entry.
-fn reason_of(entry: &ReportEntry) -> String {
-    outcome::reason(&entry.outcome).unwrap_or_default()
 }
 
 #[cfg(test)]
