@@ -15,8 +15,6 @@ const READ_BYTES: usize = 64 * 1024;
 /// An NDJSON input.
 pub(crate) struct NdjsonRows<R> {
     reader: BufReader<Tape<R>>,
-    /// The input offset of the line end last reached.
-    offset: u64,
 }
 
 impl<R> std::fmt::Debug for NdjsonRows<R> {
@@ -32,7 +30,6 @@ impl<R: Read> NdjsonRows<R> {
     pub(crate) fn new(input: R) -> Self {
         Self {
             reader: BufReader::with_capacity(READ_BYTES, Tape::new(input, MAX_ROW_BYTES)),
-            offset: 0,
         }
     }
 
@@ -74,27 +71,13 @@ impl<R: Read> NdjsonRows<R> {
 
     /// Consumes the input through the next line end (or to the end of the input) and
     /// returns the offset reached; `None` at the end of the input.
+    ///
+    /// Every row is advanced past before the next is read, so the tape's boundary is where
+    /// this line starts.
     fn line_end(&mut self) -> io::Result<Option<u64>> {
-        let start = self.offset;
-        loop {
-            let available = match self.reader.fill_buf() {
-                Ok(available) => available,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(error),
-            };
-            if available.is_empty() {
-                return Ok((self.offset > start).then_some(self.offset));
-            }
-            let (take, ends) = match available.iter().position(|&b| b == b'\n') {
-                Some(newline) => (newline + 1, true),
-                None => (available.len(), false),
-            };
-            self.reader.consume(take);
-            self.offset += take as u64;
-            if ends {
-                return Ok(Some(self.offset));
-            }
-        }
+        let start = self.reader.get_ref().offset();
+        let read = self.reader.skip_until(b'\n')?;
+        Ok((read > 0).then(|| start + read as u64))
     }
 }
 
