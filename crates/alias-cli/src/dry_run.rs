@@ -28,9 +28,7 @@ impl<W: Write> Printer<W> {
             out: RefCell::new(out),
         }
     }
-}
 
-impl<W: Write> Printer<W> {
     /// Prints `request` and answers it as Mixpanel answers an accepted one.
     pub(crate) fn print(
         &self,
@@ -40,8 +38,9 @@ impl<W: Write> Printer<W> {
         out.write_all(render(request).as_bytes())
             .and_then(|()| out.flush())
             .map_err(|e| {
+                // Not retried: a closed or full output fails again on every try.
                 TransportError::new(
-                    TransportErrorKind::Other,
+                    TransportErrorKind::InvalidRequest,
                     format!("cannot print the request: {e}"),
                 )
             })?;
@@ -51,7 +50,7 @@ impl<W: Write> Printer<W> {
 
 /// The request as text: request line, headers (the `Authorization` value masked), a blank
 /// line, the body as sent (or its length when it is not text), a blank line.
-pub(crate) fn render(request: &Request<Vec<u8>>) -> String {
+fn render(request: &Request<Vec<u8>>) -> String {
     let mut text = format!("{} {}\n", request.method(), request.uri());
     for (name, value) in request.headers() {
         let value = if name == AUTHORIZATION {

@@ -444,9 +444,7 @@ impl CommonArgs {
             min_jitter: scale(documented.min_jitter),
             max_jitter: scale(documented.max_jitter),
             max_retry_after: scale(documented.max_retry_after),
-            // A dry run prints instead of sending: a print that failed (stdout closed or
-            // full) would fail again on every try, minutes apart.
-            max_attempts: if self.dry_run { 1 } else { self.max_attempts },
+            max_attempts: self.max_attempts,
             ..documented
         }
     }

@@ -209,8 +209,9 @@ pub enum TransportErrorKind {
     Closed,
     /// The answer's body was larger than the adapter reads.
     BodyTooLarge,
-    /// The HTTP client refused to send the request as built (a URL or header it cannot
-    /// express): sending it again cannot help, so it is not retried.
+    /// The request cannot be sent as built: the HTTP client cannot express its URL or a
+    /// header, or a stand-in for one (a printer of requests) cannot take it. Sending it
+    /// again cannot help, so it is not retried.
     InvalidRequest,
     /// Anything else the HTTP client reported.
     Other,
