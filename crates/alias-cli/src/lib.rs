@@ -25,6 +25,7 @@ mod options;
 mod outcome;
 mod sender;
 mod serve;
+mod stop_signal;
 
 use std::process::ExitCode;
 

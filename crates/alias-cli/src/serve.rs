@@ -14,6 +14,7 @@ use alias_server::{
 use clap::ValueEnum;
 
 use crate::console;
+use crate::stop_signal::StopSignal;
 
 /// The server's default service account as `--service-account` takes it. clap needs a
 /// literal; a test checks it against the server's constants.
@@ -147,8 +148,18 @@ pub(crate) fn run(args: Args) -> ExitCode {
         }
     };
     // Handlers go in before the first line: a tool that reads it may signal at once.
-    let stop = match StopSignals::install() {
-        Ok(stop) => stop,
+    let listening = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            let signal = {
+                let _entered = runtime.enter();
+                StopSignal::listen()?
+            };
+            Ok((runtime, signal))
+        });
+    let (runtime, mut stop) = match listening {
+        Ok(listening) => listening,
         Err(error) => {
             console::message(&format!("error: cannot listen for stop signals: {error}"));
             return ExitCode::FAILURE;
@@ -164,7 +175,7 @@ pub(crate) fn run(args: Args) -> ExitCode {
         return ExitCode::FAILURE;
     }
     drop(stdout);
-    let waited = stop.wait();
+    let waited = runtime.block_on(stop.next());
     server.shutdown();
     match waited {
         Ok(()) => ExitCode::SUCCESS,
@@ -256,58 +267,6 @@ impl WarningPace {
         }
         self.shown_in_window += 1;
         Some(std::mem::take(&mut self.held_back))
-    }
-}
-
-/// SIGINT (Ctrl-C) and, on Unix, SIGTERM, listened for from the moment of `install`.
-struct StopSignals {
-    runtime: tokio::runtime::Runtime,
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn install() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let _entered = runtime.enter();
-            let interrupt = signal(SignalKind::interrupt())?;
-            let terminate = signal(SignalKind::terminate())?;
-            Ok(Self {
-                runtime,
-                interrupt,
-                terminate,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self { runtime })
-    }
-
-    /// Blocks until one of the signals arrives.
-    fn wait(self) -> std::io::Result<()> {
-        #[cfg(unix)]
-        {
-            let Self {
-                runtime,
-                mut interrupt,
-                mut terminate,
-            } = self;
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            });
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        self.runtime.block_on(tokio::signal::ctrl_c())
     }
 }
 

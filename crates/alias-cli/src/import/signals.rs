@@ -4,6 +4,7 @@
 
 use alias_core::Stopper;
 
+use crate::stop_signal::StopSignal;
 use crate::{console, exit};
 
 /// Watches for SIGINT and SIGTERM on a thread of its own, stopping the delivery with
@@ -28,14 +29,17 @@ pub(crate) fn watch(stopper: Stopper, checkpointed: bool) {
                 }
             };
             runtime.block_on(async {
-                let mut signal = match Signal::new() {
+                let mut signal = match StopSignal::listen() {
                     Ok(signal) => signal,
                     Err(error) => {
                         tracing::warn!(%error, "cannot watch for Ctrl-C; it will end the import at once");
                         return;
                     }
                 };
-                signal.next().await;
+                if let Err(error) = signal.next().await {
+                    tracing::warn!(%error, "cannot watch for Ctrl-C; it will end the import at once");
+                    return;
+                }
                 console::message(if checkpointed {
                     "stopping: waiting for the requests in flight (at most the request timeout), \
                      then writing the checkpoint; press Ctrl-C again to stop at once"
@@ -44,7 +48,9 @@ pub(crate) fn watch(stopper: Stopper, checkpointed: bool) {
                      press Ctrl-C again to stop at once"
                 });
                 stopper.stop();
-                signal.next().await;
+                if signal.next().await.is_err() {
+                    return;
+                }
                 console::message(if checkpointed {
                     "stopped at once; the last checkpoint written is still valid"
                 } else {
@@ -55,30 +61,5 @@ pub(crate) fn watch(stopper: Stopper, checkpointed: bool) {
         });
     if let Err(error) = started {
         tracing::warn!(%error, "cannot watch for Ctrl-C; it will end the import at once");
-    }
-}
-
-/// SIGINT or SIGTERM, whichever comes.
-struct Signal {
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signal {
-    fn new() -> std::io::Result<Self> {
-        Ok(Self {
-            #[cfg(unix)]
-            terminate: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
-        })
-    }
-
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = self.terminate.recv() => {}
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
     }
 }
