@@ -21,7 +21,7 @@ use alias_core::{TransportError, TransportLimits};
 use http::Response;
 
 use crate::Error;
-use crate::transport::{assemble, check_declared_length, classify};
+use crate::transport::{assemble, classify};
 
 /// Delivers `$create_alias` calls over a [`reqwest::blocking::Client`]: `new`,
 /// `with_http_client`, `builder`, `send`, `send_stream`, `send_stream_until` and
@@ -84,18 +84,14 @@ impl BlockingHttpClient for ReqwestBlockingClient {
         // Set on each request, so that it also bounds a client the caller built.
         *request.timeout_mut() = Some(limits.request_timeout);
         let mut response = self.0.execute(request).map_err(|e| classify(&e))?;
-        let cap = limits.max_response_bytes;
         let status = response.status();
-        check_declared_length(status, response.content_length(), cap)?;
+        limits.check_body_length(status, response.content_length())?;
         let mut body = Vec::new();
-        // One byte past the cap tells an answer over it from one exactly at it.
         (&mut response)
-            .take(cap as u64 + 1)
+            .take(limits.body_read_limit())
             .read_to_end(&mut body)
             .map_err(|e| classify(&e).after_status(status))?;
-        if body.len() > cap {
-            return Err(TransportError::body_too_large(status, cap));
-        }
+        limits.check_body_length(status, Some(body.len() as u64))?;
         let headers = std::mem::take(response.headers_mut());
         Ok(assemble(status, response.version(), headers, body))
     }

@@ -8,7 +8,7 @@ use alias_core::{
 use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::{assemble, check_declared_length, classify};
+use crate::transport::{assemble, classify};
 
 /// alias-core's [`AliasClient`] over a [`reqwest::Client`], on tokio; its docs show every
 /// method at work. Clones share the connection pool.
@@ -48,21 +48,19 @@ impl HttpClient for ReqwestClient {
         limits: &TransportLimits,
     ) -> Result<Response<Vec<u8>>, TransportError> {
         let mut request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
-        // Set on each request, so that it also bounds a client the caller built.
+        // The driver's timer ends the request at this moment anyway, whatever client the
+        // caller built; reqwest's own timeout, when it fires first, names itself.
         *request.timeout_mut() = Some(limits.request_timeout);
         let mut response = self.0.execute(request).await.map_err(|e| classify(&e))?;
-        let cap = limits.max_response_bytes;
         let status = response.status();
-        check_declared_length(status, response.content_length(), cap)?;
+        limits.check_body_length(status, response.content_length())?;
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
             .map_err(|e| classify(&e).after_status(status))?
         {
-            if body.len() + chunk.len() > cap {
-                return Err(TransportError::body_too_large(status, cap));
-            }
+            limits.check_body_length(status, Some((body.len() + chunk.len()) as u64))?;
             body.extend_from_slice(&chunk);
         }
         let headers = std::mem::take(response.headers_mut());

@@ -21,19 +21,6 @@ pub(crate) fn assemble(
     response
 }
 
-/// Refuses an answer with `status` whose declared length is over the cap before reading
-/// any of it.
-pub(crate) fn check_declared_length(
-    status: StatusCode,
-    length: Option<u64>,
-    cap: usize,
-) -> Result<(), TransportError> {
-    match length {
-        Some(length) if length > cap as u64 => Err(TransportError::body_too_large(status, cap)),
-        _ => Ok(()),
-    }
-}
-
 /// A reqwest error (or an I/O error carrying one, as the blocking body reader returns) as a
 /// transport error.
 pub(crate) fn classify(error: &(dyn StdError + 'static)) -> TransportError {
@@ -130,16 +117,6 @@ mod tests {
         let transport = classify(&error);
         assert_eq!(transport.kind, TransportErrorKind::Closed);
         assert_eq!(transport.message, "sending failed: reset by peer");
-    }
-
-    #[test]
-    fn declared_length_over_the_cap_is_refused_before_reading() {
-        let status = StatusCode::BAD_REQUEST;
-        assert_eq!(check_declared_length(status, Some(10), 10), Ok(()));
-        assert_eq!(check_declared_length(status, None, 10), Ok(()));
-        let error = check_declared_length(status, Some(11), 10).unwrap_err();
-        assert_eq!(error.kind, TransportErrorKind::BodyTooLarge);
-        assert_eq!(error.status, Some(status), "the status still decides");
     }
 
     #[test]

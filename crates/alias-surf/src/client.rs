@@ -9,7 +9,7 @@ use futures_util::AsyncReadExt;
 use http::{Request, Response};
 
 use crate::Error;
-use crate::transport::{classify, head_from_surf, kind, to_surf};
+use crate::transport::{classify, head_from_surf, to_surf};
 
 /// Delivers `$create_alias` calls over a [`surf::Client`], on whatever runtime surf's
 /// backend runs on: alias-core's [`AliasClient`], whose docs show each method at work.
@@ -49,24 +49,22 @@ impl HttpClient for SurfClient {
         limits: &TransportLimits,
     ) -> Result<Response<Vec<u8>>, TransportError> {
         let request = to_surf(request)?;
-        let mut answer = self.0.send(request).await.map_err(|e| classify(&e))?;
-        let cap = limits.max_response_bytes;
+        let mut answer = self
+            .0
+            .send(request)
+            .await
+            .map_err(|e| classify(e.as_ref()))?;
         let mut response = head_from_surf(&answer)?;
         let status = response.status();
-        if answer.len().is_some_and(|len| len > cap) {
-            return Err(TransportError::body_too_large(status, cap));
-        }
-        // One byte past the cap tells an answer over it from one exactly at it.
+        limits.check_body_length(status, answer.len().map(|len| len as u64))?;
         let mut body = Vec::new();
         answer
             .take_body()
-            .take(cap as u64 + 1)
+            .take(limits.body_read_limit())
             .read_to_end(&mut body)
             .await
-            .map_err(|e| TransportError::from_chain(kind(&e), &e).after_status(status))?;
-        if body.len() > cap {
-            return Err(TransportError::body_too_large(status, cap));
-        }
+            .map_err(|e| classify(&e).after_status(status))?;
+        limits.check_body_length(status, Some(body.len() as u64))?;
         *response.body_mut() = body;
         Ok(response)
     }

@@ -71,13 +71,13 @@ pub(crate) fn head_from_surf(answer: &surf::Response) -> Result<Response<Vec<u8>
     Ok(response)
 }
 
-/// A surf error as a transport error.
-pub(crate) fn classify(error: &surf::Error) -> TransportError {
-    let error: &(dyn StdError + Send + Sync + 'static) = error.as_ref();
+/// A surf error (`surf::Error::as_ref`), or an I/O error of the body reader, as a transport
+/// error.
+pub(crate) fn classify(error: &(dyn StdError + 'static)) -> TransportError {
     TransportError::from_chain(kind(error), error)
 }
 
-pub(crate) fn kind(error: &(dyn StdError + 'static)) -> TransportErrorKind {
+fn kind(error: &(dyn StdError + 'static)) -> TransportErrorKind {
     let mut link = Some(error);
     while let Some(error) = link {
         if error.is::<async_std::future::TimeoutError>() {
@@ -201,7 +201,7 @@ mod tests {
             std::io::ErrorKind::ConnectionReset,
             "reset by peer",
         ));
-        assert_eq!(classify(&reset).kind, TransportErrorKind::Closed);
+        assert_eq!(classify(reset.as_ref()).kind, TransportErrorKind::Closed);
         for (text, expected) in [
             ("connection closed", TransportErrorKind::Closed),
             ("empty response", TransportErrorKind::Closed),
@@ -212,8 +212,8 @@ mod tests {
             ("Malformed HTTP head", TransportErrorKind::Other),
         ] {
             let error = surf::Error::from_str(400, text);
-            assert_eq!(classify(&error).kind, expected, "{text}");
-            assert_eq!(classify(&error).message, text);
+            assert_eq!(classify(error.as_ref()).kind, expected, "{text}");
+            assert_eq!(classify(error.as_ref()).message, text);
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 
 use crate::error::TransportError;
 
@@ -54,6 +54,41 @@ impl TransportLimits {
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
         self
+    }
+
+    /// How many bytes of an answer's body an adapter reads at most: one past
+    /// [`TransportLimits::max_response_bytes`], which tells a body over the cap from one
+    /// exactly at it.
+    pub fn body_read_limit(&self) -> u64 {
+        self.max_response_bytes as u64 + 1
+    }
+
+    /// Refuses an answer with `status` whose body is over
+    /// [`TransportLimits::max_response_bytes`]: an adapter calls it with the declared
+    /// length before reading (`None` when there is none), and with the length read so far
+    /// while reading. The error keeps the status, which still decides the outcome.
+    ///
+    /// ```
+    /// use alias_core::http::StatusCode;
+    /// use alias_core::{TransportErrorKind, TransportLimits};
+    ///
+    /// let limits = TransportLimits::default().max_response_bytes(10);
+    /// assert_eq!(limits.check_body_length(StatusCode::BAD_REQUEST, Some(10)), Ok(()));
+    /// assert_eq!(limits.check_body_length(StatusCode::BAD_REQUEST, None), Ok(()));
+    /// let error = limits.check_body_length(StatusCode::BAD_REQUEST, Some(11)).unwrap_err();
+    /// assert_eq!(error.kind, TransportErrorKind::BodyTooLarge);
+    /// assert_eq!(error.status, Some(StatusCode::BAD_REQUEST));
+    /// ```
+    pub fn check_body_length(
+        &self,
+        status: StatusCode,
+        length: Option<u64>,
+    ) -> Result<(), TransportError> {
+        let cap = self.max_response_bytes;
+        match length {
+            Some(length) if length > cap as u64 => Err(TransportError::body_too_large(status, cap)),
+            _ => Ok(()),
+        }
     }
 }
 
