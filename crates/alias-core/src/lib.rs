@@ -94,6 +94,16 @@ pub use wire::time::event_time;
 
 pub use http;
 
+/// The names a caller of a client needs besides the client itself. Each adapter crate
+/// re-exports them, so that `use alias_reqwest::{Client, Config, ...}` is enough.
+pub mod prelude {
+    pub use crate::{
+        Alias, AliasError, AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials,
+        DistinctId, Endpoint, EventName, Link, Region, Report, RetryPolicy, Secret, Token,
+        TransportLimits, ValidationError,
+    };
+}
+
 /// The README's examples, run as doc tests so that they keep compiling.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -83,11 +83,7 @@ mod transport;
 
 pub use alias_core;
 /// The names a caller of this crate needs, so that `use alias_surf::{...}` is enough.
-pub use alias_core::{
-    Alias, AliasError, AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials,
-    DistinctId, Endpoint, EventName, Link, Region, Report, RetryPolicy, Secret, Token,
-    TransportLimits, ValidationError,
-};
+pub use alias_core::prelude::*;
 pub use client::{Client, ClientBuilder, FuturesTimer, SurfClient};
 
 /// The surf client could not be built.
