@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
-use crate::ingest::{Arrival, ingest};
+use crate::ingest::{Arrival, apply, check_request};
 use crate::inspect::{self, ResponseBody};
 use crate::shared::{Settings, Shared};
 
@@ -113,8 +113,8 @@ async fn ingestion(
 
     let response = match decode_request(&request, &settings.limits) {
         Ok(decoded) => {
-            let arrival = Arrival::now(settings);
-            let ingested = ingest(settings, &mut shared.state(), decoded, arrival);
+            let checked = check_request(settings, decoded, Arrival::now(settings));
+            let ingested = apply(settings, &mut shared.state(), checked);
             // After the state is unlocked: the hook is the embedder's code.
             if let Some(hook) = &settings.unknown_token_hook {
                 for token in &ingested.unknown_tokens {

@@ -2,7 +2,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest};
+use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest, Event};
 use alias_core::{BatchLimits, FailedRecord};
 use serde_json::Value;
 
@@ -48,25 +48,90 @@ impl Arrival {
     }
 }
 
-/// Applies `request` to `state` and says how Mixpanel would answer it.
+/// A request checked by every rule that needs no state. The check runs before the state
+/// is locked, so that validating up to 2000 events never holds up the other requests.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    count: u64,
+    /// The refusal of the whole request for its credentials or its size, if any.
+    admitted: Result<(), Answer>,
+    /// Simplified ID Merge refuses the whole request for an identity event in it.
+    refuses_identity_events: bool,
+    api: Api,
+    style: AnswerStyle,
+    strict: bool,
+    /// The arrival time, in milliseconds since the epoch.
+    now_ms: u64,
+    instant: Instant,
+    /// Each record checked, in order; empty when the request is refused whole.
+    records: Vec<Result<Event, FailedRecord>>,
+}
+
+/// Checks `request`, arrived at `arrival`, by the rules that need no state.
+pub(crate) fn check_request(
+    settings: &Settings,
+    request: DecodedRequest,
+    arrival: Arrival,
+) -> Checked {
+    let now_ms = u64::try_from(
+        arrival
+            .time
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    let admitted = admit(settings, &request);
+    let refuses_identity_events = refuses_identity_events(settings, &request);
+    let strict = request.is_strict();
+    let rules = Rules {
+        api: request.api,
+        require_ids: strict && request.api == Api::Import,
+        now_ms,
+    };
+    let mut checked = Checked {
+        count: request.records.len() as u64,
+        admitted,
+        refuses_identity_events,
+        api: request.api,
+        style: AnswerStyle::for_decoded(&request),
+        strict,
+        now_ms,
+        instant: arrival.instant,
+        records: Vec::new(),
+    };
+    if checked.admitted.is_ok() && !checked.refuses_identity_events {
+        checked.records = request
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| {
+                check(record, &rules).map_err(|failure| FailedRecord {
+                    index: Some(index),
+                    insert_id: failure.insert_id,
+                    field: Some(failure.field),
+                    message: failure.message,
+                })
+            })
+            .collect();
+    }
+    checked
+}
+
+/// Applies a checked request to `state` and says how Mixpanel would answer it.
 ///
 /// The order of the checks is the order of their answers: credentials (401) and the size
 /// of the request (too many events) first, then the rate limit (429), then the identity
 /// system (Simplified ID Merge refusing identity events on `/import`), then each event.
-pub(crate) fn ingest(
-    settings: &Settings,
-    state: &mut State,
-    request: DecodedRequest,
-    arrival: Arrival,
-) -> Ingested {
-    let count = request.records.len() as u64;
-    if let Err(refused) = admit(settings, &request) {
+pub(crate) fn apply(settings: &Settings, state: &mut State, checked: Checked) -> Ingested {
+    let count = checked.count;
+    if let Err(refused) = checked.admitted {
         state.store.stats.events_received += count;
         state.store.stats.events_rejected += count;
         return refused.into();
     }
     if let Some(bucket) = &mut state.bucket {
-        if let Err(wait) = bucket.take(count, arrival.instant) {
+        if let Err(wait) = bucket.take(count, checked.instant) {
             // The events are not counted as received: they come back with the retry.
             state.store.stats.requests_rate_limited += 1;
             return Answer::RateLimited {
@@ -78,47 +143,28 @@ pub(crate) fn ingest(
     let store = &mut state.store;
     store.stats.events_received += count;
 
-    if refuses_identity_events(settings, &request) {
+    if checked.refuses_identity_events {
         store.stats.events_rejected += count;
         return Answer::identity_events_not_allowed().into();
     }
 
-    let now_ms = u64::try_from(
-        arrival
-            .time
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX);
-    let style = AnswerStyle::for_decoded(&request);
-    let strict = request.is_strict();
-    let rules = Rules {
-        api: request.api,
-        require_ids: strict && request.api == Api::Import,
-        now_ms,
-    };
+    let (style, strict, now_ms) = (checked.style, checked.strict, checked.now_ms);
     let mut failed = Vec::new();
     let mut accepted = 0_u64;
     let mut unknown_tokens = Vec::new();
-    for (index, record) in request.records.into_iter().enumerate() {
-        let mut event = match check(record, &rules) {
+    for record in checked.records {
+        let mut event = match record {
             Ok(event) => event,
             Err(failure) => {
                 store.stats.events_rejected += 1;
-                failed.push(FailedRecord {
-                    index: Some(index),
-                    insert_id: failure.insert_id,
-                    field: Some(failure.field),
-                    message: failure.message,
-                });
+                failed.push(failure);
                 continue;
             }
         };
         accepted += 1;
         // `1` does not mean the token is valid: Mixpanel matches tokens to projects after
         // answering, and drops what belongs to no project it knows.
-        if request.api == Api::Track {
+        if checked.api == Api::Track {
             let token = event.token().unwrap_or_default();
             if token != settings.project.token {
                 store.stats.events_rejected += 1;
@@ -130,7 +176,7 @@ pub(crate) fn ingest(
         }
         // A /track event without a time happened when it arrived; one from the future is
         // "overwritten with the current present time" (Mixpanel's API specification).
-        if request.api == Api::Track && event.time_millis().is_none_or(|time| time > now_ms) {
+        if checked.api == Api::Track && event.time_millis().is_none_or(|time| time > now_ms) {
             event
                 .properties
                 .insert("time".to_owned(), Value::from(now_ms));
@@ -195,6 +241,16 @@ mod tests {
     use super::*;
     use crate::faults::{FaultDice, FaultSpec};
     use crate::identity::IdentitySystem;
+
+    /// The request checked and applied, as the server does.
+    fn ingest(
+        settings: &Settings,
+        state: &mut State,
+        request: DecodedRequest,
+        arrival: Arrival,
+    ) -> Ingested {
+        apply(settings, state, check_request(settings, request, arrival))
+    }
 
     fn now() -> Arrival {
         Arrival {
