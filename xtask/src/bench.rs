@@ -151,7 +151,7 @@ fn measure(args: &Args) -> Result<Figures, String> {
     eprintln!("building mixpanel-alias (release) ...");
     let cli = alias_tests::cli::build_binary(true)?;
     let server = ServerProcess::start(&cli)?;
-    let csv = dir.join(format!("aliases-{}.csv", args.aliases));
+    let csv = dir.join(CsvFile::Plain.file_name(args.aliases));
     let throughput = throughput(args, &cli, &csv, &server)?;
     let imports = CsvFile::ALL
         .into_iter()
@@ -192,7 +192,7 @@ fn throughput(
     server: &ServerProcess,
 ) -> Result<Vec<(Sender, Vec<f64>)>, String> {
     let ids: Vec<_> = workload::ids(args.aliases).collect();
-    workload::write_csv(ids.iter().cloned(), csv)?;
+    CsvFile::Plain.write(ids.iter().cloned(), csv)?;
     let mut throughput: Vec<(Sender, Vec<f64>)> = Sender::ALL
         .into_iter()
         .filter(|sender| match sender {

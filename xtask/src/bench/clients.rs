@@ -2,6 +2,7 @@
 //! clients through `alias_tests`' adapter interface, the CLI as a process.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use alias_core::{Tally, TransportLimits};
@@ -35,6 +36,17 @@ pub(super) fn send_with_library(
     Ok(elapsed)
 }
 
+/// `mixpanel-alias import CSV` into `server` with the same batch size and concurrency as
+/// the library clients: every import the bench times or samples.
+pub(super) fn import_command(cli: &Path, csv: &Path, server: &ServerProcess) -> Command {
+    let mut command = alias_tests::cli::import_command(cli, csv, server.url());
+    command
+        .args(["--token", DEFAULT_TOKEN])
+        .args(["--batch-size", &BATCH.to_string()])
+        .args(["--concurrency", &CONCURRENCY.to_string()]);
+    command
+}
+
 /// Imports the `rows` aliases of `csv` with `mixpanel-alias import` and the same batch
 /// size and concurrency as the library clients, sampling its memory; fails unless every
 /// row was accepted.
@@ -44,12 +56,7 @@ pub(super) fn import(
     rows: usize,
     server: &ServerProcess,
 ) -> Result<Sampled, String> {
-    let run = rss::run(
-        alias_tests::cli::import_command(cli, csv, server.url())
-            .args(["--token", DEFAULT_TOKEN])
-            .args(["--batch-size", &BATCH.to_string()])
-            .args(["--concurrency", &CONCURRENCY.to_string()]),
-    )?;
+    let run = rss::run(&mut import_command(cli, csv, server))?;
     let all_accepted = alias_tests::cli::summary(&run.stdout)
         .is_some_and(|tally| tally.accepted == rows as u64 && tally.total() == rows as u64);
     if !run.status.success() || !all_accepted {

@@ -77,14 +77,6 @@ impl CsvFile {
     }
 }
 
-/// Writes `ids` as the CSV `mixpanel-alias import` reads.
-pub(super) fn write_csv(
-    ids: impl Iterator<Item = (String, String)>,
-    path: &Path,
-) -> Result<(), String> {
-    CsvFile::Plain.write(ids, path)
-}
-
 fn write_rows(ids: impl Iterator<Item = (String, String)>, mut out: impl Write) -> io::Result<()> {
     writeln!(out, "distinct_id,alias")?;
     for (distinct_id, alias) in ids {
