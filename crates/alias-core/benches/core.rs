@@ -76,7 +76,7 @@ fn naive_body(aliases: &[CreateAlias], body: TrackBody, gzip: bool) -> Vec<u8> {
     let form = |data: &[u8]| {
         let mut out = b"data=".to_vec();
         out.extend(form_urlencoded::byte_serialize(data).flat_map(str::bytes));
-        out.extend_from_slice(b"&verbose=1&ip=0");
+        out.extend_from_slice(b"&verbose=1&ip=0&strict=1");
         out
     };
     let plain = match body {
