@@ -1,5 +1,6 @@
 //! The `$create_alias` event: what a caller asks for, validated before anything is encoded.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -198,12 +199,13 @@ impl CreateAlias {
     }
 
     /// The `time` and `$insert_id` [`CreateAlias::stamp`] would give, without changing the
-    /// alias: what a one-shot encode sends.
-    pub(crate) fn stamps(&self, now: SystemTime) -> (SystemTime, InsertId) {
-        let insert_id = self
-            .insert_id
-            .clone()
-            .unwrap_or_else(|| InsertId::derive(&self.distinct_id, &self.alias));
+    /// alias: what a one-shot encode sends. Borrowed when the alias has its own, as every
+    /// alias of a delivery does once stamped.
+    pub(crate) fn stamps(&self, now: SystemTime) -> (SystemTime, Cow<'_, InsertId>) {
+        let insert_id = match &self.insert_id {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(InsertId::derive(&self.distinct_id, &self.alias)),
+        };
         (self.time.unwrap_or(now), insert_id)
     }
 }

@@ -63,7 +63,8 @@ impl EncodedEvent {
         } else {
             json_hint
         });
-        write_event_json(alias, &config.link, token, stamps.as_ref(), &mut bytes);
+        let stamps = stamps.as_ref().map(|(time, id)| (*time, id.as_ref()));
+        write_event_json(alias, &config.link, token, stamps, &mut bytes);
         let json_len = bytes.len();
         if form == BodyForm::FormJson {
             // In one go: the JSON arrives in some twenty small writes.

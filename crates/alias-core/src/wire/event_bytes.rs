@@ -49,10 +49,10 @@ pub(crate) fn write_event_json(
     alias: &CreateAlias,
     link: &Link,
     token: Option<&str>,
-    stamps: Option<&(SystemTime, InsertId)>,
+    stamps: Option<(SystemTime, &InsertId)>,
     out: &mut Vec<u8>,
 ) {
-    let time = stamps.map(|(t, _)| *t).or(alias.time());
+    let time = stamps.map(|(t, _)| t).or(alias.time());
     let insert_id = stamps.map(|(_, id)| id).or(alias.insert_id());
     let distinct_id = alias.distinct_id().as_str();
     let user = alias.alias().as_str();
@@ -316,7 +316,7 @@ mod tests {
             .flat_map(|link| [(link, Some("TOKEN")), (link, None)])
         {
             let mut out = Vec::new();
-            write_event_json(&alias, link, token, Some(&stamps), &mut out);
+            write_event_json(&alias, link, token, Some((stamps.0, &stamps.1)), &mut out);
             assert_eq!(event_json_len_hint(&alias, link, token), out.len());
         }
     }
