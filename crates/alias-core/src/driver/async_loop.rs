@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::delivery::machine::{Action, Delivery, Outgoing, RequestId};
 use crate::delivery::report::ReportEntry;
 use crate::driver::http::{HttpClient, Timer, TransportLimits};
+use crate::driver::trace;
 use crate::error::{TransportError, TransportErrorKind};
 use crate::wire::create_alias::CreateAlias;
 
@@ -145,12 +146,7 @@ fn attempt<H: HttpClient, T: Timer>(
     timer: &T,
     outgoing: Outgoing,
 ) -> impl Future<Output = (RequestId, Result<Response<Vec<u8>>, TransportError>)> {
-    let span = tracing::debug_span!(
-        "attempt",
-        batch = outgoing.batch,
-        attempt = outgoing.attempt,
-        aliases = outgoing.aliases,
-    );
+    let span = trace::attempt_span(&outgoing);
     let id = outgoing.id;
     let timeout = limits.request_timeout;
     let sending = http.send(outgoing.request, limits);
@@ -163,10 +159,7 @@ fn attempt<H: HttpClient, T: Timer>(
                 format!("no whole answer within the request timeout of {timeout:?}"),
             )),
         };
-        match &result {
-            Ok(response) => tracing::debug!(status = response.status().as_u16(), "answered"),
-            Err(error) => tracing::debug!(%error, "transport failed"),
-        }
+        trace::answer(&result);
         (id, result)
     }
     .instrument(span)

@@ -19,6 +19,7 @@ use http::{Request, Response};
 use crate::delivery::machine::{Action, Delivery, RequestId};
 use crate::delivery::report::ReportEntry;
 use crate::driver::http::{BlockingHttpClient, TransportLimits};
+use crate::driver::trace;
 use crate::error::TransportError;
 use crate::wire::create_alias::CreateAlias;
 
@@ -92,13 +93,7 @@ pub fn drive_blocking<H: BlockingHttpClient>(
             }
             let deadline = match delivery.poll(Instant::now()) {
                 Action::Send(outgoing) => {
-                    let span = tracing::debug_span!(
-                        "attempt",
-                        batch = outgoing.batch,
-                        attempt = outgoing.attempt,
-                        aliases = outgoing.aliases,
-                    );
-                    in_flight.insert(outgoing.id, span);
+                    in_flight.insert(outgoing.id, trace::attempt_span(&outgoing));
                     // The workers live until `jobs` is dropped, after this loop.
                     let _ = jobs.send((outgoing.id, outgoing.request));
                     continue;
@@ -121,12 +116,7 @@ pub fn drive_blocking<H: BlockingHttpClient>(
             match wait(&answers, deadline) {
                 Some(Event::Answered(id, result)) => {
                     let span = in_flight.remove(&id).unwrap_or_else(tracing::Span::none);
-                    span.in_scope(|| match &result {
-                        Ok(response) => {
-                            tracing::debug!(status = response.status().as_u16(), "answered")
-                        }
-                        Err(error) => tracing::debug!(%error, "transport failed"),
-                    });
+                    span.in_scope(|| trace::answer(&result));
                     match result {
                         Ok(response) => delivery.on_response(id, &response, Instant::now()),
                         Err(error) => delivery.on_transport_error(id, error, Instant::now()),

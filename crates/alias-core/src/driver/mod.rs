@@ -9,3 +9,4 @@ pub(crate) mod blocking_loop;
 pub(crate) mod client;
 pub(crate) mod http;
 pub(crate) mod stop;
+mod trace;
