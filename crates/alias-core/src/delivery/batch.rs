@@ -76,7 +76,7 @@ impl PendingBatch {
     /// The request carrying the batch; `None` when its real body is over the byte limit
     /// and it has events enough to be split instead.
     pub(crate) fn encode(&self, config: &Config) -> Option<EncodedRequest> {
-        let encoded = encode_batch(config, &self.events);
+        let encoded = encode_batch(config, &self.events, self.size);
         let overflows =
             encoded.uncompressed_len > config.batch_limits.max_body_bytes && self.events.len() > 1;
         (!overflows).then_some(encoded)

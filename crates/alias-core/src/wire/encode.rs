@@ -112,15 +112,6 @@ fn check_time_window(
     Ok(())
 }
 
-/// An upper bound of the uncompressed body length of a request carrying `events`: exact
-/// but for a few bytes in the JSON forms, an estimate for base64 (whose `+` and `/` escapes
-/// depend on the whole document), which the batching rule corrects by splitting when the
-/// real body is larger.
-pub(crate) fn body_len_estimate(config: &Config, events: &[EncodedEvent]) -> usize {
-    let form = body_form(config);
-    body_overhead(config) + events.iter().map(|e| e.cost(form)).sum::<usize>()
-}
-
 /// What a body holds besides its events: brackets and the form parameters.
 pub(crate) fn body_overhead(config: &Config) -> usize {
     match body_form(config) {
@@ -236,10 +227,16 @@ pub(crate) struct EncodedRequest {
     pub(crate) uncompressed_len: usize,
 }
 
-/// Builds the request carrying `events`.
-pub(crate) fn encode_batch(config: &Config, events: &[EncodedEvent]) -> EncodedRequest {
+/// Builds the request carrying `events`, whose uncompressed body is about `size_hint`
+/// bytes long (the batch's running estimate: exact but for a few bytes in the JSON forms,
+/// an estimate for base64, whose `+` and `/` escapes depend on the whole document).
+pub(crate) fn encode_batch(
+    config: &Config,
+    events: &[EncodedEvent],
+    size_hint: usize,
+) -> EncodedRequest {
     let array = wraps_in_array(config, events.len());
-    let mut body = Vec::with_capacity(body_len_estimate(config, events));
+    let mut body = Vec::with_capacity(size_hint);
     // Writing into a Vec (directly or through the encoders) cannot fail.
     let written: io::Result<()> = (|| match body_form(config) {
         BodyForm::Json => write_document(&mut body, events, array, JSON_SEPARATORS),
