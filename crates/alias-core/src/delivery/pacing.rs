@@ -57,9 +57,6 @@ pub(crate) struct Pacer {
     /// When the measuring window opened (the first send, then each 429 that lowered the
     /// rate), and the events accepted since.
     window: Option<(Instant, u64)>,
-    /// When the rate was last lowered: 429s for requests sent before that were sent at the
-    /// old rate, and are not a reason to lower it again.
-    lowered_at: Option<Instant>,
 }
 
 impl Pacer {
@@ -76,7 +73,6 @@ impl Pacer {
             refilled_at: None,
             paused_until: None,
             window: None,
-            lowered_at: None,
         }
     }
 
@@ -132,7 +128,7 @@ impl Pacer {
         if let Some(delay) = retry_after {
             self.pause(now + delay);
         }
-        let stale = self.lowered_at.is_some_and(|lowered| sent_at < lowered);
+        let stale = self.lowered_at().is_some_and(|lowered| sent_at < lowered);
         if !self.adaptive || stale {
             return;
         }
@@ -150,8 +146,14 @@ impl Pacer {
         };
         // At least one event a second, so that a delivery never stalls for good.
         self.adapted = Some((limit * DECREASE).max(1.0));
-        self.lowered_at = Some(now);
         self.window = Some((now, 0));
+    }
+
+    /// When the rate was last lowered: 429s for requests sent before that were sent at the
+    /// old rate, and are not a reason to lower it again. Each decrease opens a new window,
+    /// and nothing else does once the rate is adapted.
+    fn lowered_at(&self) -> Option<Instant> {
+        self.adapted.and(self.window.map(|(opened, _)| opened))
     }
 
     /// Pauses every send until `until` (a server's `Retry-After`).
