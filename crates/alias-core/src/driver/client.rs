@@ -89,7 +89,7 @@ pub struct BlockingClient<H> {
 }
 
 /// What both kinds of client hold.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Core<H> {
     http: H,
     config: Config,
@@ -97,34 +97,21 @@ struct Core<H> {
     seeds: Seeds,
 }
 
-impl<H: Clone> Clone for Core<H> {
-    fn clone(&self) -> Self {
-        Self {
-            http: self.http.clone(),
-            config: self.config.clone(),
-            limits: self.limits,
-            seeds: self.seeds.clone(),
-        }
-    }
-}
-
 /// Where each delivery's jitter seed comes from.
 #[derive(Debug)]
 enum Seeds {
     /// A fresh random one per delivery.
     Random,
-    /// `base`, then `base + 1`, ...: the same jitter on every run of a program.
-    Fixed { base: u64, next: AtomicU64 },
+    /// The next of `base`, `base + 1`, ... (wrapping): the same jitter on every run of a
+    /// program.
+    Fixed(AtomicU64),
 }
 
 impl Clone for Seeds {
     fn clone(&self) -> Self {
         match self {
             Self::Random => Self::Random,
-            Self::Fixed { base, next } => Self::Fixed {
-                base: *base,
-                next: AtomicU64::new(next.load(Ordering::Relaxed)),
-            },
+            Self::Fixed(next) => Self::Fixed(AtomicU64::new(next.load(Ordering::Relaxed))),
         }
     }
 }
@@ -134,17 +121,14 @@ impl Seeds {
         match self {
             // The delivery draws no random numbers itself: the seed comes from here.
             Self::Random => fastrand::u64(..),
-            Self::Fixed { base, next } => base.wrapping_add(next.fetch_add(1, Ordering::Relaxed)),
+            Self::Fixed(next) => next.fetch_add(1, Ordering::Relaxed),
         }
     }
 }
 
 impl<H> Core<H> {
     fn new(http: H, config: Config, limits: TransportLimits, seed: Option<u64>) -> Self {
-        let seeds = seed.map_or(Seeds::Random, |base| Seeds::Fixed {
-            base,
-            next: AtomicU64::new(0),
-        });
+        let seeds = seed.map_or(Seeds::Random, |base| Seeds::Fixed(AtomicU64::new(base)));
         Self {
             http,
             config,
