@@ -8,26 +8,38 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use alias_server::Server;
-use serde_json::Value;
-use support::{Running, mixpanel_alias, output, server, slow_server, spawnable};
-
-fn summary(stdout: &str) -> &str {
-    stdout.lines().last().unwrap_or_default()
-}
-
-fn csv(rows: std::ops::Range<usize>) -> String {
-    let mut csv = String::from("distinct_id,alias\n");
-    for i in rows {
-        csv.push_str(&format!("anon-{i},user-{i}\n"));
-    }
-    csv
-}
+use support::{
+    Running, aliases_csv as csv, mixpanel_alias, output, resume_offset, server, slow_server,
+    spawnable, summary, wait_until,
+};
 
 /// `import INPUT --checkpoint CHECKPOINT` against `server`.
 fn import(server: &Server, input: &Path, checkpoint: &Path) -> assert_cmd::Command {
     let mut command = mixpanel_alias("import", server);
     command.arg(input).arg("--checkpoint").arg(checkpoint);
     command
+}
+
+/// Starts `import INPUT --checkpoint CHECKPOINT` in batches of 50, one request at a time,
+/// with its stdout and stderr sent to what `output` makes, and returns once its first
+/// request has reached `server`: against a [`slow_server`], it is then running midway.
+fn start_import(
+    server: &Server,
+    input: &Path,
+    checkpoint: &Path,
+    output: fn() -> Stdio,
+) -> Running {
+    let running = Running::spawn(
+        spawnable("import", server)
+            .arg(input)
+            .arg("--checkpoint")
+            .arg(checkpoint)
+            .args(["--batch-size", "50", "--concurrency", "1"])
+            .stdout(output())
+            .stderr(output()),
+    );
+    wait_until("the import's first request", || server.stats().requests > 0);
+    running
 }
 
 fn assert_refused_as_another_input(assert: &assert_cmd::assert::Assert, checkpoint: &Path) {
@@ -124,22 +136,11 @@ fn a_replaced_input_is_refused_after_an_interrupt() {
     let input = dir.path().join("aliases.csv");
     let checkpoint = dir.path().join("import.checkpoint");
     std::fs::write(&input, csv(0..2000)).unwrap();
-    let running = Running::spawn(
-        spawnable("import", &server)
-            .arg(&input)
-            .arg("--checkpoint")
-            .arg(&checkpoint)
-            .args(["--batch-size", "50", "--concurrency", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    while resume_offset(&checkpoint) == 0 {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &running.pid().to_string()])
-        .status()
-        .unwrap();
+    let running = start_import(&server, &input, &checkpoint, Stdio::null);
+    wait_until("a checkpoint to resume from", || {
+        resume_offset(&checkpoint) > 0
+    });
+    let killed = running.terminate();
     assert!(killed.success());
     assert_eq!(running.take().wait().unwrap().code(), Some(1));
     let recorded = std::fs::read(&checkpoint).unwrap();
@@ -151,15 +152,6 @@ fn a_replaced_input_is_refused_after_an_interrupt() {
     assert_refused_as_another_input(&assert, &checkpoint);
     assert_eq!(server.stats().requests, requests, "nothing sent");
     assert_eq!(std::fs::read(&checkpoint).unwrap(), recorded);
-}
-
-/// The input offset the checkpoint resumes at; 0 while there is none.
-fn resume_offset(checkpoint: &Path) -> u64 {
-    std::fs::read(checkpoint)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
-        .and_then(|state| state["resume"]["offset"].as_u64())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -254,18 +246,9 @@ fn a_checkpoint_that_is_not_a_regular_file_is_refused_without_reading_it() {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped()),
         );
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = running_status(&mut running) {
-                break status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{}: still running",
-                checkpoint.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let ended = running.wait_within(Duration::from_secs(30));
+        assert!(ended.is_some(), "{}: still running", checkpoint.display());
+        let status = ended.and_then(|ended| ended.code());
         let output = running.take().wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(status, Some(2), "{}: {stderr}", checkpoint.display());
@@ -278,11 +261,6 @@ fn a_checkpoint_that_is_not_a_regular_file_is_refused_without_reading_it() {
     assert_eq!(server.stats().requests, 0);
 }
 
-/// The exit code once `running` has ended.
-fn running_status(running: &mut Running) -> Option<Option<i32>> {
-    running.try_wait().map(|status| status.code())
-}
-
 #[test]
 fn a_second_import_of_the_same_checkpoint_is_refused_at_once() {
     // 40 requests one after the other, each answered after 50 ms: the first import runs
@@ -292,18 +270,7 @@ fn a_second_import_of_the_same_checkpoint_is_refused_at_once() {
     let input = dir.path().join("aliases.csv");
     let checkpoint = dir.path().join("import.checkpoint");
     std::fs::write(&input, csv(0..2000)).unwrap();
-    let first = Running::spawn(
-        spawnable("import", &server)
-            .arg(&input)
-            .arg("--checkpoint")
-            .arg(&checkpoint)
-            .args(["--batch-size", "50", "--concurrency", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    while server.stats().requests == 0 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let first = start_import(&server, &input, &checkpoint, Stdio::null);
     let assert = import(&server, &input, &checkpoint).assert().code(2);
     let (stdout, stderr) = output(&assert);
     assert!(stdout.is_empty(), "{stdout}");
@@ -349,22 +316,11 @@ fn a_checkpoint_that_stops_being_writable_is_not_offered_for_a_resume() {
     let input = dir.path().join("aliases.csv");
     let checkpoint = dir.path().join("import.checkpoint");
     std::fs::write(&input, csv(0..2000)).unwrap();
-    let running = Running::spawn(
-        spawnable("import", &server)
-            .arg(&input)
-            .arg("--checkpoint")
-            .arg(&checkpoint)
-            .args(["--batch-size", "50", "--concurrency", "1"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    while server.stats().requests == 0 {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let running = start_import(&server, &input, &checkpoint, Stdio::piped);
     // The temporary file exists for a moment during each write; the folder goes in between.
-    while std::fs::create_dir(dir.path().join("import.checkpoint.tmp")).is_err() {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_until("a moment between two checkpoint writes", || {
+        std::fs::create_dir(dir.path().join("import.checkpoint.tmp")).is_ok()
+    });
     let stopped = running.take().wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&stopped.stderr);
     assert_eq!(stopped.status.code(), Some(1), "{stderr}");

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 
 use alias_server::Server;
-use support::{server, spawnable};
+use support::{aliases_csv, server, spawnable};
 
 /// Enough rows for many progress lines, and several requests.
 const ROWS: usize = 10_000;
@@ -60,11 +60,7 @@ fn run(
 }
 
 fn write_input(path: &Path) {
-    let mut csv = String::from("distinct_id,alias\n");
-    for i in 0..ROWS {
-        csv.push_str(&format!("anon-{i},user-{i}\n"));
-    }
-    std::fs::write(path, csv).unwrap();
+    std::fs::write(path, aliases_csv(0..ROWS)).unwrap();
 }
 
 const EVERY_SINK: [(Sink, Sink); 4] = [

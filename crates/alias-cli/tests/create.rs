@@ -3,6 +3,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_SERVICE_ACCOUNT_SECRET,
     DEFAULT_SERVICE_ACCOUNT_USER, DEFAULT_TOKEN,
@@ -163,14 +165,13 @@ fn import_with_credentials_that_name_the_project_needs_no_token() {
     assert_eq!(server.stats().requests, 2);
 }
 
-/// `create` pointed at a URL rather than a running server.
+/// `create` pointed at a URL rather than a running server, with millisecond retries.
 fn create_at(url: &str) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("mixpanel-alias").unwrap();
-    command
-        .env_remove("RUST_LOG")
-        .env("MIXPANEL_TOKEN", DEFAULT_TOKEN)
-        .args(["create", "--api-host", url, "--retry-initial-ms", "1"]);
-    command
+    Command::from_std(support::at_url_retrying(
+        "create",
+        url,
+        Duration::from_millis(1),
+    ))
 }
 
 #[test]

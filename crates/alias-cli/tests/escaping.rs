@@ -6,6 +6,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
 
 use assert_cmd::Command;
 use support::{mixpanel_alias, output, server};
@@ -63,14 +64,13 @@ fn answer(stream: TcpStream, body: &str) -> std::io::Result<()> {
     )
 }
 
-/// `mixpanel-alias SUBCOMMAND` sending to `url`.
+/// `mixpanel-alias SUBCOMMAND` sending to `url`, with millisecond retries.
 fn mixpanel_alias_at(subcommand: &str, url: &str) -> Command {
-    let mut command = Command::cargo_bin("mixpanel-alias").unwrap();
-    command
-        .env_remove("RUST_LOG")
-        .env("MIXPANEL_TOKEN", alias_server::DEFAULT_TOKEN)
-        .args([subcommand, "--api-host", url, "--retry-initial-ms", "1"]);
-    command
+    Command::from_std(support::at_url_retrying(
+        subcommand,
+        url,
+        Duration::from_millis(1),
+    ))
 }
 
 #[test]
@@ -192,8 +192,7 @@ fn an_input_misread_as_text_is_quoted_only_as_a_short_escaped_excerpt() {
     let dir = tempfile::tempdir().unwrap();
 
     let twice = dir.path().join("aliases.csv.gz");
-    let rows: String = (0..1000).map(|i| format!("anon-{i},user-{i}\n")).collect();
-    let once = support::gzip(format!("distinct_id,alias\n{rows}").as_bytes());
+    let once = support::gzip(support::aliases_csv(0..1000).as_bytes());
     std::fs::write(&twice, support::gzip(&once)).unwrap();
     let assert = mixpanel_alias("import", &server)
         .arg(&twice)

@@ -4,29 +4,21 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use serde_json::Value;
-use support::{Running, mixpanel_alias, output, server, slow_server, spawnable};
+use support::{
+    Running, aliases_csv as csv, mixpanel_alias, output, resume_args, resume_offset, server,
+    slow_server, spawnable, summary, wait_until,
+};
 
 fn gzip(text: &str) -> Vec<u8> {
     support::gzip(text.as_bytes())
 }
 
-fn csv(rows: std::ops::Range<usize>) -> String {
-    let rows: String = rows.map(|i| format!("anon-{i},user-{i}\n")).collect();
-    format!("distinct_id,alias\n{rows}")
-}
-
 fn ndjson(rows: std::ops::Range<usize>) -> String {
     rows.map(|i| format!("{{\"distinct_id\":\"anon-{i}\",\"alias\":\"user-{i}\"}}\n"))
         .collect()
-}
-
-fn summary(stdout: &str) -> &str {
-    stdout.lines().last().unwrap_or_default()
 }
 
 fn all_accepted(rows: usize) -> String {
@@ -147,15 +139,6 @@ fn a_damaged_or_cut_gzip_stops_the_import_where_it_breaks_and_keeps_the_rows_bef
     }
 }
 
-/// The checkpoint's resume offset, in the decompressed text; 0 while there is none.
-fn resume_offset(checkpoint: &Path) -> u64 {
-    std::fs::read(checkpoint)
-        .ok()
-        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
-        .and_then(|state| state["resume"]["offset"].as_u64())
-        .unwrap_or(0)
-}
-
 /// A gzip import stopped midway resumes from its checkpoint, whose offset and digest are
 /// the decompressed text's: past the end of the compressed file, which must not be taken
 /// for a shorter input. Its decompressed text is then the same input to the checkpoint.
@@ -169,39 +152,24 @@ fn an_interrupted_gzip_import_resumes_where_it_stopped() {
     let stored = gzip(&csv(0..ROWS));
     let stored_len = stored.len() as u64;
     std::fs::write(&input, stored).unwrap();
-    let args = |input: &Path| {
-        vec![
-            input.as_os_str().to_owned(),
-            "--checkpoint".into(),
-            checkpoint.as_os_str().to_owned(),
-            "--batch-size".into(),
-            "50".into(),
-            "--concurrency".into(),
-            "2".into(),
-        ]
-    };
     let running = Running::spawn(
         spawnable("import", &server)
-            .args(args(&input))
+            .args(resume_args(&input, &checkpoint))
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while resume_offset(&checkpoint) <= stored_len {
-        assert!(Instant::now() < deadline, "no progress checkpointed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &running.pid().to_string()])
-        .status()
-        .unwrap();
+    // Stopped once the offset, in the decompressed text, is past the compressed file's end.
+    wait_until("progress checkpointed past the compressed size", || {
+        resume_offset(&checkpoint) > stored_len
+    });
+    let killed = running.terminate();
     assert!(killed.success());
     assert_eq!(running.take().wait().unwrap().code(), Some(1));
     let stored_before = server.stats().events_stored;
     assert!(stored_before < ROWS as u64, "stopped before the end");
 
     let assert = mixpanel_alias("import", &server)
-        .args(args(&input))
+        .args(resume_args(&input, &checkpoint))
         .assert()
         .code(0);
     let (stdout, stderr) = output(&assert);
@@ -213,7 +181,7 @@ fn an_interrupted_gzip_import_resumes_where_it_stopped() {
     let plain = dir.path().join("aliases.csv");
     std::fs::write(&plain, csv(0..ROWS)).unwrap();
     let assert = mixpanel_alias("import", &server)
-        .args(args(&plain))
+        .args(resume_args(&plain, &checkpoint))
         .assert()
         .code(0);
     let (_, stderr) = output(&assert);

@@ -4,12 +4,15 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_server::{DEFAULT_PROJECT_SECRET, DEFAULT_TOKEN, FaultSpec, Server};
 use serde_json::Value;
-use support::{Running, TRANSPORTS, mixpanel_alias, output, server, spawnable};
+use support::{
+    Running, TRANSPORTS, aliases_csv, mixpanel_alias, output, resume_args, server, spawnable,
+    summary as last_line, wait_until,
+};
 
 /// A CSV with valid rows (lines 2, 4, 8) among invalid ones of every kind.
 const MIXED_CSV: &str = "\
@@ -22,10 +25,6 @@ anon-5,user-5
 anon-6,anon-6,free
 anon-7,user-7,team
 ";
-
-fn last_line(stdout: &str) -> &str {
-    stdout.lines().last().unwrap_or_default()
-}
 
 #[test]
 fn csv_with_bad_rows_sends_the_good_ones_and_lists_the_bad_ones() {
@@ -280,12 +279,7 @@ fn the_last_progress_line_of_a_finished_import_says_100_percent() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("aliases.csv");
     // The blank lines after the last row are part of no row: the rows end at 91%.
-    let rows: String = (0..20).map(|i| format!("anon-{i},user-{i}\n")).collect();
-    std::fs::write(
-        &input,
-        format!("distinct_id,alias\n{rows}{}", "\n".repeat(30)),
-    )
-    .unwrap();
+    std::fs::write(&input, aliases_csv(0..20) + &"\n".repeat(30)).unwrap();
     let assert = mixpanel_alias("import", &server)
         .arg(&input)
         .assert()
@@ -399,11 +393,7 @@ fn slow_server() -> Server {
 }
 
 fn write_resume_input(path: &Path) {
-    let mut csv = String::from("distinct_id,alias\n");
-    for i in 0..RESUME_ROWS {
-        csv.push_str(&format!("anon-{i},user-{i}\n"));
-    }
-    std::fs::write(path, csv).unwrap();
+    std::fs::write(path, aliases_csv(0..RESUME_ROWS)).unwrap();
 }
 
 /// Starts the import with a checkpoint, and returns once the checkpoint shows progress.
@@ -414,33 +404,14 @@ fn start_import(server: &Server, input: &Path, checkpoint: &Path) -> Running {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let progress = std::fs::read(checkpoint)
+    wait_until("progress checkpointed past line 100", || {
+        std::fs::read(checkpoint)
             .ok()
             .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
-            .and_then(|state| state["resume"]["line"].as_u64());
-        if progress.is_some_and(|line| line > 100) {
-            return running;
-        }
-        assert!(Instant::now() < deadline, "no progress checkpointed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// The import's own arguments in the resume tests.
-fn resume_args(input: &Path, checkpoint: &Path) -> Vec<String> {
-    [
-        input.to_str().unwrap(),
-        "--checkpoint",
-        checkpoint.to_str().unwrap(),
-        "--batch-size",
-        "50",
-        "--concurrency",
-        "2",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+            .and_then(|state| state["resume"]["line"].as_u64())
+            .is_some_and(|line| line > 100)
+    });
+    running
 }
 
 /// Runs the import to its end and checks that every row is mapped once on the server.
@@ -470,10 +441,7 @@ fn sigterm_finishes_the_batches_in_flight_and_the_resume_sends_nothing_twice() {
     let checkpoint = dir.path().join("import.checkpoint");
     write_resume_input(&input);
     let running = start_import(&server, &input, &checkpoint);
-    let killed = Command::new("kill")
-        .args(["-TERM", &running.pid().to_string()])
-        .status()
-        .unwrap();
+    let killed = running.terminate();
     assert!(killed.success());
     let stopped = running.take().wait_with_output().unwrap();
     assert_eq!(stopped.status.code(), Some(1));

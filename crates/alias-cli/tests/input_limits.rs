@@ -6,14 +6,10 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{mixpanel_alias, output, server};
+use support::{mixpanel_alias, output, server, summary};
 
 /// One more byte than a row may have.
 const TOO_LONG: usize = 1024 * 1024 + 1;
-
-fn summary(stdout: &str) -> &str {
-    stdout.lines().last().unwrap_or_default()
-}
 
 /// `command` run by `sh` with at most 1 GiB of address space, so that a regression fails
 /// at once rather than filling the machine's memory.

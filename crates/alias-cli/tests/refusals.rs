@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use alias_server::{FaultSpec, IdentitySystem, Server};
-use support::{Running, mixpanel_alias, output, spawnable_retrying};
+use support::{Running, at_url, mixpanel_alias, output, spawnable_retrying, summary, wait_until};
 
 fn simplified() -> Server {
     Server::builder()
@@ -63,7 +63,7 @@ fn an_import_stops_at_the_first_refusal_says_so_once_and_keeps_every_row() {
     let (stdout, stderr) = output(&assert);
     assert_eq!(server.stats().requests, 1, "one refused request, then none");
     // The refused batch's rows are rejected, every later row comes back unsent.
-    let counts = stdout.lines().last().unwrap_or_default();
+    let counts = summary(&stdout);
     let count = |name: &str| -> u64 {
         counts
             .split_whitespace()
@@ -127,10 +127,7 @@ fn an_accepted_alias_is_said_to_be_accepted_for_ingestion() {
 
 #[test]
 fn a_port_no_request_could_reach_is_a_usage_error_at_once() {
-    let assert = assert_cmd::Command::cargo_bin("mixpanel-alias")
-        .unwrap()
-        .env("MIXPANEL_TOKEN", "test-token")
-        .args(["create", "--api-host", "http://127.0.0.1:99999"])
+    let assert = assert_cmd::Command::from_std(at_url("create", "http://127.0.0.1:99999"))
         .args(["--distinct-id", "anon-1", "--alias", "user-1"])
         .assert()
         .code(2);
@@ -157,31 +154,22 @@ fn one_sigterm_stops_an_import_whose_retries_would_take_minutes() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut import = Running::spawn(&mut command);
-    while server.stats().requests == 0 {
+    wait_until("the import's first request", || {
+        if server.stats().requests > 0 {
+            return true;
+        }
         assert!(
             import.try_wait().is_none(),
             "ended before its first request"
         );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &import.pid().to_string()])
-        .status()
-        .unwrap();
+        false
+    });
+    let status = import.terminate();
     assert!(status.success());
     // A watchdog, far above the prompt stop and far below the retry schedule.
-    let mut waited = Duration::ZERO;
-    let ended = loop {
-        if let Some(status) = import.try_wait() {
-            break status;
-        }
-        assert!(
-            waited < Duration::from_secs(50),
-            "still running after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-        waited += Duration::from_millis(50);
-    };
+    let ended = import.wait_within(Duration::from_secs(50));
+    assert!(ended.is_some(), "still running after SIGTERM");
+    let ended = ended.expect("it ended, as just asserted");
     assert_eq!(ended.code(), Some(1), "interrupted");
     let output = import.take().wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -186,20 +186,22 @@ fn unknown_tokens_are_answered_1_and_warned_about_once_each() {
 }
 
 #[test]
-fn rate_limit_answers_429_with_retry_after() {
+fn rate_limit_answers_429() {
     let serve = Serve::start(&["--rate-limit", "1"]);
-    let event = |alias: &str| {
+    let event = |i: usize| {
         format!(
-            r#"{{"event":"$create_alias","properties":{{"distinct_id":"device-1","alias":"{alias}","token":"test-token"}}}}"#
+            r#"{{"event":"$create_alias","properties":{{"distinct_id":"device-{i}","alias":"user-{i}","token":"test-token"}}}}"#
         )
     };
-    // A full bucket takes any request; three events leave two of debt at one a second.
-    let three = format!("[{},{},{}]", event("u1"), event("u2"), event("u3"));
+    // A full bucket takes any request. 2000 events (one request's most) leave ~2000 s of
+    // debt at one a second, which no slow machine outlasts; a few events would leave only
+    // seconds. Distinct pairs, so that every event is stored and the answer is 1.
+    let many = format!("[{}]", (0..2000).map(event).collect::<Vec<_>>().join(","));
     assert_eq!(
-        serve.request("POST", "/track", "application/json", &three),
+        serve.request("POST", "/track", "application/json", &many),
         (200, "1".to_owned())
     );
-    let (status, body) = serve.request("POST", "/track", "application/json", &event("u4"));
+    let (status, body) = serve.request("POST", "/track", "application/json", &event(2000));
     assert_eq!(status, 429);
     assert_eq!(
         body,
