@@ -433,16 +433,17 @@ impl Delivery {
                     r.delay_from(wall_now)
                         .min(self.config.retry_policy.max_retry_after)
                 });
+                // The server said when to come back: no request of this delivery goes before
+                // then.
+                if let Some(delay) = asked {
+                    self.pacer.pause(now + delay);
+                }
                 let mut batch = batch;
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     batch.throttled += 1;
                     self.stats.rate_limited += 1;
                     let sent_at = batch.last_sent.unwrap_or(now);
-                    self.pacer.rate_limited(now, sent_at, asked);
-                } else if let Some(delay) = asked {
-                    // The server said when to come back: no request of this delivery goes
-                    // before then.
-                    self.pacer.pause(now + delay);
+                    self.pacer.rate_limited(now, sent_at);
                 }
                 self.retry_later(batch, DeliveryError::Status { status, message }, asked, now);
             }

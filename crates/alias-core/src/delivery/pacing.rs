@@ -117,17 +117,9 @@ impl Pacer {
         }
     }
 
-    /// A request sent at `sent_at` was answered 429 at `now`, asking to come back after
-    /// `retry_after` (if it said).
-    pub(crate) fn rate_limited(
-        &mut self,
-        now: Instant,
-        sent_at: Instant,
-        retry_after: Option<Duration>,
-    ) {
-        if let Some(delay) = retry_after {
-            self.pause(now + delay);
-        }
+    /// A request sent at `sent_at` was answered 429 at `now`. (A `Retry-After` it carried
+    /// is a [`Pacer::pause`], as for any status.)
+    pub(crate) fn rate_limited(&mut self, now: Instant, sent_at: Instant) {
         let stale = self.lowered_at().is_some_and(|lowered| sent_at < lowered);
         if !self.adaptive || stale {
             return;
@@ -214,10 +206,10 @@ mod tests {
         // 20,000 accepted in the first half second (a full server bucket), then a 429:
         // 40,000 a second, an overestimate the next 429 corrects.
         pacer.accepted(20_000);
-        pacer.rate_limited(t0 + secs(0.5), t0, None);
+        pacer.rate_limited(t0 + secs(0.5), t0);
         assert_eq!(pacer.rate(), Some(40_000.0 * DECREASE));
         // 429s for requests sent before the decrease do not lower it again.
-        pacer.rate_limited(t0 + secs(0.6), t0 + secs(0.4), None);
+        pacer.rate_limited(t0 + secs(0.6), t0 + secs(0.4));
         assert_eq!(pacer.rate(), Some(36_000.0));
         // Accepted events raise it by 5% of the events.
         pacer.accepted(18_000);
@@ -225,11 +217,11 @@ mod tests {
         // The next 429 measures the events accepted between the two, the server's refill:
         // 40,000 in 2 s.
         pacer.accepted(22_000);
-        pacer.rate_limited(t0 + secs(2.5), t0 + secs(2.4), None);
+        pacer.rate_limited(t0 + secs(2.5), t0 + secs(2.4));
         assert_eq!(pacer.rate(), Some(20_000.0 * DECREASE));
         // A measure above the rate the client was held to does not raise it.
         pacer.accepted(50_000);
-        pacer.rate_limited(t0 + secs(4.5), t0 + secs(4.4), None);
+        pacer.rate_limited(t0 + secs(4.5), t0 + secs(4.4));
         assert_eq!(pacer.rate(), Some(20_500.0 * DECREASE));
     }
 
@@ -238,7 +230,8 @@ mod tests {
         let mut pacer = Pacer::new(Some(1000), true);
         let t0 = Instant::now();
         pacer.sent(t0, 1000);
-        pacer.rate_limited(t0, t0, Some(secs(2.0)));
+        pacer.rate_limited(t0, t0);
+        pacer.pause(t0 + secs(2.0));
         assert_eq!(pacer.ready_at(t0 + secs(1.0), 1), Some(t0 + secs(2.0)));
         // After the pause the bucket is full again: a whole burst goes at once.
         assert_eq!(pacer.ready_at(t0 + secs(2.0), 1000), None);
@@ -249,15 +242,15 @@ mod tests {
         let t0 = Instant::now();
         let mut unknown = Pacer::new(None, true);
         unknown.sent(t0, 2000);
-        unknown.rate_limited(t0 + secs(0.1), t0, None);
+        unknown.rate_limited(t0 + secs(0.1), t0);
         assert_eq!(unknown.rate(), None);
         let mut known = Pacer::new(None, true);
         known.sent(t0, 2000);
         known.accepted(10_000);
-        known.rate_limited(t0 + secs(1.0), t0, None);
+        known.rate_limited(t0 + secs(1.0), t0);
         assert_eq!(known.rate(), Some(9_000.0));
         known.sent(t0 + secs(1.5), 2000);
-        known.rate_limited(t0 + secs(2.0), t0 + secs(1.5), None);
+        known.rate_limited(t0 + secs(2.0), t0 + secs(1.5));
         assert_eq!(known.rate(), Some(9_000.0 * DECREASE));
     }
 
@@ -267,11 +260,12 @@ mod tests {
         let t0 = Instant::now();
         pacer.sent(t0, 100);
         pacer.accepted(100);
-        pacer.rate_limited(t0, t0, Some(secs(1.0)));
+        pacer.rate_limited(t0, t0);
+        pacer.pause(t0 + secs(1.0));
         assert_eq!(pacer.rate(), Some(500.0));
         assert_eq!(pacer.ready_at(t0, 1), Some(t0 + secs(1.0)));
         let mut unpaced = Pacer::new(None, false);
-        unpaced.rate_limited(t0, t0, None);
+        unpaced.rate_limited(t0, t0);
         assert_eq!(unpaced.rate(), None);
     }
 
