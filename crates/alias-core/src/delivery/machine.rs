@@ -228,10 +228,11 @@ impl Delivery {
         self.slots.len()
     }
 
-    /// How many aliases wait in the batch being filled by [`Delivery::add`], which goes out
-    /// when it is full, or at [`Delivery::flush`] or [`Delivery::close`].
-    pub fn filling(&self) -> usize {
-        self.open.len()
+    /// Whether the batch being filled by [`Delivery::add`] is all there is to send: it
+    /// holds aliases, no batch is queued and no request is in flight. A driver may then
+    /// wait a moment for more input before it [flushes](Delivery::flush) the batch.
+    pub fn only_a_partial_batch_waits(&self) -> bool {
+        self.open.len() > 0 && self.ready.is_empty() && self.in_flight.is_empty()
     }
 
     /// Whether a driver should add more input now: the delivery is open, no batch waits to
@@ -245,9 +246,7 @@ impl Delivery {
     /// their bound, and wait on retries only), and says whether it did.
     pub fn flush_if_stalled(&mut self) -> bool {
         let stalled = !self.closed
-            && self.open.len() > 0
-            && self.ready.is_empty()
-            && self.in_flight.is_empty()
+            && self.only_a_partial_batch_waits()
             && self.slots.len() >= self.max_held();
         if stalled {
             self.flush();
@@ -259,11 +258,6 @@ impl Delivery {
     /// may be in flight, and two more.
     fn max_held(&self) -> usize {
         (self.config.concurrency + 2) * self.config.batch_limits.max_events.max(1) * 4
-    }
-
-    /// How many batches are queued to be sent now.
-    pub fn queued_batches(&self) -> usize {
-        self.ready.len()
     }
 
     /// Traffic counters so far.

@@ -93,10 +93,7 @@ pub async fn drive<H: HttpClient, T: Timer>(
             None => wakeup = None,
         }
         let stopped = delivery.is_stopped();
-        let may_linger = lingering_since.is_none()
-            && delivery.filling() > 0
-            && delivery.queued_batches() == 0
-            && in_flight.is_empty();
+        let may_linger = lingering_since.is_none() && delivery.only_a_partial_batch_waits();
         let wake = poll_fn(|cx| {
             if let Poll::Ready(Some(answered)) = in_flight.poll_next_unpin(cx) {
                 return Poll::Ready(Wake::Answered(answered));
