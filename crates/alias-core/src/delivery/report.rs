@@ -288,3 +288,21 @@ impl Report {
             .map(|e| &e.alias)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn into_result_keeps_the_reason() {
+        let undelivered = AliasOutcome::Undelivered(Undelivered {
+            attempts: 3,
+            last_error: DeliveryError::Abandoned,
+        });
+        let error = undelivered.into_result().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "undelivered: abandoned before an answer arrived (after 3 attempts)"
+        );
+    }
+}

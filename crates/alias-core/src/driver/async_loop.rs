@@ -283,27 +283,6 @@ mod tests {
         assert!(clock.now() - start >= Duration::from_millis(6));
     }
 
-    #[test]
-    fn into_result_keeps_the_reason() {
-        let undelivered = AliasOutcome::Undelivered(crate::delivery::report::Undelivered {
-            attempts: 3,
-            last_error: DeliveryError::Abandoned,
-        });
-        let error = undelivered.into_result().unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "undelivered: abandoned before an answer arrived (after 3 attempts)"
-        );
-    }
-
-    #[test]
-    fn transport_limits_default_to_documented_values() {
-        let limits = TransportLimits::default();
-        assert_eq!(limits.connect_timeout, Duration::from_secs(10));
-        assert_eq!(limits.request_timeout, Duration::from_secs(30));
-        assert_eq!(limits.max_response_bytes, 1 << 20);
-    }
-
     /// A clock whose sleeps never end: only an answer, input or the stop can move on.
     struct Frozen(Instant);
 

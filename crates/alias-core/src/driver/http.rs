@@ -16,6 +16,7 @@ use crate::error::TransportError;
 /// use std::time::Duration;
 /// use alias_core::TransportLimits;
 ///
+/// assert_eq!(TransportLimits::default().request_timeout, Duration::from_secs(30));
 /// let limits = TransportLimits::default().request_timeout(Duration::from_secs(60));
 /// assert_eq!(limits.connect_timeout, Duration::from_secs(10));
 /// assert_eq!(limits.max_response_bytes, 1024 * 1024);
