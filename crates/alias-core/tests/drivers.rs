@@ -131,7 +131,7 @@ fn the_blocking_driver_retries_as_the_async_one_does() {
 }
 
 #[test]
-fn a_stop_ends_a_blocking_delivery_waiting_for_a_long_retry() {
+fn a_stop_that_comes_with_the_answer_leaves_its_long_retry_unsent() {
     let (stopper, stop) = stop_signal();
     let http = |_request: Request<Vec<u8>>| {
         // The first answer asks for a minute's pause; the stop comes meanwhile.
