@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alias_core::server::{Answer, AnswerStyle, DecodeError, decode_request, encode_response};
+use alias_core::server::{Answer, AnswerStyle, Api, DecodeError, decode_request, encode_response};
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -44,8 +44,8 @@ pub(crate) async fn serve(
         let query = request.uri().query();
         return Ok(inspect::handle(&shared, request.method(), rest, query));
     }
-    let last_segment = path.trim_end_matches('/').rsplit('/').next();
-    if matches!(last_segment, Some("track" | "import")) {
+    // The decoder reads the endpoint from the path the same way.
+    if Api::of_path(path).is_some() {
         return ingestion(&shared, request).await;
     }
     Ok(inspect::not_found())

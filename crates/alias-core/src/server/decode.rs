@@ -138,16 +138,11 @@ pub fn decode_request<B: AsRef<[u8]>>(
     })
 }
 
-/// The endpoint a path names: its last segment, so that `/mixpanel/track` (a proxy's mount
-/// point) and `/track/` work too.
+/// The endpoint `path` names ([`Api::of_path`]), or the error that says it names none.
 fn api_of(path: &str) -> Result<Api, DecodeError> {
-    match path.trim_end_matches('/').rsplit('/').next() {
-        Some("track") => Ok(Api::Track),
-        Some("import") => Ok(Api::Import),
-        _ => Err(DecodeError::UnknownPath {
-            path: path.to_owned(),
-        }),
-    }
+    Api::of_path(path).ok_or_else(|| DecodeError::UnknownPath {
+        path: path.to_owned(),
+    })
 }
 
 /// Applies every parameter of a urlencoded string to `params` and returns its `data`.

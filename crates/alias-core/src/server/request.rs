@@ -15,6 +15,16 @@ pub enum Api {
 }
 
 impl Api {
+    /// The endpoint a path names: its last segment, so that `/mixpanel/track` (a proxy's
+    /// mount point) and `/track/` work too; `None` for any other path.
+    pub fn of_path(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/').rsplit('/').next() {
+            Some("track") => Some(Self::Track),
+            Some("import") => Some(Self::Import),
+            _ => None,
+        }
+    }
+
     /// The endpoint's path, `/track` or `/import`.
     pub fn path(self) -> &'static str {
         match self {
