@@ -174,6 +174,18 @@ pub(crate) enum ReadError {
     },
 }
 
+impl ReadError {
+    /// The failure to read the row starting on `line`: too long when the tape refused it
+    /// (`too_long`), else unreadable for `error`.
+    fn reading(line: u64, too_long: bool, error: impl std::fmt::Display) -> Self {
+        if too_long {
+            Self::TooLong { line }
+        } else {
+            Self::Unreadable(format!("line {line}: {error}"))
+        }
+    }
+}
+
 /// Where the rows to send begin: past the mark a checkpoint recorded, once the input up to
 /// it is known to be the one read before. Rows before the mark were done in an earlier
 /// run; the first row after it is only read once the bytes before it match.

@@ -178,11 +178,7 @@ impl<R: Read> CsvRows<R> {
                 Ok(false) => return resume.ended().map(|()| None),
                 Err(error) => {
                     let line = self.csv.get_ref().row_line();
-                    return Err(if is_row_too_long(&error) {
-                        ReadError::TooLong { line }
-                    } else {
-                        ReadError::Unreadable(format!("line {line}: {error}"))
-                    });
+                    return Err(ReadError::reading(line, is_row_too_long(&error), error));
                 }
             }
             let end = self.csv.position().byte();

@@ -41,13 +41,9 @@ impl<R: Read> NdjsonRows<R> {
     ) -> Result<Option<Row>, ReadError> {
         loop {
             let line = self.reader.get_ref().row_line();
-            let Some(end) = self.line_end().map_err(|error| {
-                if tape::is_row_too_long(&error) {
-                    ReadError::TooLong { line }
-                } else {
-                    ReadError::Unreadable(format!("line {line}: {error}"))
-                }
-            })?
+            let Some(end) = self
+                .line_end()
+                .map_err(|error| ReadError::reading(line, tape::is_row_too_long(&error), error))?
             else {
                 return resume.ended().map(|()| None);
             };
