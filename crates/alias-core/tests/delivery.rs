@@ -198,7 +198,7 @@ fn strict_failures_map_to_their_aliases() {
     assert_eq!(report.entries[2].alias.alias().as_str(), "user-2");
 }
 
-/// What a project on Simplified ID Merge answers `/import` for identity events (facts §7).
+/// What a project on Simplified ID Merge answers `/import` for identity events (`docs/mixpanel-facts.md` §7).
 const SIMPLIFIED_REFUSAL: &str = r#"{"code":400,"error":"some data points in the request failed validation","failed_records":["identity events are not allowed when project is using simplified identity management"],"num_records_imported":0,"status":"Bad Request"}"#;
 
 #[test]

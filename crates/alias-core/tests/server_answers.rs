@@ -1,4 +1,4 @@
-//! Golden answers: every body Mixpanel sends (facts §5), byte for byte, with its status and
+//! Golden answers: every body Mixpanel sends (`docs/mixpanel-facts.md` §5), byte for byte, with its status and
 //! headers.
 #![cfg(feature = "server")]
 

@@ -1,4 +1,4 @@
-//! The official SDKs' exact wire forms (facts §3) decode to the events they carry.
+//! The official SDKs' exact wire forms (`docs/mixpanel-facts.md` §3) decode to the events they carry.
 //!
 //! Each body below is what the SDK puts on the wire for one alias call, built with the
 //! SDK's own encoders (Python's `json.dumps(separators=(',', ':'))` and `urlencode`, Node's

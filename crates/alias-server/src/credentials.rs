@@ -16,7 +16,7 @@ pub const DEFAULT_SERVICE_ACCOUNT_SECRET: &str = "test-service-account-secret";
 /// The project id that [`DEFAULT_SERVICE_ACCOUNT_USER`] acts on (`project_id` query).
 pub const DEFAULT_PROJECT_ID: &str = "1234";
 
-/// Mixpanel's answer to a service account call without `project_id` (facts §4).
+/// Mixpanel's answer to a service account call without `project_id` (`docs/mixpanel-facts.md` §4).
 const MISSING_PROJECT_ID: &str = "Unauthorized, invalid project secret";
 
 /// A service account the server accepts on `/import`.
@@ -93,7 +93,7 @@ impl Default for Project {
 }
 
 impl Project {
-    /// Checks the Basic credentials of an `/import` call (facts §4): the project token or
+    /// Checks the Basic credentials of an `/import` call (`docs/mixpanel-facts.md` §4): the project token or
     /// the project secret as the user with an empty password, or a service account's
     /// `user:secret` with the `project_id` it acts on.
     pub(crate) fn authenticate(

@@ -1,5 +1,5 @@
 //! The three identity systems: what `$create_alias` does under each, and Simplified ID
-//! Merge's links of `$device_id` to `$user_id` (facts §7).
+//! Merge's links of `$device_id` to `$user_id` (`docs/mixpanel-facts.md` §7).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -19,7 +19,7 @@ pub enum IdentitySystem {
     /// Legacy (before 2020): an id can be aliased once; the alias points at what the
     /// distinct_id pointed at when the alias was made, and is not retroactive.
     Legacy,
-    /// Simplified ID Merge (2023), as a live probe saw it (facts §7):
+    /// Simplified ID Merge (2023), as a live probe saw it (`docs/mixpanel-facts.md` §7):
     ///
     /// - `/import` refuses a whole request that carries `$create_alias`, `$identify` or
     ///   `$merge` (strict or not): a strict 400 whose one failed record is the string

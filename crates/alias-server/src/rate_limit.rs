@@ -1,4 +1,4 @@
-//! The per-project rate limit (facts §6): a token bucket of events, with time passed in.
+//! The per-project rate limit (`docs/mixpanel-facts.md` §6): a token bucket of events, with time passed in.
 
 use std::time::{Duration, Instant};
 

@@ -144,7 +144,7 @@ impl ServerBuilder {
     }
 
     /// Limits the project to `events_per_sec` events a second, as Mixpanel limits each
-    /// project (facts §6: about 30,000). Default: no limit; 0 is taken as 1.
+    /// project (`docs/mixpanel-facts.md` §6: about 30,000). Default: no limit; 0 is taken as 1.
     ///
     /// A token bucket that holds one second's worth. Since one request may carry 2000
     /// events, more than a second's worth at a low rate, a request of any size is admitted

@@ -1,4 +1,4 @@
-//! The per-event rules of facts §3, §4 and §8.
+//! The per-event rules of `docs/mixpanel-facts.md` §3, §4 and §8.
 
 use alias_core::server::{Api, Event, MISSING_TOKEN, Record};
 use alias_core::{EVENT_NAME, InsertId, MAX_EVENT_BYTES, MAX_PROPERTIES, is_placeholder};
@@ -84,7 +84,7 @@ fn check_event(event: &Event, rules: &Rules) -> Result<(), Refused> {
     check_insert_id(event, rules)
 }
 
-/// Each event must be smaller than 1 MB of JSON (facts §3), measured as compact JSON:
+/// Each event must be smaller than 1 MB of JSON (`docs/mixpanel-facts.md` §3), measured as compact JSON:
 /// the size does not depend on how the client spaced or escaped it.
 fn check_size(event: &Event) -> Result<(), Refused> {
     let mut size = JsonSize(0);

@@ -8,7 +8,7 @@
 //!
 //! Budgets belong to each batch: its attempts and the time since its first send. An import
 //! that runs for hours at Mixpanel's rate limit retries every batch as patiently as the
-//! first (facts §6: at volume, 429s are expected, not exceptional).
+//! first (`docs/mixpanel-facts.md` §6: at volume, 429s are expected, not exceptional).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};

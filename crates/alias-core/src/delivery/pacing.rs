@@ -1,6 +1,6 @@
 //! How fast a delivery sends: a token bucket whose rate follows Mixpanel's per-project limit.
 //!
-//! Mixpanel limits ingestion per project (facts §6: about 30k events/s over a rolling
+//! Mixpanel limits ingestion per project (`docs/mixpanel-facts.md` §6: about 30k events/s over a rolling
 //! minute) and answers 429 past it. A client that only learns from 429s sends every batch
 //! too early, gets it refused, and waits. This pacer spends events from a bucket that
 //! refills at `rate` events per second and holds one second's worth, so that a batch goes

@@ -1,4 +1,4 @@
-//! Mixpanel's answers, byte for byte (facts §5).
+//! Mixpanel's answers, byte for byte (`docs/mixpanel-facts.md` §5).
 
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Request, Response, StatusCode};
@@ -160,7 +160,7 @@ impl Answer {
 
     /// The strict 400 of a project on Simplified ID Merge that was sent identity events
     /// (`$create_alias`, `$identify`, `$merge`) on `/import`, as a live probe saw it
-    /// (facts §7): nothing of the request imported, and one failed record that is a plain
+    /// (`docs/mixpanel-facts.md` §7): nothing of the request imported, and one failed record that is a plain
     /// string, [`IDENTITY_EVENTS_NOT_ALLOWED`].
     pub fn identity_events_not_allowed() -> Self {
         Self::ValidationFailed {

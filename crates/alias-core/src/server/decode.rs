@@ -33,7 +33,7 @@ impl Default for DecodeLimits {
 }
 
 /// Decodes an ingestion request in any wire form the official SDKs and Mixpanel's
-/// documentation use (facts §3-4):
+/// documentation use (`docs/mixpanel-facts.md` §3-4):
 ///
 /// - `GET /track?data=...`, `data` raw JSON or base64 of it (padded or not, standard or
 ///   URL-safe);

@@ -22,7 +22,7 @@ const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// The JSON text a `data` value holds, and whether it was base64.
 ///
-/// Raw JSON starts with `{` or `[` (facts §3); anything else is read as base64. Before
+/// Raw JSON starts with `{` or `[` (`docs/mixpanel-facts.md` §3); anything else is read as base64. Before
 /// decoding, white space is dropped (some encoders wrap lines) and a space is read back as
 /// `+`: PHP puts base64 into the form body without escaping it, so the form decoder has
 /// turned every `+` into a space.

@@ -103,7 +103,7 @@ pub struct Config {
 pub struct ConfigBuilder(Config);
 
 /// The window, relative to the time of sending, in which an endpoint takes an event's
-/// `time` (facts §3, §8).
+/// `time` (`docs/mixpanel-facts.md` §3, §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeWindow {
     /// How far back: 5 days on `/track`, unbounded (but not before 1971) on `/import`.
@@ -426,7 +426,7 @@ impl ConfigBuilder {
     }
 
     /// Sends at most `events_per_second` events a second (at least 1), from the first
-    /// request on: for sharing a project's rate limit (facts §6: about 30k events/s) with
+    /// request on: for sharing a project's rate limit (`docs/mixpanel-facts.md` §6: about 30k events/s) with
     /// other senders. Default: no cap.
     pub fn max_rate(mut self, events_per_second: u32) -> Self {
         self.0.max_rate = Some(events_per_second.max(1));
@@ -457,7 +457,7 @@ impl ConfigBuilder {
     /// distinct_id pointed at when it was made, and which alias of an id is refused
     /// (`errAliasAlreadyExists`) when the same alias comes twice. Original ID Merge merges
     /// whole clusters, so a chain ends the same either way. Mixpanel processes identity
-    /// asynchronously (facts §7), so order on the wire is all a client can give.
+    /// asynchronously (`docs/mixpanel-facts.md` §7), so order on the wire is all a client can give.
     pub fn ordered(mut self, ordered: bool) -> Self {
         self.0.ordered = ordered;
         self

@@ -70,7 +70,7 @@ pub(crate) fn write_event_json(
                 serde_json::to_writer(&mut *out, user)?;
             }
             // The user's events are read under the user id; the device's are merged into
-            // it (facts §7).
+            // it (`docs/mixpanel-facts.md` §7).
             Link::Association { event } => {
                 serde_json::to_writer(&mut *out, event.as_str())?;
                 out.write_all(br#","properties":{"distinct_id":"#)?;

@@ -12,7 +12,7 @@ pub const MAX_ID_BYTES: usize = 255;
 /// Longest `$insert_id` Mixpanel accepts.
 pub const MAX_INSERT_ID_BYTES: usize = 36;
 
-/// Values Mixpanel refuses as a distinct_id (facts §8), and `lmy47d`, which Mixpanel's
+/// Values Mixpanel refuses as a distinct_id (`docs/mixpanel-facts.md` §8), and `lmy47d`, which Mixpanel's
 /// importer also treats as bad. Compared case-insensitively after
 /// trimming: `"Null"` or `" none "` are the same placeholder to a person reading a report,
 /// and an alias is never worth making from one.
@@ -34,7 +34,7 @@ const PLACEHOLDERS: [&str; 19] = [
     "false",
     "[]",
     "{}",
-    // Not in Mixpanel's list, but refused by its own importer (facts §8).
+    // Not in Mixpanel's list, but refused by its own importer (`docs/mixpanel-facts.md` §8).
     "lmy47d",
     "",
 ];

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::error::{Field, Problem, ValidationError};
 use crate::wire::id::MAX_ID_BYTES;
 
-/// How a pair of ids is linked on the wire (facts §7; the crate README tells which to use).
+/// How a pair of ids is linked on the wire (`docs/mixpanel-facts.md` §7; the crate README tells which to use).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Link {
     /// A `$create_alias` event: `alias` becomes another name of `distinct_id`. What Original

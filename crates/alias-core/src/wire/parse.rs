@@ -56,14 +56,14 @@ pub enum Verdict {
 }
 
 /// The message Mixpanel puts in `failed_records` when a project on Simplified ID Merge
-/// refuses identity events (`$create_alias`, `$identify`, `$merge`) on `/import` (facts §7).
+/// refuses identity events (`$create_alias`, `$identify`, `$merge`) on `/import` (`docs/mixpanel-facts.md` §7).
 pub const IDENTITY_EVENTS_NOT_ALLOWED: &str =
     "identity events are not allowed when project is using simplified identity management";
 
 /// One entry of a strict answer's `failed_records`.
 ///
 /// Mixpanel's API spec shows objects naming the refused event by `index`; a project on
-/// Simplified ID Merge answers plain strings instead, which name no event (facts §7). Both
+/// Simplified ID Merge answers plain strings instead, which name no event (`docs/mixpanel-facts.md` §7). Both
 /// forms are read, also mixed in one answer: a string becomes a record with only a
 /// `message`, and is written back as a string.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -1,4 +1,4 @@
-//! Event times as Mixpanel reads them (facts §8): seconds or milliseconds since the Unix
+//! Event times as Mixpanel reads them (`docs/mixpanel-facts.md` §8): seconds or milliseconds since the Unix
 //! epoch, as a number or a numeric string.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
