@@ -99,8 +99,8 @@ pub use http;
 pub mod prelude {
     pub use crate::{
         Alias, AliasError, AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials,
-        DistinctId, Endpoint, EventName, Link, Region, Report, RetryPolicy, Secret, Token,
-        TransportLimits, ValidationError,
+        DeliveryError, DistinctId, Endpoint, EventName, Link, Region, Rejection, Report,
+        RetryPolicy, Secret, Tally, Token, TransportLimits, ValidationError,
     };
 }
 

@@ -23,9 +23,13 @@ use http::Response;
 use crate::Error;
 use crate::transport::{assemble, classify};
 
-/// Delivers `$create_alias` calls over a [`reqwest::blocking::Client`]: `new`,
-/// `with_http_client`, `builder`, `send`, `send_stream`, `send_stream_until` and
-/// `create_alias`, as [`crate::Client`] has them, without `async`.
+/// Delivers `$create_alias` calls over a [`reqwest::blocking::Client`]: alias-core's
+/// [`BlockingClient`], whose page lists the methods (a type alias shows none of its own):
+/// [`new`](BlockingClient::new), [`with_http_client`](BlockingClient::with_http_client),
+/// [`builder`](BlockingClient::builder), [`create_alias`](BlockingClient::create_alias),
+/// [`send`](BlockingClient::send), [`send_stream`](BlockingClient::send_stream) and
+/// [`send_stream_until`](BlockingClient::send_stream_until), as [`crate::Client`] has them,
+/// without `async`.
 ///
 /// Cheap to clone: clones share the connection pool.
 ///

@@ -10,8 +10,15 @@ use http::{Request, Response};
 use crate::Error;
 use crate::transport::{assemble, classify};
 
-/// alias-core's [`AliasClient`] over a [`reqwest::Client`], on tokio; its docs show every
-/// method at work. Clones share the connection pool.
+/// alias-core's [`AliasClient`] over a [`reqwest::Client`], on tokio. Clones share the
+/// connection pool.
+///
+/// Its methods are [`AliasClient`]'s (a type alias shows none of its own):
+/// [`new`](AliasClient::new), [`with_http_client`](AliasClient::with_http_client),
+/// [`builder`](AliasClient::builder), [`create_alias`](AliasClient::create_alias),
+/// [`send`](AliasClient::send), [`send_stream`](AliasClient::send_stream),
+/// [`send_stream_until`](AliasClient::send_stream_until), [`config`](AliasClient::config)
+/// and [`limits`](AliasClient::limits).
 ///
 /// Your own reqwest client (its pool, proxy and TLS settings) goes in as it is; build it to
 /// follow no redirect, as the clients this crate builds do. The request timeout and the

@@ -67,6 +67,9 @@ mod transport;
 pub use alias_core;
 /// The names a caller of this crate needs, so that `use alias_reqwest::{...}` is enough.
 pub use alias_core::prelude::*;
+/// The generic clients behind [`Client`] and [`blocking::Client`], re-exported so that
+/// their methods are documented here.
+pub use alias_core::{AliasClient, BlockingClient};
 pub use client::{Client, ClientBuilder, ReqwestClient, TokioTimer};
 
 /// A client could not be built.
@@ -86,3 +89,8 @@ pub enum Error {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 mod readme {}
+
+/// The workspace README's examples use this crate; they run as doc tests too.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod workspace_readme {}

@@ -12,7 +12,12 @@ use crate::Error;
 use crate::transport::{classify, head_from_surf, to_surf};
 
 /// Delivers `$create_alias` calls over a [`surf::Client`], on whatever runtime surf's
-/// backend runs on: alias-core's [`AliasClient`], whose docs show each method at work.
+/// backend runs on: alias-core's [`AliasClient`], whose methods are this client's (a type
+/// alias shows none of its own): [`new`](AliasClient::new),
+/// [`with_http_client`](AliasClient::with_http_client), [`builder`](AliasClient::builder),
+/// [`create_alias`](AliasClient::create_alias), [`send`](AliasClient::send),
+/// [`send_stream`](AliasClient::send_stream) and
+/// [`send_stream_until`](AliasClient::send_stream_until).
 ///
 /// surf's backends have no connect-only timeout, so [`TransportLimits::connect_timeout`] is
 /// not applied: connecting counts against the request timeout. A surf client of your own

@@ -82,6 +82,9 @@ mod client;
 mod transport;
 
 pub use alias_core;
+/// The generic client behind [`Client`], re-exported so that its methods are documented
+/// here.
+pub use alias_core::AliasClient;
 /// The names a caller of this crate needs, so that `use alias_surf::{...}` is enough.
 pub use alias_core::prelude::*;
 pub use client::{Client, ClientBuilder, FuturesTimer, SurfClient};
