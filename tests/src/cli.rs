@@ -282,6 +282,10 @@ pub fn build_binary(release: bool) -> Result<std::path::PathBuf, String> {
         "alias-cli",
         "--bin",
         "mixpanel-alias",
+        // Every transport, as the workspace's own build has it (this crate turns `surf` on),
+        // so that this build and `cargo test --workspace` share one binary.
+        "--features",
+        "surf",
         "--message-format",
         "json-render-diagnostics",
     ]);

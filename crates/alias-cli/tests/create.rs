@@ -33,7 +33,7 @@ fn as_service_account(command: &mut Command) -> &mut Command {
 
 #[test]
 fn an_accepted_alias_prints_one_line_and_exits_0_with_either_transport() {
-    for transport in TRANSPORTS {
+    for &transport in TRANSPORTS {
         let server = server();
         let assert = mixpanel_alias("create", &server)
             .args(["--distinct-id", "anon-1", "--alias", "user-1"])
@@ -294,7 +294,7 @@ fn a_dry_run_without_a_token_prints_events_without_one() {
 
 #[test]
 fn no_secret_is_printed_even_with_trace_logs() {
-    for transport in TRANSPORTS {
+    for &transport in TRANSPORTS {
         let server = server();
         let assert = as_service_account(&mut mixpanel_alias("create", &server))
             .args(["--distinct-id", "anon-1", "--alias", "user-1"])

@@ -28,7 +28,7 @@ anon-7,user-7,team
 
 #[test]
 fn csv_with_bad_rows_sends_the_good_ones_and_lists_the_bad_ones() {
-    for transport in TRANSPORTS {
+    for &transport in TRANSPORTS {
         let server = server();
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("aliases.csv");

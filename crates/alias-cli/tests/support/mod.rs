@@ -143,8 +143,13 @@ pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// The transports `--transport` offers.
-pub(crate) const TRANSPORTS: [&str; 2] = ["reqwest", "surf"];
+/// The transports `--transport` offers: surf only with the `surf` feature, which
+/// `cargo test --workspace` turns on (the `tests` crate asks for it).
+pub(crate) const TRANSPORTS: &[&str] = if cfg!(feature = "surf") {
+    &["reqwest", "surf"]
+} else {
+    &["reqwest"]
+};
 
 /// Standard output and error of a finished command, as text.
 pub(crate) fn output(assert: &assert_cmd::assert::Assert) -> (String, String) {
