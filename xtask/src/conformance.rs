@@ -24,7 +24,7 @@ pub(crate) struct Args {
     #[arg(long = "client")]
     clients: Vec<ClientKind>,
     /// Run the cases that are safe against a real project at this base URL (e.g.
-    /// https://api.mixpanel.com) instead of the reference server. This creates real
+    /// `https://api.mixpanel.com`) instead of the reference server. This creates real
     /// aliases in that project.
     #[arg(long, requires = "token")]
     against: Option<String>,

@@ -4,9 +4,16 @@
 //! runs on stable.
 //!
 //! Each function panics when a property is broken, which a fuzzer reports like a crash of
-//! the reader itself. The properties are those a resumed import stands on: a row boundary
-//! names the bytes before it truly, resuming there gives the rows a whole read gives, and
-//! an input changed before it never yields a row.
+//! the reader itself. The properties are those a resumed import stands on. Reading an input
+//! from its start, then again from some of its row boundaries:
+//!
+//! - rows come in order: each starts on a later line and ends past the previous one, within
+//!   the input;
+//! - each row's end mark holds the SHA-256 of exactly the input's bytes before it;
+//! - resuming at a row's end gives the same rows after it, and the same ending, as the
+//!   whole read;
+//! - resuming at that end over an input with one byte before it changed gives no row and
+//!   ends in an error.
 //!
 //! Behind the `fuzz` feature and hidden from the docs: a test aid, not part of the API.
 
@@ -17,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::import::checkpoint::Checkpoint;
 use crate::import::input::{Format, Input, Mark, ReadError, Resume, Row, RowOptions};
 
-/// Reads `input` as a CSV import (header first) and checks the properties of [`rows`].
+/// Reads `input` as a CSV import (header first) and checks the properties of the [module docs](self).
 ///
 /// # Panics
 ///
@@ -26,7 +33,7 @@ pub fn csv_rows(input: &[u8]) {
     rows(input, Format::Csv);
 }
 
-/// Reads `input` as an NDJSON import and checks the properties of [`rows`].
+/// Reads `input` as an NDJSON import and checks the properties of the [module docs](self).
 ///
 /// # Panics
 ///
@@ -35,16 +42,7 @@ pub fn ndjson_rows(input: &[u8]) {
     rows(input, Format::Ndjson);
 }
 
-/// Reads `input` in `format` from its start, then again from some of its row boundaries,
-/// and checks that:
-///
-/// - rows come in order: each starts on a later line and ends past the previous one, within
-///   the input;
-/// - each row's end mark holds the SHA-256 of exactly the input's bytes before it;
-/// - resuming at a row's end gives the same rows after it, and the same ending, as the
-///   whole read;
-/// - resuming at that end over an input with one byte before it changed gives no row and
-///   ends in an error.
+/// Checks the properties of the module docs on `input` read in `format`.
 fn rows(input: &[u8], format: Format) {
     let whole = read(input, format, Mark::start());
     let mut previous: Option<&Row> = None;
