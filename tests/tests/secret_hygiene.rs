@@ -85,6 +85,9 @@ fn kind(outcome: &AliasOutcome) -> String {
             DeliveryError::Refused(rejection) => {
                 format!("undelivered refused {}", rejection.status().as_u16())
             }
+            DeliveryError::Unreachable(error) => {
+                format!("undelivered unreachable {:?}", error.kind)
+            }
         },
     }
 }

@@ -161,6 +161,7 @@ fn retry_policy() -> RetryPolicy {
         max_retry_after: Duration::from_secs(1),
         max_attempts: MAX_ATTEMPTS,
         max_elapsed: Duration::from_secs(3600),
+        max_attempts_unreached: MAX_ATTEMPTS,
     }
 }
 

@@ -63,3 +63,30 @@ impl Write for Logs {
         Ok(())
     }
 }
+
+/// `count` of a noun, `one` in the singular for one, else `many`: "1 row", "2 rows".
+pub(crate) fn count(count: u64, one: &str, many: &str) -> String {
+    if count == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{count} {many}")
+    }
+}
+
+/// "was" for one, "were" for any other count.
+pub(crate) fn was(count: u64) -> &'static str {
+    if count == 1 { "was" } else { "were" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(count(1, "row", "rows"), "1 row");
+        assert_eq!(count(0, "row", "rows"), "0 rows");
+        assert_eq!(count(2, "alias", "aliases"), "2 aliases");
+        assert_eq!((was(1), was(0), was(7)), ("was", "were", "were"));
+    }
+}

@@ -425,3 +425,45 @@ fn a_track_import_within_the_window_resumes_on_track() {
     import(&server, &input, &checkpoint).assert().code(0);
     assert_eq!(server.stats().events_stored, 3);
 }
+
+#[test]
+fn undelivered_rows_without_a_failures_file_are_sent_again_on_resume() {
+    let failing = Server::builder()
+        .faults("503=1".parse::<alias_server::FaultSpec>().unwrap())
+        .start()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.csv");
+    let checkpoint = dir.path().join("import.checkpoint");
+    std::fs::write(&input, csv(0..20)).unwrap();
+    let assert = import(&failing, &input, &checkpoint)
+        .args(["--max-attempts", "2", "--batch-size", "5"])
+        .assert()
+        .code(1);
+    let (stdout, stderr) = output(&assert);
+    assert_eq!(
+        summary(&stdout),
+        "accepted=0 rejected=0 undelivered=20 invalid=0"
+    );
+    assert!(
+        stderr.contains("stays before line 2, the first row not delivered"),
+        "{stderr}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&checkpoint).unwrap()).unwrap();
+    assert_eq!(saved["complete"], false, "{saved}");
+    assert_eq!(saved["undelivered"], 0, "{saved}");
+    assert_eq!(
+        resume_offset(&checkpoint),
+        0,
+        "before the first row: {saved}"
+    );
+
+    let working = server();
+    let assert = import(&working, &input, &checkpoint).assert().code(0);
+    assert_eq!(
+        summary(&output(&assert).0),
+        "accepted=20 rejected=0 undelivered=0 invalid=0"
+    );
+    assert_eq!(working.events().len(), 20);
+}

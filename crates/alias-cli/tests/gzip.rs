@@ -123,7 +123,9 @@ fn a_damaged_or_cut_gzip_stops_the_import_where_it_breaks_and_keeps_the_rows_bef
         assert!(stderr.contains("% done, ETA"), "{name}: {stderr}");
         let last_progress = stderr.lines().rfind(|l| l.starts_with("progress: "));
         assert!(
-            last_progress.is_some_and(|line| line.contains(" rows, stopped at ")),
+            last_progress.is_some_and(
+                |line| line.contains(" this run; totals ") && line.contains(", stopped at ")
+            ),
             "{name}: {stderr}"
         );
         // The rows before the break were sent, each once, and said so.

@@ -286,7 +286,9 @@ fn the_last_progress_line_of_a_finished_import_says_100_percent() {
         .code(0);
     let (_, stderr) = output(&assert);
     assert!(
-        last_progress(&stderr).ends_with(", 20 rows, 100% done"),
+        last_progress(&stderr).ends_with(
+            ", 20 rows this run; totals accepted=20 rejected=0 undelivered=0 invalid=0, 100% done"
+        ),
         "{stderr}"
     );
 }
@@ -447,8 +449,16 @@ fn sigterm_finishes_the_batches_in_flight_and_the_resume_sends_nothing_twice() {
     assert_eq!(stopped.status.code(), Some(1));
     let stdout = String::from_utf8(stopped.stdout).unwrap();
     let stderr = String::from_utf8(stopped.stderr).unwrap();
+    let interrupted = stderr
+        .lines()
+        .find(|line| line.starts_with("interrupted: "))
+        .unwrap_or_default();
     assert!(
-        stderr.contains("interrupted: run the same command again"),
+        interrupted.contains(" not sent, and the input from line ")
+            && interrupted.ends_with(&format!(
+                "; run the same command again to resume from the checkpoint {}",
+                checkpoint.display()
+            )),
         "{stderr}"
     );
     let percent = last_progress(&stderr)

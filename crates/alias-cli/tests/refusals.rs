@@ -6,7 +6,10 @@ mod support;
 use std::time::Duration;
 
 use alias_server::{FaultSpec, IdentitySystem, Server};
-use support::{Running, at_url, mixpanel_alias, output, spawnable_retrying, summary, wait_until};
+use support::{
+    Running, at_url, at_url_retrying, mixpanel_alias, output, spawnable_retrying, summary,
+    wait_until,
+};
 
 fn simplified() -> Server {
     Server::builder()
@@ -181,4 +184,38 @@ fn one_sigterm_stops_an_import_whose_retries_would_take_minutes() {
     assert_eq!(saved["resume"]["offset"], 0, "{saved}");
     assert_eq!(saved["undelivered"], 0, "{saved}");
     assert_eq!(saved["complete"], false, "{saved}");
+}
+
+#[test]
+fn an_import_to_a_closed_port_ends_early_and_says_so_once() {
+    // A port that was just free: nothing listens on it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(&dir, 5_000);
+    let assert = assert_cmd::Command::from_std(at_url_retrying(
+        "import",
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_millis(1),
+    ))
+    .arg(&input)
+    .args(["--batch-size", "100"])
+    .assert()
+    .code(1);
+    let (stdout, stderr) = output(&assert);
+    assert_eq!(
+        summary(&stdout),
+        "accepted=0 rejected=0 undelivered=5000 invalid=0"
+    );
+    assert_eq!(
+        stderr.matches("the server was never reached").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("Check --api-host"), "{stderr}");
+    assert!(!stderr.contains("line 2:"), "no line per row: {stderr}");
+    assert!(stderr.contains("progress: "), "{stderr}");
 }

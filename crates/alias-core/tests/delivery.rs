@@ -392,6 +392,93 @@ fn attempt_budget_hands_aliases_back_undelivered() {
     assert_eq!(report.undelivered().count(), 2);
 }
 
+/// Fails every request handed out until the delivery is done, with `kind`, and returns
+/// how many were sent.
+fn fail_every_send(delivery: &mut Delivery, mut now: Instant, kind: TransportErrorKind) -> u32 {
+    let mut sent = 0;
+    loop {
+        match delivery.poll(now) {
+            Action::Send(out) => {
+                sent += 1;
+                delivery.on_transport_error(out.id, TransportError::new(kind, "refused"), now);
+            }
+            Action::Wait(Some(until)) => now = until,
+            Action::Done => return sent,
+            Action::Wait(None) => panic!("waits for nothing"),
+        }
+    }
+}
+
+#[test]
+fn a_host_never_reached_hands_every_alias_back_after_the_unreached_budget() {
+    let policy = RetryPolicy {
+        max_attempts: 8,
+        max_attempts_unreached: 3,
+        ..RetryPolicy::default()
+    };
+    let config = config()
+        .into_builder()
+        .retry_policy(policy)
+        .batch_limits(BatchLimits {
+            max_events: 10,
+            ..BatchLimits::default()
+        })
+        .build();
+    let (mut delivery, now) = start(config, 100);
+    let sent = fail_every_send(&mut delivery, now, TransportErrorKind::Connect);
+    // Each batch is tried at most three times, and once one has been, no batch is tried
+    // again: far from 8 attempts of each of the 10 batches.
+    assert!(sent < 10 + 3 * 4, "{sent} requests sent");
+    let report = delivery.into_report();
+    assert_eq!(report.tally().undelivered, 100);
+    for entry in &report.entries {
+        let AliasOutcome::Undelivered(undelivered) = &entry.outcome else {
+            panic!("{:?}", entry.outcome)
+        };
+        assert!(undelivered.attempts <= 3, "{undelivered:?}");
+        assert!(
+            matches!(&undelivered.last_error, DeliveryError::Unreachable(e) if e.kind == TransportErrorKind::Connect),
+            "{:?}",
+            undelivered.last_error
+        );
+    }
+}
+
+#[test]
+fn after_one_answer_a_failing_connection_gets_the_whole_budget() {
+    let policy = RetryPolicy {
+        max_attempts: 5,
+        max_attempts_unreached: 2,
+        ..RetryPolicy::default()
+    };
+    let config = config()
+        .into_builder()
+        .retry_policy(policy)
+        .batch_limits(BatchLimits {
+            max_events: 1,
+            ..BatchLimits::default()
+        })
+        .concurrency(1)
+        .build();
+    let (mut delivery, now) = start(config, 2);
+    let first = expect_send(&mut delivery, now);
+    delivery.on_response(first.id, &answer(200, OK), now);
+    let sent = fail_every_send(&mut delivery, now, TransportErrorKind::Connect);
+    assert_eq!(
+        sent, 5,
+        "the second alias gets max_attempts, not max_attempts_unreached"
+    );
+    let report = delivery.into_report();
+    assert!(report.entries[0].outcome.is_accepted());
+    let AliasOutcome::Undelivered(undelivered) = &report.entries[1].outcome else {
+        panic!("{:?}", report.entries[1].outcome)
+    };
+    assert!(matches!(
+        undelivered.last_error,
+        DeliveryError::Transport(_)
+    ));
+}
+
 #[test]
 fn elapsed_budget_stops_retries_that_would_end_too_late() {
     let policy = RetryPolicy {

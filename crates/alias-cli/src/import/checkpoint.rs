@@ -88,10 +88,14 @@ impl Location {
                 self.lock.display()
             )));
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
+        if is_link(&self.lock) {
+            return Err(refuse(format!(
+                "its lock file {} is a symbolic link, which is never followed; remove it, or \
+                 pass another path",
+                self.lock.display()
+            )));
+        }
+        let file = not_following_links(OpenOptions::new().create(true).truncate(false).write(true))
             .open(&self.lock)
             .map_err(|e| {
                 refuse(format!(
@@ -229,7 +233,14 @@ impl Checkpoint {
     /// Replaces the checkpoint at `location` atomically and durably: once this returns,
     /// the new state survives a crash of the machine, not only of the process.
     pub(crate) fn store(&self, location: &Location) -> io::Result<()> {
-        let mut temporary = File::create(&location.temporary)?;
+        // Created anew, never opened: a link planted at the temporary path is removed
+        // rather than followed, so no other file is ever written through it.
+        match std::fs::remove_file(&location.temporary) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut temporary = not_following_links(OpenOptions::new().write(true).create_new(true))
+            .open(&location.temporary)?;
         temporary.write_all(&self.to_bytes().map_err(io::Error::other)?)?;
         temporary.sync_all()?;
         drop(temporary);
@@ -276,6 +287,19 @@ fn sync_folder(file: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// `options`, made to fail on a symbolic link at the path rather than follow it, where the
+/// system can say so (on Unix; `create_new` refuses a link everywhere).
+fn not_following_links(options: &mut OpenOptions) -> &mut OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    options
+}
+
+/// Whether `path` is a symbolic link (to anything, or to nothing).
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink())
+}
+
 /// Why a path that is not a regular file is refused.
 const NOT_A_FILE: &str = "not a regular file (a device, a pipe or a folder); pass the path of a \
                           file, which the import creates";
@@ -292,6 +316,25 @@ mod tests {
 
     fn location(dir: &tempfile::TempDir, name: &str) -> Location {
         Location::new(&dir.path().join(name))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_planted_beside_a_checkpoint_are_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let path = location(&dir, "import.checkpoint");
+        std::os::unix::fs::symlink(&victim, &path.temporary).unwrap();
+        std::os::unix::fs::symlink(&victim, &path.lock).unwrap();
+
+        let refused = path.lock().unwrap_err().to_string();
+        assert!(refused.contains("is a symbolic link"), "{refused}");
+        let state = Checkpoint::start("in.csv".into(), UNIX_EPOCH);
+        state.store(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path), Ok(Some(state)));
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(!is_link(&path.file), "the checkpoint is a file of its own");
     }
 
     #[test]

@@ -25,7 +25,8 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    BatchLimits, Config, CreateAlias, IDENTITY_EVENTS_NOT_ALLOWED, Rejection, Tally, stop_signal,
+    BatchLimits, Config, CreateAlias, DeliveryError, IDENTITY_EVENTS_NOT_ALLOWED, Rejection, Tally,
+    stop_signal,
 };
 use futures_util::{Stream, StreamExt};
 
@@ -196,8 +197,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let summary = tracker.into_inner().end();
     if let Some(would_send) = summary.would_send {
         console::message(&format!(
-            "dry run: {would_send} aliases in {} requests would be sent; nothing was sent",
-            stats.requests
+            "dry run: {} in {} would be sent; nothing was sent",
+            console::count(would_send, "alias", "aliases"),
+            console::count(stats.requests, "request", "requests")
         ));
     }
     Ok(conclude(&summary, args, resumed.as_ref(), &input_name))
@@ -287,27 +289,40 @@ fn refuse_a_shorter_input(
 
 /// Explains on stderr what is left to do.
 fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
-    if let Some((refusal, rows)) = &summary.refusal {
-        console::message(&refused_project(
-            refusal,
-            *rows,
-            summary.failures.as_deref(),
-        ));
+    if let Some((cause, rows)) = &summary.sending_ended {
+        console::message(&sending_ended(cause, *rows, summary.failures.as_deref()));
         return;
     }
     let failed = summary.tally.total() - summary.tally.accepted;
+    let not_accepted = format!(
+        "{} {} not accepted",
+        console::count(failed, "row", "rows"),
+        console::was(failed)
+    );
     if failed > 0 {
         console::message(&match &summary.failures {
+            None if summary.failures_unwritable => format!(
+                "{not_accepted}, and the failures file could not be written (see the error \
+                 below), so it does not hold them all"
+            ),
             Some(path) => format!(
-                "{failed} rows were not accepted; {} lists them with the reason of each: fix \
-                 the invalid ones, then import that file with the same flags",
+                "{not_accepted}; {} lists them with the reason of each: fix the invalid ones, \
+                 then import that file with the same flags",
                 path.display()
             ),
             None => format!(
-                "{failed} rows were not accepted (listed above by line); pass --failures PATH \
-                 to collect them in a file that can be imported again"
+                "{not_accepted} (listed above by line); pass --failures PATH to collect them \
+                 in a file that can be imported again"
             ),
         });
+    }
+    if let (Some(line), Some(path)) = (summary.held_at, checkpoint) {
+        console::message(&format!(
+            "the checkpoint {} stays before line {line}, the first row not delivered: run the \
+             same command again to send the rows from there again (the server drops those it \
+             already has)",
+            path.display()
+        ));
     }
     let resume = match checkpoint {
         Some(path) => format!(
@@ -315,41 +330,58 @@ fn report(summary: &Summary, checkpoint: Option<&std::path::Path>) {
             path.display()
         ),
         None => format!(
-            "rows from line {} on were not sent; import them again (pass --checkpoint PATH to \
-             resume automatically next time)",
+            "import the rows from line {} on again (pass --checkpoint PATH to resume \
+             automatically next time)",
             summary.resume_line
         ),
     };
+    let unread = match summary.unread_from {
+        Some(line) => format!("the input from line {line} on was never read"),
+        None => "the whole input was read".to_owned(),
+    };
     match &summary.ending {
         Ending::Complete => {}
-        Ending::Interrupted => console::message(&format!("interrupted: {resume}")),
+        Ending::Interrupted => console::message(&format!(
+            "interrupted: {} read {} not sent, and {unread}; {resume}",
+            console::count(summary.unsettled, "row", "rows"),
+            console::was(summary.unsettled)
+        )),
         Ending::Failed(error) | Ending::Refused(error) => {
             console::message(&format!("error: {error}"));
         }
     }
 }
 
-/// The one message of an import that Mixpanel refused for the whole project: what
-/// happened, where the rows are, and what to do.
-fn refused_project(refusal: &Rejection, rows: u64, failures: Option<&std::path::Path>) -> String {
+/// The one message of an import whose sending ended for every row (Mixpanel refused the
+/// whole project, or was never reached): what happened, where the rows are, and what to do.
+fn sending_ended(cause: &DeliveryError, rows: u64, failures: Option<&std::path::Path>) -> String {
     let kept = match failures {
         Some(path) => format!(" ({} lists them)", path.display()),
         None => String::new(),
     };
-    let stopped = format!("nothing more was sent: {rows} rows were not accepted{kept}");
-    match refusal {
-        Rejection::IdentityEventsNotAllowed { status } => format!(
+    let stopped = format!(
+        "nothing more was sent: {} {} not accepted{kept}",
+        console::count(rows, "row", "rows"),
+        console::was(rows)
+    );
+    match cause {
+        DeliveryError::Refused(Rejection::IdentityEventsNotAllowed { status }) => format!(
             "Mixpanel refused $create_alias for the whole project (HTTP {status}: \
              {IDENTITY_EVENTS_NOT_ALLOWED:?}): the project uses Simplified ID Merge, where \
              $create_alias links nothing; {stopped}. Link the ids with association events \
              instead: run the same import with --link association --association-event NAME \
              (see \"Which identity system is my project on?\" in the README)"
         ),
-        other => format!(
+        DeliveryError::Refused(other) => format!(
             "Mixpanel refused the credentials ({other}); {stopped}. Check --token and, with \
              --endpoint import, the service account or project secret, then run the same \
              import again"
         ),
+        DeliveryError::Unreachable(error) => format!(
+            "the server was never reached ({error}); {stopped}. Check --api-host (or \
+             --region) and the network, then run the same import again"
+        ),
+        other => format!("{other}; {stopped}"),
     }
 }
 

@@ -100,16 +100,18 @@ impl Progress {
         }
     }
 
-    /// The rate, the outcomes, and the rows done in this run: most wanted first, since a
-    /// narrow terminal cuts the end of the bar's message.
+    /// The rate and the rows done in this run, then the outcomes of every run of the
+    /// import, in the order of the summary line: most wanted first, since a narrow terminal
+    /// cuts the end of the bar's message.
     fn counts(&self, tally: &Tally, rows: u64) -> String {
         format!(
-            "{:.0} rows/s, accepted={} rejected={} invalid={} undelivered={}, {rows} rows",
+            "{:.0} rows/s, {} this run; totals accepted={} rejected={} undelivered={} invalid={}",
             rows as f64 / self.started.elapsed().as_secs_f64().max(1e-3),
+            console::count(rows, "row", "rows"),
             tally.accepted,
             tally.rejected,
-            tally.invalid,
-            tally.undelivered
+            tally.undelivered,
+            tally.invalid
         )
     }
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use alias_core::{
-    AliasOutcome, CreateAlias, DeliveryError, Rejection, ReportEntry, Stopper, Tally, Undelivered,
+    AliasOutcome, CreateAlias, DeliveryError, ReportEntry, Stopper, Tally, Undelivered,
 };
 
 use super::checkpoint::{Checkpoint, Location};
@@ -71,9 +71,15 @@ pub(crate) struct Tracker {
     /// the failures file or the checkpoint failed), or the input is not the one it
     /// describes.
     keep_checkpoint: bool,
-    /// A refusal of the whole project (Simplified ID Merge refusing `$create_alias`,
-    /// refused credentials), and how many rows it kept from being sent.
-    refusal: Option<(Rejection, u64)>,
+    /// What ended the sending for every row (Simplified ID Merge refusing
+    /// `$create_alias`, refused credentials, an unreachable host), and how many rows it
+    /// kept from being delivered.
+    sending_ended: Option<(DeliveryError, u64)>,
+    /// The line of the first row left undelivered with a checkpoint and no failures file:
+    /// the checkpoint stays before it, so that running the same command again sends it.
+    held_at: Option<u64>,
+    /// Writing the failures file failed: it does not hold every row that failed.
+    failures_unwritable: bool,
 }
 
 /// What a run did, for the final report.
@@ -85,15 +91,23 @@ pub(crate) struct Summary {
     pub(crate) tally: Tally,
     /// In a dry run, how many rows would have been sent.
     pub(crate) would_send: Option<u64>,
-    /// The failures file, if any.
+    /// The failures file, if there is one and it holds every row that failed.
     pub(crate) failures: Option<PathBuf>,
+    /// Writing the failures file failed, so it does not hold every row that failed.
+    pub(crate) failures_unwritable: bool,
     /// The line the first row without an outcome starts on, or after.
     pub(crate) resume_line: u64,
+    /// Rows read and left without an outcome (a stop came first).
+    pub(crate) unsettled: u64,
+    /// The line reading stopped at, unless the whole input was read.
+    pub(crate) unread_from: Option<u64>,
     /// Rows settled in this run.
     pub(crate) rows: u64,
-    /// The refusal of the whole project that stopped the sending, and the rows it kept
-    /// from being sent.
-    pub(crate) refusal: Option<(Rejection, u64)>,
+    /// What ended the sending for every row, and the rows it kept from being delivered.
+    pub(crate) sending_ended: Option<(DeliveryError, u64)>,
+    /// The line the checkpoint stays before, since the row there was not delivered and no
+    /// failures file holds it.
+    pub(crate) held_at: Option<u64>,
 }
 
 impl Tracker {
@@ -122,7 +136,9 @@ impl Tracker {
             halted: None,
             stopped_short: false,
             keep_checkpoint: false,
-            refusal: None,
+            sending_ended: None,
+            held_at: None,
+            failures_unwritable: false,
         }
     }
 
@@ -166,6 +182,19 @@ impl Tracker {
         if self.stopped_short {
             return;
         }
+        if self.held_at.is_none()
+            && self.failures.is_none()
+            && self.checkpoint.is_some()
+            && let (AliasOutcome::Undelivered(_), Some(row)) =
+                (&entry.outcome, self.unsettled.front())
+        {
+            // Only a failures file would hold the row for sending again; without one, the
+            // checkpoint must not pass it. The rows after it still get their outcomes, and
+            // those sent again keep their stamps, so the server drops the copies.
+            self.held_at = Some(row.line);
+            self.write_checkpoint(false);
+            self.keep_checkpoint = true;
+        }
         let Some(row) = self.unsettled.pop_front() else {
             // The delivery reports exactly the aliases it was given, in order.
             debug_assert!(false, "an outcome for a row that was not sent");
@@ -189,15 +218,15 @@ impl Tracker {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
         }
-        let refused = project_refusal(&entry.outcome);
-        if let Some(refusal) = refused {
-            let (_, rows) = self.refusal.get_or_insert_with(|| (refusal.clone(), 0));
+        let ended = sending_ended(&entry.outcome);
+        if let Some(cause) = &ended {
+            let (_, rows) = self.sending_ended.get_or_insert_with(|| (cause.clone(), 0));
             *rows += 1;
         }
-        // A project-level refusal is said once at the end for every row: its rows go to
+        // What ended the sending is said once at the end for every row: its rows go to
         // the failures file, if there is one, but not one by one to the screen.
         if let Some(reason) = outcome::reason(&entry.outcome)
-            && (refused.is_none() || self.failures.is_some())
+            && (ended.is_none() || self.failures.is_some())
         {
             self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
         }
@@ -300,6 +329,7 @@ impl Tracker {
     }
 
     fn failures_broken(&mut self, error: &std::io::Error) {
+        self.failures_unwritable = true;
         let path = self
             .failures
             .as_ref()
@@ -418,26 +448,36 @@ impl Tracker {
             .finish(&self.tally, self.rows, self.done_position, &ending);
         let resume_line = self.resume_mark().line;
         Summary {
+            unsettled: self.unsettled.len() as u64,
+            unread_from: (!self.input_ended).then_some(self.read_to.line),
             ending,
             tally: self.tally,
             would_send: self.dry_run,
-            failures: self.failures.map(|f| f.path().to_owned()),
+            failures: self
+                .failures
+                .filter(|_| !self.failures_unwritable)
+                .map(|f| f.path().to_owned()),
+            failures_unwritable: self.failures_unwritable,
             resume_line,
             rows: self.rows,
-            refusal: self.refusal,
+            sending_ended: self.sending_ended,
+            held_at: self.held_at,
         }
     }
 }
 
-/// The refusal of the whole project an outcome stands for, if it does: the rejection
-/// itself, or an alias not sent because of it.
-fn project_refusal(outcome: &AliasOutcome) -> Option<&Rejection> {
+/// What ended the sending for every row, if `outcome` stands for it: a refusal of the
+/// whole project (the rejection itself, or an alias not sent because of it), or a host
+/// found unreachable.
+fn sending_ended(outcome: &AliasOutcome) -> Option<DeliveryError> {
     match outcome {
-        AliasOutcome::Rejected(rejection) if rejection.is_project_level() => Some(rejection),
+        AliasOutcome::Rejected(rejection) if rejection.is_project_level() => {
+            Some(DeliveryError::Refused(rejection.clone()))
+        }
         AliasOutcome::Undelivered(Undelivered {
-            last_error: DeliveryError::Refused(rejection),
+            last_error: error @ (DeliveryError::Refused(_) | DeliveryError::Unreachable(_)),
             ..
-        }) => Some(rejection),
+        }) => Some(error.clone()),
         _ => None,
     }
 }

@@ -128,6 +128,11 @@ pub struct Delivery {
     stopped: bool,
     /// A refusal that every later request to the project would get too.
     refused: Option<Rejection>,
+    /// Whether the server has answered any request of this delivery: until it has, a
+    /// host that cannot be reached ends the delivery early.
+    answered: bool,
+    /// The failure that made the host count as unreachable, which ends the sending.
+    unreachable: Option<TransportError>,
     pacer: Pacer,
     stats: DeliveryStats,
 }
@@ -155,6 +160,8 @@ impl Delivery {
             closed: false,
             stopped: false,
             refused: None,
+            answered: false,
+            unreachable: None,
             pacer,
             stats: DeliveryStats::default(),
         }
@@ -185,12 +192,10 @@ impl Delivery {
         }
         let outcome = match EncodedEvent::prepare(&self.config, &alias, wall_now) {
             Err(invalid) => Some(AliasOutcome::Invalid(invalid)),
-            Ok(_) if self.stopped || self.refused.is_some() => {
-                Some(AliasOutcome::Undelivered(Undelivered {
-                    attempts: 0,
-                    last_error: self.unsent_error(),
-                }))
-            }
+            Ok(_) if self.sending_ended() => Some(AliasOutcome::Undelivered(Undelivered {
+                attempts: 0,
+                last_error: self.unsent_error(),
+            })),
             Ok(event) => {
                 self.push_event(position, event);
                 None
@@ -357,6 +362,7 @@ impl Delivery {
         let Some(batch) = self.in_flight.remove(&id) else {
             return;
         };
+        self.answered = true;
         match parse_response(response) {
             Ok(Verdict::Accepted { .. }) => {
                 self.pacer.accepted(batch.events.len());
@@ -475,6 +481,27 @@ impl Delivery {
             self.settle_all(&batch, &undelivered);
             return;
         }
+        let unanswered = !self.answered
+            && matches!(
+                error.kind,
+                TransportErrorKind::Connect | TransportErrorKind::Timeout
+            );
+        if unanswered
+            && !self.sending_ended()
+            && batch.attempts >= self.config.retry_policy.max_attempts_unreached
+        {
+            tracing::debug!(%error, attempts = batch.attempts, "the server was never reached; sending no more");
+            self.unreachable = Some(error);
+            self.settle_all(
+                &batch,
+                &AliasOutcome::Undelivered(Undelivered {
+                    attempts: batch.attempts,
+                    last_error: self.unsent_error(),
+                }),
+            );
+            self.hand_back_unsent();
+            return;
+        }
         self.retry_later(batch, DeliveryError::Transport(error), None, now);
     }
 
@@ -485,7 +512,7 @@ impl Delivery {
         asked: Option<Duration>,
         now: Instant,
     ) {
-        if self.stopped || self.refused.is_some() {
+        if self.sending_ended() {
             let unsent = AliasOutcome::Undelivered(Undelivered {
                 attempts: batch.attempts,
                 last_error: self.unsent_error(),
@@ -546,11 +573,18 @@ impl Delivery {
         }
     }
 
-    /// Why an alias is not sent, once the delivery stopped or was refused.
+    /// Whether nothing more is sent: the delivery was stopped or refused, or its host is
+    /// unreachable.
+    fn sending_ended(&self) -> bool {
+        self.stopped || self.refused.is_some() || self.unreachable.is_some()
+    }
+
+    /// Why an alias is not sent, once the sending ended.
     fn unsent_error(&self) -> DeliveryError {
-        match &self.refused {
-            Some(rejection) => DeliveryError::Refused(rejection.clone()),
-            None => DeliveryError::Abandoned,
+        match (&self.refused, &self.unreachable) {
+            (Some(rejection), _) => DeliveryError::Refused(rejection.clone()),
+            (None, Some(error)) => DeliveryError::Unreachable(error.clone()),
+            (None, None) => DeliveryError::Abandoned,
         }
     }
 

@@ -198,6 +198,14 @@ pub enum DeliveryError {
     /// only be refused too. Once the cause is fixed, it may be sent again as it is.
     #[error("not sent, since an earlier request was refused: {0}")]
     Refused(Rejection),
+    /// Not delivered: the server never answered the delivery, and its requests failed to
+    /// connect (or timed out) [`RetryPolicy::max_attempts_unreached`] times, so the host
+    /// is taken as unreachable (a wrong host or port, no network). Nothing was delivered;
+    /// once the host is reachable, the aliases may be sent again as they are.
+    ///
+    /// [`RetryPolicy::max_attempts_unreached`]: crate::RetryPolicy::max_attempts_unreached
+    #[error("the server was never reached ({0}); nothing was delivered")]
+    Unreachable(TransportError),
 }
 
 /// One alias and its outcome.

@@ -502,6 +502,14 @@ pub struct RetryPolicy {
     /// has its own, so that a long import retries its last request as patiently as its
     /// first. Default 15 min.
     pub max_elapsed: Duration,
+    /// Attempts per request, the first included, while the server has never answered the
+    /// delivery: once a request has failed to connect (or timed out) this many times
+    /// without a single answer from the server, the host is taken as unreachable (a wrong
+    /// `--api-host`, a closed port, no network) and every alias of the delivery is handed
+    /// back at once ([`DeliveryError::Unreachable`](crate::DeliveryError::Unreachable)),
+    /// in seconds rather than after the minutes of a full retry budget. After the first
+    /// answer, [`max_attempts`](Self::max_attempts) applies alone. Default 3.
+    pub max_attempts_unreached: u32,
 }
 
 impl Default for RetryPolicy {
@@ -514,6 +522,7 @@ impl Default for RetryPolicy {
             max_retry_after: Duration::from_secs(600),
             max_attempts: 8,
             max_elapsed: Duration::from_secs(900),
+            max_attempts_unreached: 3,
         }
     }
 }
@@ -532,6 +541,7 @@ impl RetryPolicy {
             max_retry_after: Duration::from_secs(5),
             max_attempts: 3,
             max_elapsed: Duration::from_secs(10),
+            max_attempts_unreached: 3,
         }
     }
 
@@ -545,6 +555,7 @@ impl RetryPolicy {
             max_retry_after: Duration::from_secs(2),
             max_attempts: 8,
             max_elapsed: Duration::from_secs(60),
+            max_attempts_unreached: 3,
         }
     }
 
@@ -587,6 +598,12 @@ impl RetryPolicy {
     /// Sets [`RetryPolicy::max_elapsed`].
     pub fn max_elapsed(mut self, elapsed: Duration) -> Self {
         self.max_elapsed = elapsed;
+        self
+    }
+
+    /// Sets [`RetryPolicy::max_attempts_unreached`].
+    pub fn max_attempts_unreached(mut self, attempts: u32) -> Self {
+        self.max_attempts_unreached = attempts;
         self
     }
 }
@@ -638,7 +655,8 @@ mod tests {
             .max_jitter(4 * second)
             .max_retry_after(5 * second)
             .max_attempts(6)
-            .max_elapsed(7 * second);
+            .max_elapsed(7 * second)
+            .max_attempts_unreached(2);
         assert_eq!(
             policy,
             RetryPolicy {
@@ -649,6 +667,7 @@ mod tests {
                 max_retry_after: 5 * second,
                 max_attempts: 6,
                 max_elapsed: 7 * second,
+                max_attempts_unreached: 2,
             }
         );
         assert_eq!(
