@@ -21,7 +21,10 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args, mut command: clap::Command) -> ExitCode {
     let name = command.get_name().to_owned();
     let mut script = Vec::new();
-    clap_complete::generate(args.shell, &mut command, name, &mut script);
+    clap_complete::generate(args.shell, &mut command, name.clone(), &mut script);
+    if args.shell == Shell::Bash {
+        script = mend_bash_labels(&script, &name);
+    }
     match console::verbatim(&script) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -31,4 +34,20 @@ pub(crate) fn run(args: &Args, mut command: clap::Command) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap_complete's bash script names the state of a subcommand one way where it sets it
+/// (`mixpanel__alias__subcmd__import`) and another where it reads it
+/// (`mixpanel__subcmd__alias__subcmd__import`) when the binary's name has a hyphen, so
+/// that no flag of a subcommand ever completes (clap-rs/clap#6421, open). This spells the
+/// reading side as the setting side does.
+fn mend_bash_labels(script: &[u8], name: &str) -> Vec<u8> {
+    let set = name.replace('-', "__");
+    let read = name.replace('-', "__subcmd__");
+    if set == read {
+        return script.to_vec();
+    }
+    String::from_utf8_lossy(script)
+        .replace(&format!("        {read}"), &format!("        {set}"))
+        .into_bytes()
 }

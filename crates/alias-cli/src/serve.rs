@@ -48,8 +48,14 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", default_value_t = 2 * 1024 * 1024)]
     max_body_bytes: usize,
 
-    /// How long the `slow` fault holds an answer back, in milliseconds.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// How long the `slow` fault holds an answer back, in milliseconds (at most 600000:
+    /// ten minutes outlast any client's request timeout).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(..=MAX_SLOW_MS)
+    )]
     slow_ms: u64,
 
     /// Project token that /track events must carry and /import accepts as Basic user.
@@ -68,12 +74,14 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ID", default_value = DEFAULT_PROJECT_ID)]
     project_id: String,
 
-    /// Seconds the server's clock runs ahead of this machine's (negative: behind).
+    /// Seconds the server's clock runs ahead of this machine's (negative: behind), at most
+    /// 30 days either way: enough to cross /track's 5-day window.
     #[arg(
         long,
         value_name = "SECONDS",
         default_value_t = 0,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(-MAX_CLOCK_SKEW_SECS..=MAX_CLOCK_SKEW_SECS)
     )]
     clock_skew_secs: i64,
 
@@ -83,6 +91,12 @@ pub(crate) struct Args {
     #[arg(long, value_name = "EVENTS_PER_SEC", value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit: Option<u32>,
 }
+
+/// The longest `--slow-ms`.
+const MAX_SLOW_MS: u64 = 600_000;
+
+/// The largest `--clock-skew-secs`, either way: 30 days.
+const MAX_CLOCK_SKEW_SECS: i64 = 30 * 86_400;
 
 /// `--id-merge` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -194,9 +194,13 @@ fn a_dry_run_whose_output_is_gone_stops_and_says_so() {
         let stderr = String::from_utf8_lossy(&done.stderr);
         assert_eq!(done.status.code(), Some(1), "{stdout:?}: {stderr}");
         assert!(
-            stderr.contains("error: cannot print the requests: "),
+            stderr.contains("error: cannot print the requests ("),
             "{stdout:?}: {stderr}"
         );
+        // Quietly: the progress line and the error, no row listed, nothing undelivered.
+        assert_eq!(stderr.lines().count(), 2, "{stdout:?}: {stderr}");
+        assert!(!stderr.contains("undelivered: "), "{stdout:?}: {stderr}");
+        assert!(stderr.contains("undelivered=0 "), "{stdout:?}: {stderr}");
     }
 
     let output = spawnable("create", &server)

@@ -33,6 +33,54 @@ fn the_bash_script_completes_every_subcommand_and_flag() {
     assert!(output.stderr.is_empty());
 }
 
+/// What bash offers for the words `line` (the last one being completed), with the script
+/// sourced as a user's shell would.
+fn bash_completes(script: &std::path::Path, line: &[&str]) -> Vec<String> {
+    let words = line.join(" ");
+    let current = line.len() - 1;
+    let program = format!(
+        "source {script:?}\n\
+         COMP_WORDS=({words}); COMP_CWORD={current}; COMPREPLY=()\n\
+         _mixpanel__alias mixpanel-alias {:?} {:?}\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        line[current],
+        line[current - 1],
+    );
+    let output = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("bash runs: the completion script is for it");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn sourced_in_bash_the_script_completes_subcommands_and_their_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("mixpanel-alias.bash");
+    std::fs::write(&script, completions("bash").output().unwrap().stdout).unwrap();
+    assert_eq!(
+        bash_completes(&script, &["mixpanel-alias", "imp"]),
+        ["import"]
+    );
+    assert_eq!(
+        bash_completes(&script, &["mixpanel-alias", "import", "--checkp"]),
+        ["--checkpoint"]
+    );
+    assert_eq!(
+        bash_completes(&script, &["mixpanel-alias", "serve", "--id-m"]),
+        ["--id-merge"]
+    );
+    assert_eq!(
+        bash_completes(&script, &["mixpanel-alias", "create", "--distinct"]),
+        ["--distinct-id"]
+    );
+}
+
 #[test]
 fn every_shell_gets_a_script() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {

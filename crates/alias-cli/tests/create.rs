@@ -308,6 +308,8 @@ fn no_secret_is_printed_even_with_trace_logs() {
             stderr.contains("TRACE") || stderr.contains("DEBUG"),
             "{transport}: no logs"
         );
+        // stderr is a pipe here, not a terminal: the logs carry no colour codes.
+        assert!(!stderr.contains('\u{1b}'), "{transport}: {stderr}");
         for secret in [
             DEFAULT_TOKEN,
             DEFAULT_SERVICE_ACCOUNT_SECRET,
@@ -343,5 +345,25 @@ fn help_never_shows_secrets_from_the_environment() {
         ] {
             assert!(!stdout.contains(secret), "{subcommand}: {secret} shown");
         }
+    }
+}
+
+#[test]
+fn credentials_in_the_api_host_are_never_echoed() {
+    for url in [
+        "https://user:hunter2@api.mixpanel.com",
+        "http://user:hunter2@127.0.0.1:1",
+        "http://user:hunter2@example.com",
+    ] {
+        let assert = Command::from_std(support::at_url("create", url))
+            .args(["--distinct-id", "anon-1", "--alias", "user-1"])
+            .assert()
+            .code(2);
+        let (stdout, stderr) = output(&assert);
+        assert!(stderr.starts_with("error: --api-host "), "{url}: {stderr}");
+        assert!(
+            !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+            "{url}: {stderr}"
+        );
     }
 }

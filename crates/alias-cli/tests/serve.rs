@@ -269,6 +269,24 @@ fn bad_options_are_usage_errors() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--token"), "{stderr}");
     assert!(stderr.contains("must not be empty"), "{stderr}");
+
+    // Absurd delays and skews: a usage error naming the flag, not a server that hangs for
+    // ever or stamps times past the year 292 billion.
+    for (flag, value) in [
+        ("--slow-ms", "18446744073709551615"),
+        ("--slow-ms", "600001"),
+        ("--clock-skew-secs", "9223372036854775807"),
+        ("--clock-skew-secs", "-2592001"),
+    ] {
+        let output = Command::cargo_bin("mixpanel-alias")
+            .unwrap()
+            .args(["serve", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{stderr}");
+    }
 }
 
 #[test]

@@ -195,6 +195,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     });
     tracing::debug!(?stats, "delivery ended");
     let summary = tracker.into_inner().end();
+    if let (Some(_), Ending::Failed(error)) = (summary.would_send, &summary.ending) {
+        // The output is all a dry run makes: with it gone, one line says why it stopped.
+        console::message(&format!("error: {error}"));
+        return Ok(ExitCode::from(exit::FAILURES));
+    }
     if let Some(would_send) = summary.would_send {
         console::message(&format!(
             "dry run: {} in {} would be sent; nothing was sent",

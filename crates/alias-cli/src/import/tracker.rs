@@ -195,23 +195,27 @@ impl Tracker {
             self.write_checkpoint(false);
             self.keep_checkpoint = true;
         }
+        if self.dry_run.is_some()
+            && let AliasOutcome::Undelivered(undelivered) = &entry.outcome
+        {
+            // A dry run prints its requests: one that did not go out could not be printed,
+            // and the ones after it cannot be either. Its output is all a dry run makes, so
+            // it stops there, without counting rows it never tried to send.
+            let message = format!(
+                "cannot print the requests ({}); a dry run sends nothing, and stops once its \
+                 output is closed or full",
+                undelivered.last_error
+            );
+            self.halt(Ending::Failed(message), false);
+            self.stopped_short = true;
+            return;
+        }
         let Some(row) = self.unsettled.pop_front() else {
             // The delivery reports exactly the aliases it was given, in order.
             debug_assert!(false, "an outcome for a row that was not sent");
             return;
         };
         debug_assert!(row.invalid.is_none(), "an invalid row settles on its own");
-        if self.dry_run.is_some()
-            && let AliasOutcome::Undelivered(undelivered) = &entry.outcome
-        {
-            // A dry run prints its requests: one that did not go out could not be printed,
-            // and the ones after it cannot be either.
-            let message = format!(
-                "cannot print the requests: {undelivered}; a dry run sends nothing, and shows \
-                 nothing more once its output is closed or full"
-            );
-            self.halt(Ending::Failed(message), false);
-        }
         self.rows += 1;
         self.done_position = Some(row.position);
         match (&mut self.dry_run, entry.outcome.is_accepted()) {

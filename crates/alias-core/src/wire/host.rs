@@ -59,7 +59,7 @@ impl ApiHost {
         let host = Self::parse(url)?;
         if host.scheme == http::uri::Scheme::HTTP && !host.is_loopback() {
             return Err(ConfigError::InsecureHttp {
-                url: url.to_owned(),
+                url: without_userinfo(url),
             });
         }
         Ok(host)
@@ -73,7 +73,7 @@ impl ApiHost {
 
     fn parse(url: &str) -> Result<Self, ConfigError> {
         let bad = |reason| ConfigError::BadApiHost {
-            url: url.to_owned(),
+            url: without_userinfo(url),
             reason,
         };
         let uri: Uri = url.parse().map_err(|_| bad("not a valid URL"))?;
@@ -149,9 +149,43 @@ impl fmt::Display for ApiHost {
     }
 }
 
+/// `url` with whatever comes before an `@` in its authority (a user name and password)
+/// replaced by `***`, so that an error quoting the URL never shows a credential, even one
+/// in a URL too broken to parse.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) if scheme.is_empty() => format!("***@{host}{tail}"),
+        Some((_, host)) => format!("{scheme}://***@{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_quote_credentials_in_the_url() {
+        for url in [
+            "https://user:s3cret@api.mixpanel.com",
+            "http://user:s3cret@10.0.0.1/x?y",
+            "user:s3cret@api.mixpanel.com",
+            "https://user:s3cret@exa mple.com",
+            "http://s3cret@[::1]:99999",
+        ] {
+            let error = ApiHost::custom(url).unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{url}: {error}");
+            assert!(error.contains("***@"), "{url}: {error}");
+        }
+        assert_eq!(
+            without_userinfo("https://a:b@host:1/p?q@r"),
+            "https://***@host:1/p?q@r"
+        );
+        assert_eq!(without_userinfo("https://host/p@q"), "https://host/p@q");
+    }
 
     #[test]
     fn plain_http_only_for_loopback() {

@@ -54,6 +54,17 @@ impl Header {
         } else {
             written.clone()
         };
+        let mut seen = std::collections::HashSet::new();
+        if let Some(repeated) = names.iter().find(|name| !seen.insert(name.as_str())) {
+            // Which of two `alias` columns is meant cannot be guessed: the first would be
+            // sent and the second silently dropped.
+            return Err(UsageError::new(format!(
+                "{input}: the CSV header names the column {:?} twice (it has {}); rename or \
+                 remove one of them",
+                cut(repeated),
+                excerpt(&written.join(", "))
+            )));
+        }
         for required in ["distinct_id", "alias"] {
             if !names.iter().any(|n| n == required) {
                 return Err(UsageError::new(format!(
@@ -105,7 +116,7 @@ impl Header {
                 "time" | "$insert_id" => !field.is_empty(),
                 _ => self.extras.contains(&i) && !field.is_empty(),
             };
-            if wanted && !properties.contains_key(name) {
+            if wanted {
                 let text = std::str::from_utf8(field)
                     .map_err(|_| format!("column {:?} is not valid UTF-8", cut(name)))?;
                 properties.insert(name.clone(), Value::String(text.to_owned()));
@@ -269,6 +280,21 @@ mod tests {
 
     fn rows(text: &str) -> Vec<Result<Row, ReadError>> {
         rows_after(text, Mark::start())
+    }
+
+    #[test]
+    fn a_column_named_twice_is_refused() {
+        for names in [
+            &["distinct_id", "alias", "alias"][..],
+            &["distinct_id", "alias", "plan", " plan"],
+        ] {
+            let error = Header::new(&record(names), true, "in.csv").unwrap_err();
+            assert!(
+                error.to_string().contains("names the column"),
+                "{names:?}: {error}"
+            );
+            assert!(error.to_string().contains("twice"), "{names:?}: {error}");
+        }
     }
 
     #[test]

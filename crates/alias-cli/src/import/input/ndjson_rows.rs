@@ -9,6 +9,9 @@ use super::super::failure_columns;
 use super::tape::{self, Tape};
 use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of};
 
+/// The UTF-8 byte order mark.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// How much of the input is read at once.
 const READ_BYTES: usize = 64 * 1024;
 
@@ -41,13 +44,20 @@ impl<R: Read> NdjsonRows<R> {
     ) -> Result<Option<Row>, ReadError> {
         loop {
             let line = self.reader.get_ref().row_line();
+            let first = self.reader.get_ref().offset() == 0;
             let Some(end) = self
                 .line_end()
                 .map_err(|error| ReadError::reading(line, tape::is_row_too_long(&error), error))?
             else {
                 return resume.ended().map(|()| None);
             };
-            let text = self.reader.get_ref().row(end).trim_ascii();
+            let mut text = self.reader.get_ref().row(end);
+            if first {
+                // Editors on Windows start UTF-8 files with a byte order mark, which is no
+                // part of the JSON.
+                text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
+            }
+            let text = text.trim_ascii();
             if text.is_empty() {
                 self.reader.get_mut().advance(end);
                 continue;
@@ -119,6 +129,21 @@ mod tests {
         assert_eq!((last.line, last.end.offset), (4, 41));
         assert_eq!(last.source, Source::Text("last".into()));
         assert!(next(&mut rows).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_first_line_is_skipped() {
+        let text = "\u{feff}{\"distinct_id\":\"a\",\"alias\":\"b\"}\n\u{feff}{}\n";
+        let mut rows = NdjsonRows::new(text.as_bytes());
+        let first = next(&mut rows).unwrap().unwrap();
+        assert!(first.alias.is_ok(), "{:?}", first.alias);
+        assert_eq!(
+            first.end.offset, 35,
+            "the mark is part of the first row's bytes"
+        );
+        // Only at the start of the input: elsewhere it is the row's own text.
+        let second = next(&mut rows).unwrap().unwrap();
+        assert!(second.alias.unwrap_err().starts_with("is not JSON"));
     }
 
     #[test]
