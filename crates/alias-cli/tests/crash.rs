@@ -1,5 +1,6 @@
 //! An import killed with SIGKILL at any moment, then run again with the same command until
-//! it completes, stores every pair exactly once and lists every invalid row once: the
+//! it completes, stores every pair exactly once, lists every invalid row once and records
+//! every row's outcome once: the
 //! checkpoint holding the run's stamps is on disk before the first request, and each later
 //! state is synced before it replaces the last.
 #![cfg(unix)]
@@ -75,6 +76,8 @@ fn args(dir: &Path) -> Vec<String> {
         path("import.checkpoint"),
         "--failures".into(),
         path("failures.csv"),
+        "--outcomes".into(),
+        path("outcomes.ndjson"),
         "--batch-size".into(),
         BATCH.to_string(),
         "--concurrency".into(),
@@ -165,4 +168,43 @@ fn an_import_killed_at_any_moment_and_run_again_stores_every_pair_once() {
         listed, invalid_lines,
         "every invalid row listed once, in order"
     );
+
+    // Every row's outcome once, in order, with the stamps of the event stored.
+    let stored_ids: BTreeMap<String, String> = server
+        .events()
+        .iter()
+        .map(|event| {
+            let alias = event.properties["alias"].as_str().unwrap().to_owned();
+            (
+                alias,
+                event.properties["$insert_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let ledger = std::fs::read_to_string(dir.path().join("outcomes.ndjson")).unwrap();
+    let entries: Vec<serde_json::Value> = ledger
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let lines: Vec<u64> = entries
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        (2..ROWS + 2).collect::<Vec<u64>>(),
+        "each row once, in order"
+    );
+    for (i, entry) in (0..ROWS).zip(&entries) {
+        if is_invalid(i) {
+            assert_eq!(entry["outcome"], "invalid", "{entry}");
+        } else {
+            assert_eq!(entry["outcome"], "accepted", "{entry}");
+            assert_eq!(
+                entry["$insert_id"].as_str(),
+                stored_ids.get(&format!("user-{i}")).map(String::as_str),
+                "{entry}"
+            );
+        }
+    }
 }

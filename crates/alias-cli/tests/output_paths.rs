@@ -1,5 +1,5 @@
-//! `--failures` and `--checkpoint` may name neither the input, under any of its names, nor
-//! each other: such a run is refused (exit 2) before anything is written or sent.
+//! `--failures`, `--outcomes` and `--checkpoint` may name neither the input, under any of
+//! its names, nor each other: such a run is refused (exit 2) before anything is written or sent.
 #![cfg(unix)]
 
 mod support;
@@ -139,6 +139,22 @@ fn every_name_of_the_input_and_of_the_other_output_is_refused() {
             stdin: None,
             expected: vec![format!(
                 "--failures {0} and --checkpoint {0} are the same file",
+                shared.display()
+            )],
+        },
+        Case {
+            args: with(input_flag(&input), &[flag("--outcomes", &hard)]),
+            stdin: None,
+            expected: names_input("--outcomes", &hard, &input.display().to_string()),
+        },
+        Case {
+            args: with(
+                input_flag(&input),
+                &[flag("--failures", &shared), flag("--outcomes", &shared)],
+            ),
+            stdin: None,
+            expected: vec![format!(
+                "--failures {0} and --outcomes {0} are the same file",
                 shared.display()
             )],
         },

@@ -138,6 +138,10 @@ pub(crate) struct Checkpoint {
     pub(crate) default_time_ms: u64,
     /// The length of the failures file that goes with this state, if there is one.
     pub(crate) failures_len: Option<u64>,
+    /// The length of the outcome ledger that goes with this state, if there is one.
+    /// Absent from checkpoints written before the ledger existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) outcomes_len: Option<u64>,
     /// Whether the whole input was read and every row has its outcome.
     pub(crate) complete: bool,
     /// Rows accepted so far.
@@ -166,6 +170,7 @@ impl Checkpoint {
             resume: Mark::start(),
             default_time_ms: super::epoch_millis(default_time),
             failures_len: None,
+            outcomes_len: None,
             complete: false,
             accepted: 0,
             rejected: 0,

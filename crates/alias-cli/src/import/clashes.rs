@@ -34,36 +34,36 @@ impl Output<'_> {
     }
 }
 
-/// Refuses when `failures`, or a file `checkpoint` writes, is the input (a hard link, a
-/// symbolic link, `/dev/stdin` or `/proc/self/fd/0` for standard input...) or when the two
-/// outputs share a file.
+/// Refuses when a file the import writes (each of `named`, given by its flag, and the
+/// files `checkpoint` writes) is the input (a hard link, a symbolic link, `/dev/stdin` or
+/// `/proc/self/fd/0` for standard input...) or when two outputs share a file.
 pub(crate) fn refuse(
     input: &InputPath,
-    failures: Option<&Path>,
+    named: &[(&'static str, Option<&Path>)],
     checkpoint: Option<&Location>,
 ) -> Result<(), UsageError> {
-    let failures = failures.map(|path| Output {
-        flag: "--failures",
-        given: path,
-        beside: None,
-        id: FileId::of(path),
-    });
-    let checkpoint: Vec<Output<'_>> = checkpoint
-        .into_iter()
-        .flat_map(|location| {
-            // The given path rather than the file it resolves to: `/proc/self/fd/0` resolves
-            // to no file at all when standard input is a pipe.
-            let [_, beside @ ..] = location.files();
-            std::iter::once((location.path(), None))
-                .chain(beside.into_iter().map(|file| (file, Some(file))))
-                .map(|(file, beside)| Output {
-                    flag: "--checkpoint",
-                    given: location.path(),
-                    beside,
-                    id: FileId::of(file),
-                })
+    let named = named.iter().filter_map(|(flag, path)| {
+        path.map(|path| Output {
+            flag,
+            given: path,
+            beside: None,
+            id: FileId::of(path),
         })
-        .collect();
+    });
+    let checkpoint = checkpoint.into_iter().flat_map(|location| {
+        // The given path rather than the file it resolves to: `/proc/self/fd/0` resolves
+        // to no file at all when standard input is a pipe.
+        let [_, beside @ ..] = location.files();
+        std::iter::once((location.path(), None))
+            .chain(beside.into_iter().map(|file| (file, Some(file))))
+            .map(|(file, beside)| Output {
+                flag: "--checkpoint",
+                given: location.path(),
+                beside,
+                id: FileId::of(file),
+            })
+    });
+    let outputs: Vec<Output<'_>> = named.chain(checkpoint).collect();
     let (input_id, input_name) = match input {
         InputPath::Stdin => (FileId::stdin(), "the standard input (FILE -)".to_owned()),
         InputPath::File(path) => (
@@ -71,9 +71,8 @@ pub(crate) fn refuse(
             format!("the input FILE {}", path.display()),
         ),
     };
-    let outputs = failures.iter().chain(&checkpoint);
     if let Some(output) = outputs
-        .into_iter()
+        .iter()
         .find(|output| Some(&output.id) == input_id.as_ref())
     {
         return Err(UsageError::new(format!(
@@ -83,15 +82,18 @@ pub(crate) fn refuse(
             output.flag
         )));
     }
-    if let Some(failures) = &failures
-        && let Some(shared) = checkpoint.iter().find(|output| output.id == failures.id)
-    {
-        return Err(UsageError::new(format!(
-            "{} and {} are the same file: each would overwrite the other; pass two different \
-             paths",
-            failures.describe(),
-            shared.describe()
-        )));
+    for (i, first) in outputs.iter().enumerate() {
+        if let Some(shared) = outputs[i + 1..]
+            .iter()
+            .find(|other| other.flag != first.flag && other.id == first.id)
+        {
+            return Err(UsageError::new(format!(
+                "{} and {} are the same file: each would overwrite the other; pass two \
+                 different paths",
+                first.describe(),
+                shared.describe()
+            )));
+        }
     }
     Ok(())
 }

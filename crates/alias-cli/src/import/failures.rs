@@ -9,14 +9,14 @@
 //! columns of those names are kept under other names, see [`failure_columns`]).
 
 use std::borrow::Cow;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use alias_core::CreateAlias;
 use alias_core::escape_controls;
 use serde_json::Value;
 
+use super::appended::Appended;
 use super::failure_columns;
 use super::input::{Header, Source};
 use crate::exit::UsageError;
@@ -32,10 +32,10 @@ pub(crate) struct Failures {
 enum Writer {
     Csv {
         // Boxed: the CSV writer's buffers dwarf the other variant.
-        csv: Box<csv::Writer<Counted>>,
+        csv: Box<csv::Writer<Appended>>,
         layout: Layout,
     },
-    Ndjson(BufWriter<Counted>),
+    Ndjson(BufWriter<Appended>),
 }
 
 impl Failures {
@@ -48,54 +48,28 @@ impl Failures {
         header: Option<&Header>,
         resume_len: Option<u64>,
     ) -> Result<Self, UsageError> {
-        let cannot = |e: io::Error| {
-            UsageError::new(format!(
-                "--failures {}: cannot write it: {e}; pass a path in a writable directory",
-                path.display()
-            ))
-        };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(resume_len.is_none())
-            .open(path)
-            .map_err(cannot)?;
-        let kept = match resume_len {
-            Some(len) => {
-                let current = file.metadata().map_err(cannot)?.len();
-                if current < len {
-                    tracing::warn!(
-                        path = %path.display(),
-                        "the failures file is shorter than the checkpoint recorded: rows listed earlier may be missing"
-                    );
-                }
-                let kept = current.min(len);
-                file.set_len(kept).map_err(cannot)?;
-                file.seek(SeekFrom::Start(kept)).map_err(cannot)?;
-                kept
-            }
-            None => 0,
-        };
-        let counted = Counted {
-            file,
-            written: kept,
-        };
+        let file = Appended::open(path, "--failures", resume_len)?;
+        let fresh = file.len() == 0;
         let writer = match header {
             Some(header) => {
                 let layout = Layout::new(header);
-                let mut csv = csv::WriterBuilder::new()
-                    .flexible(true)
-                    .from_writer(counted);
-                if kept == 0 {
+                let mut csv = csv::WriterBuilder::new().flexible(true).from_writer(file);
+                if fresh {
                     csv.write_record(layout.names(header).iter().map(|name| name.as_bytes()))
-                        .map_err(|e| cannot(e.into()))?;
+                        .map_err(|e| {
+                            UsageError::new(format!(
+                                "--failures {}: cannot write it: {e}; pass a path in a \
+                                 writable directory",
+                                path.display()
+                            ))
+                        })?;
                 }
                 Writer::Csv {
                     csv: Box::new(csv),
                     layout,
                 }
             }
-            None => Writer::Ndjson(BufWriter::new(counted)),
+            None => Writer::Ndjson(BufWriter::new(file)),
         };
         Ok(Self {
             path: path.to_owned(),
@@ -163,18 +137,18 @@ impl Failures {
 
     /// Writes everything buffered to the file and returns the file's length.
     pub(crate) fn flush(&mut self) -> io::Result<u64> {
-        Ok(self.flushed()?.written)
+        Ok(self.flushed()?.len())
     }
 
     /// Writes everything buffered to the file and onto the disk, and returns the file's
     /// length: a checkpoint that records this length must not outlive the rows it covers.
     pub(crate) fn sync(&mut self) -> io::Result<u64> {
         let file = self.flushed()?;
-        file.file.sync_data()?;
-        Ok(file.written)
+        file.sync()?;
+        Ok(file.len())
     }
 
-    fn flushed(&mut self) -> io::Result<&Counted> {
+    fn flushed(&mut self) -> io::Result<&Appended> {
         Ok(match &mut self.writer {
             Writer::Csv { csv, .. } => {
                 csv.flush()?;
@@ -298,26 +272,6 @@ impl Layout {
             out.push_field(surplus);
         }
         out
-    }
-}
-
-/// A file that counts the bytes written to it, so that a checkpoint can record how much of
-/// the failures file it covers.
-#[derive(Debug)]
-struct Counted {
-    file: File,
-    written: u64,
-}
-
-impl Write for Counted {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
     }
 }
 

@@ -7,12 +7,14 @@
 //! [`tracker::Tracker`] follows each row to its outcome and keeps [`failures`],
 //! [`checkpoint`] and [`progress`] in step.
 
+mod appended;
 pub(crate) mod checkpoint;
 mod clashes;
 mod ending;
 mod failure_columns;
 mod failures;
 pub(crate) mod input;
+mod outcomes;
 mod progress;
 mod same_file;
 mod signals;
@@ -34,6 +36,7 @@ use self::checkpoint::{Checkpoint, Location};
 use self::ending::Ending;
 use self::failures::Failures;
 use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
+use self::outcomes::Outcomes;
 use self::progress::Progress;
 use self::tracker::{Summary, Tracker};
 use crate::console;
@@ -85,6 +88,13 @@ pub(crate) struct Args {
     #[arg(long, value_name = "PATH")]
     failures: Option<PathBuf>,
 
+    /// Record every row's outcome here, accepted ones too, as NDJSON: line, outcome,
+    /// distinct_id, alias, time, $insert_id and reason. Mixpanel keeps no list of a
+    /// project's aliases; this file is the record of what was linked. Resumed with
+    /// --checkpoint, each row is in it once.
+    #[arg(long, value_name = "PATH")]
+    outcomes: Option<PathBuf>,
+
     /// Record progress here; running the same command again resumes where an interrupted
     /// import stopped, without sending acknowledged rows again, once it has checked that the
     /// input's bytes up to there are the ones imported before. Locked (PATH.lock) while an
@@ -109,6 +119,12 @@ pub(crate) struct Args {
 /// for all runs of this import (the checkpointed ones included).
 pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let mut settings = args.common.settings()?;
+    if settings.dry_run && args.outcomes.is_some() {
+        return Err(UsageError::new(
+            "--outcomes cannot be used with --dry-run: a dry run sends nothing, so no row has \
+             an outcome to record; drop one of them",
+        ));
+    }
     if settings.dry_run && args.checkpoint.is_some() {
         return Err(UsageError::new(
             "--checkpoint cannot be used with --dry-run: a dry run sends nothing, so it must \
@@ -127,7 +143,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         .build();
     let path = InputPath::new(&args.input);
     let checkpoint = args.checkpoint.as_deref().map(Location::new);
-    clashes::refuse(&path, args.failures.as_deref(), checkpoint.as_ref())?;
+    clashes::refuse(
+        &path,
+        &[
+            ("--failures", args.failures.as_deref()),
+            ("--outcomes", args.outcomes.as_deref()),
+        ],
+        checkpoint.as_ref(),
+    )?;
     // Held to the end of the run.
     let _lock = checkpoint.as_ref().map(Location::lock).transpose()?;
     let format = args.format.resolve(&path);
@@ -163,6 +186,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
             Failures::open(failures, input.header(), resume_len)
         })
         .transpose()?;
+    let outcomes = args
+        .outcomes
+        .as_deref()
+        .map(|outcomes| {
+            let resume_len = resumed.as_ref().map(|r| r.outcomes_len.unwrap_or(0));
+            Outcomes::open(outcomes, resume_len)
+        })
+        .transpose()?;
     let dry_run = settings.dry_run;
     let sender = Sender::new(settings)?;
     tracing::debug!(config = ?sender.config(), ?format, "importing");
@@ -185,7 +216,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
                  (ulimit -u)"
         ))
     })?;
-    let mut tracker = Tracker::new(&start, checkpoint, failures, progress, stopper, dry_run);
+    let mut tracker = Tracker::new(
+        &start,
+        checkpoint,
+        (failures, outcomes),
+        progress,
+        stopper,
+        dry_run,
+    );
     if resumed.is_none() {
         tracker.write_first_checkpoint()?;
     }

@@ -19,6 +19,7 @@ use super::checkpoint::{Checkpoint, Location};
 use super::ending::Ending;
 use super::failures::Failures;
 use super::input::{MAX_ROW_BYTES, Mark, ReadError, Row, Source};
+use super::outcomes::Outcomes;
 use super::progress::Progress;
 use crate::exit::UsageError;
 use crate::outcome;
@@ -57,6 +58,7 @@ pub(crate) struct Tracker {
     /// In a dry run, rows that would have been sent (rather than counted as accepted).
     dry_run: Option<u64>,
     failures: Option<Failures>,
+    outcomes: Option<Outcomes>,
     /// Where the checkpoint goes, and its last state.
     checkpoint: Option<(Location, Checkpoint)>,
     checkpointed: Instant,
@@ -115,7 +117,7 @@ impl Tracker {
     pub(crate) fn new(
         start: &Checkpoint,
         checkpoint: Option<Location>,
-        failures: Option<Failures>,
+        (failures, outcomes): (Option<Failures>, Option<Outcomes>),
         progress: Progress,
         stopper: Stopper,
         dry_run: bool,
@@ -128,6 +130,7 @@ impl Tracker {
             rows: 0,
             dry_run: dry_run.then_some(0),
             failures,
+            outcomes,
             checkpoint: checkpoint.map(|location| (location, start.clone())),
             checkpointed: Instant::now(),
             progress,
@@ -222,6 +225,11 @@ impl Tracker {
             (Some(would_send), true) => *would_send += 1,
             _ => self.tally.add(&entry.outcome),
         }
+        if let Some(outcomes) = &mut self.outcomes
+            && let Err(error) = outcomes.write_outcome(row.line, &entry.alias, &entry.outcome)
+        {
+            self.output_broken("--outcomes", &error);
+        }
         let ended = sending_ended(&entry.outcome);
         if let Some(cause) = &ended {
             let (_, rows) = self.sending_ended.get_or_insert_with(|| (cause.clone(), 0));
@@ -251,7 +259,13 @@ impl Tracker {
             self.tally.invalid += 1;
             self.rows += 1;
             self.done_position = Some(row.position);
-            let reason = format!("invalid: {}", row.invalid.unwrap_or_default());
+            let invalid = row.invalid.unwrap_or_default();
+            if let Some(outcomes) = &mut self.outcomes
+                && let Err(error) = outcomes.write(row.line, None, "invalid", Some(&invalid))
+            {
+                self.output_broken("--outcomes", &error);
+            }
+            let reason = format!("invalid: {invalid}");
             self.record_failure(row.line, &row.source, None, &reason);
         }
         self.progress
@@ -328,20 +342,31 @@ impl Tracker {
             return;
         };
         if let Err(error) = failures.write(line, source, sent, reason) {
-            self.failures_broken(&error);
+            self.output_broken("--failures", &error);
         }
     }
 
-    fn failures_broken(&mut self, error: &std::io::Error) {
-        self.failures_unwritable = true;
-        let path = self
-            .failures
-            .as_ref()
-            .map(|f| f.path().display().to_string())
-            .unwrap_or_default();
+    /// Writing the file of `flag` (`--failures` or `--outcomes`) failed: stop, keeping the
+    /// checkpoint before what that file may be missing.
+    fn output_broken(&mut self, flag: &str, error: &std::io::Error) {
+        let (what, path) = if flag == "--failures" {
+            self.failures_unwritable = true;
+            let path = self
+                .failures
+                .as_ref()
+                .map(|f| f.path().display().to_string());
+            ("the failures file", path)
+        } else {
+            let path = self
+                .outcomes
+                .as_ref()
+                .map(|f| f.path().display().to_string());
+            ("the outcome ledger", path)
+        };
         let message = format!(
-            "cannot write the failures file {path}: {error}; free space or pass another \
-             --failures path, then run the same command again{}",
+            "cannot write {what} {}: {error}; free space or pass another {flag} path, then \
+             run the same command again{}",
+            path.unwrap_or_default(),
             self.resume_hint()
         );
         self.halt(Ending::Failed(message), true);
@@ -361,14 +386,26 @@ impl Tracker {
         let Some((location, state)) = &mut self.checkpoint else {
             return Ok(());
         };
+        let cannot = |flag: &str, path: &std::path::Path, e: std::io::Error| {
+            UsageError::new(format!(
+                "{flag} {}: cannot write it: {e}; free space, or pass a path in a writable \
+                 folder",
+                path.display()
+            ))
+        };
         if let Some(failures) = &mut self.failures {
-            state.failures_len = Some(failures.sync().map_err(|e| {
-                UsageError::new(format!(
-                    "--failures {}: cannot write it: {e}; free space, or pass a path in a \
-                     writable folder",
-                    failures.path().display()
-                ))
-            })?);
+            state.failures_len = Some(
+                failures
+                    .sync()
+                    .map_err(|e| cannot("--failures", failures.path(), e))?,
+            );
+        }
+        if let Some(outcomes) = &mut self.outcomes {
+            state.outcomes_len = Some(
+                outcomes
+                    .sync()
+                    .map_err(|e| cannot("--outcomes", outcomes.path(), e))?,
+            );
         }
         self.checkpointed = Instant::now();
         state.store(location).map_err(|e| {
@@ -387,15 +424,29 @@ impl Tracker {
         if self.keep_checkpoint {
             return;
         }
-        let write_out = if self.checkpoint.is_some() {
-            Failures::sync
-        } else {
-            Failures::flush
-        };
-        let failures_len = match self.failures.as_mut().map(write_out).transpose() {
+        // A checkpoint records how far each file reaches, which must be on the disk first.
+        let durable = self.checkpoint.is_some();
+        let failures_len = match self
+            .failures
+            .as_mut()
+            .map(|f| if durable { f.sync() } else { f.flush() })
+            .transpose()
+        {
             Ok(len) => len,
             Err(error) => {
-                self.failures_broken(&error);
+                self.output_broken("--failures", &error);
+                return;
+            }
+        };
+        let outcomes_len = match self
+            .outcomes
+            .as_mut()
+            .map(|f| if durable { f.sync() } else { f.flush() })
+            .transpose()
+        {
+            Ok(len) => len,
+            Err(error) => {
+                self.output_broken("--outcomes", &error);
                 return;
             }
         };
@@ -406,6 +457,7 @@ impl Tracker {
         let state = Checkpoint {
             resume,
             failures_len,
+            outcomes_len,
             complete,
             ..stored.clone()
         }
@@ -514,7 +566,7 @@ mod tests {
         let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
         let progress = Progress::new(None, Some(0), Duration::from_secs(3600));
         let (stopper, _) = alias_core::stop_signal();
-        let mut tracker = Tracker::new(&start, None, None, progress, stopper, false);
+        let mut tracker = Tracker::new(&start, None, (None, None), progress, stopper, false);
         tracker.read_to = mark(1);
         tracker
     }
