@@ -1,4 +1,4 @@
-//! `alias_core::parse_response` on the answer the input spells as raw HTTP, with the
+//! `alias_core::wire::parse_response` on the answer the input spells as raw HTTP, with the
 //! properties of `alias_core::fuzz::parse_response` checked on every verdict and error.
 #![no_main]
 

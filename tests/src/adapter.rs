@@ -4,8 +4,8 @@
 use futures_util::stream;
 
 use alias_core::{
-    Alias, AliasError, Config, CreateAlias, DeliveryStats, DistinctId, Report, ReportEntry,
-    TransportLimits,
+    Alias, Config, CreateAlias, DistinctId, Report, delivery::AliasError, delivery::DeliveryStats,
+    delivery::ReportEntry, driver::TransportLimits,
 };
 
 /// A library client under test.

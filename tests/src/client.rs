@@ -6,8 +6,9 @@ use std::str::FromStr;
 use std::time::UNIX_EPOCH;
 
 use alias_core::{
-    AliasOutcome, ApiHost, BatchLimits, Config, CreateAlias, Credentials, Endpoint, EventName,
-    Link, Region, Report, RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
+    AliasOutcome, ApiHost, Config, CreateAlias, Credentials, Endpoint, Report, Secret, Token,
+    ValidationError, driver::TransportLimits, wire::BatchLimits, wire::EventName, wire::Link,
+    wire::Region, wire::RetryPolicy, wire::TrackBody,
 };
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_SERVICE_ACCOUNT_SECRET,

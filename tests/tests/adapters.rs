@@ -8,9 +8,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant, SystemTime};
 
 use alias_core::{
-    AliasError, AliasOutcome, ApiHost, BatchLimits, Config, CreateAlias, Credentials,
-    DeliveryError, Endpoint, Report, RetryPolicy, Secret, Token, TransportErrorKind,
-    TransportLimits,
+    AliasOutcome, ApiHost, Config, CreateAlias, Credentials, DeliveryError, Endpoint, Report,
+    Secret, Token, delivery::AliasError, driver::TransportErrorKind, driver::TransportLimits,
+    wire::BatchLimits, wire::RetryPolicy,
 };
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_SERVICE_ACCOUNT_SECRET, DEFAULT_SERVICE_ACCOUNT_USER,

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use alias_core::{
     AliasOutcome, ApiHost, Config, CreateAlias, Credentials, DeliveryError, Endpoint, Report,
-    RetryPolicy, Secret, Token, TransportErrorKind, TransportLimits, Undelivered,
+    Secret, Token, delivery::Undelivered, driver::TransportErrorKind, driver::TransportLimits,
+    wire::RetryPolicy,
 };
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_SERVICE_ACCOUNT_SECRET, DEFAULT_SERVICE_ACCOUNT_USER, DEFAULT_TOKEN,

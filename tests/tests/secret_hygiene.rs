@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use alias_core::{
-    AliasOutcome, ApiHost, Config, CreateAlias, Credentials, DeliveryError, Endpoint, RetryPolicy,
-    Secret, Token, TransportLimits,
+    AliasOutcome, ApiHost, Config, CreateAlias, Credentials, DeliveryError, Endpoint, Secret,
+    Token, driver::TransportLimits, wire::RetryPolicy,
 };
 use alias_server::{Server, ServerBuilder, ServiceAccount};
 use alias_tests::adapter::Adapter;

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use alias_core::{
-    AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials, DeliveryError, Endpoint,
-    Region, RetryPolicy, Token, TrackBody, TransportLimits,
+    AliasOutcome, ApiHost, Config, CreateAlias, Credentials, DeliveryError, Endpoint, Token,
+    driver::TransportLimits, wire::ConfigError, wire::Region, wire::RetryPolicy, wire::TrackBody,
 };
 use alias_server::DEFAULT_TOKEN;
 use alias_tests::adapter::Adapter;

@@ -20,7 +20,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use alias_core::{
-    ApiHost, BatchLimits, Config, CreateAlias, RetryPolicy, Tally, Token, TransportLimits,
+    ApiHost, Config, CreateAlias, Tally, Token, driver::TransportLimits, wire::BatchLimits,
+    wire::RetryPolicy,
 };
 use alias_server::{DEFAULT_TOKEN, FaultSpec, Server};
 use alias_tests::ClientKind;

@@ -19,7 +19,7 @@
 
 use std::io::{self, Write};
 
-use alias_core::escape_controls;
+use alias_core::wire::escape_controls;
 
 /// Writes `line` to standard output: the result of the command, for scripts to read.
 pub(crate) fn result(line: &str) {

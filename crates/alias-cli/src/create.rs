@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use alias_core::{AliasOutcome, CreateAlias, DeliveryError, Field, Undelivered, ValidationError};
+use alias_core::{
+    AliasOutcome, CreateAlias, DeliveryError, ValidationError, delivery::Undelivered, wire::Field,
+};
 
 use crate::console;
 use crate::exit::{self, UsageError};

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use alias_core::http::header::AUTHORIZATION;
 use alias_core::http::{Request, Response};
-use alias_core::{TransportError, TransportErrorKind};
+use alias_core::{driver::TransportError, driver::TransportErrorKind};
 
 use crate::options::REDACTED;
 
@@ -114,8 +114,8 @@ mod tests {
             .unwrap();
         let answer = printer.print(&request).unwrap();
         assert_eq!(
-            alias_core::parse_response(&answer),
-            Ok(alias_core::Verdict::Accepted { imported: None })
+            alias_core::wire::parse_response(&answer),
+            Ok(alias_core::wire::Verdict::Accepted { imported: None })
         );
         let printed = String::from_utf8(printer.out.into_inner()).unwrap();
         assert_eq!(

@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use alias_core::{
-    ApiHost, BatchLimits, Config, ConfigBuilder, ConfigError, Credentials, Endpoint, EventName,
-    Field, Link, Region, RetryPolicy, Secret, Token, TrackBody, TransportLimits, ValidationError,
+    ApiHost, Config, Credentials, Endpoint, Secret, Token, ValidationError,
+    driver::TransportLimits, wire::BatchLimits, wire::ConfigBuilder, wire::ConfigError,
+    wire::EventName, wire::Field, wire::Link, wire::Region, wire::RetryPolicy, wire::TrackBody,
 };
 use clap::ValueEnum;
 

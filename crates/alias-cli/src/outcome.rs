@@ -49,7 +49,9 @@ pub(crate) fn advice(outcome: &AliasOutcome) -> &'static str {
 #[cfg(test)]
 mod tests {
     use alias_core::http::StatusCode;
-    use alias_core::{DeliveryError, Field, Problem, Undelivered, ValidationError};
+    use alias_core::{
+        DeliveryError, ValidationError, delivery::Undelivered, wire::Field, wire::Problem,
+    };
 
     use super::*;
 

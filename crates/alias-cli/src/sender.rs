@@ -5,8 +5,8 @@ use std::future::Future;
 
 use alias_core::http::{Request, Response};
 use alias_core::{
-    AliasClient, Config, CreateAlias, DeliveryStats, HttpClient, ReportEntry, TransportError,
-    TransportLimits,
+    AliasClient, Config, CreateAlias, delivery::DeliveryStats, delivery::ReportEntry,
+    driver::HttpClient, driver::TransportError, driver::TransportLimits,
 };
 use alias_reqwest::{ReqwestClient, TokioTimer};
 #[cfg(feature = "surf")]
@@ -108,7 +108,7 @@ impl Sender {
 }
 
 /// The default client of an adapter, or a usage error that suggests another.
-fn build<H: alias_core::DefaultHttpClient>(
+fn build<H: alias_core::driver::DefaultHttpClient>(
     limits: &TransportLimits,
     name: &str,
 ) -> Result<H, UsageError>

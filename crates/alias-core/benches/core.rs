@@ -6,7 +6,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::server::{DecodeLimits, decode_request};
 use alias_core::{
-    Action, Config, CreateAlias, Credentials, Delivery, Endpoint, Token, TrackBody, parse_response,
+    Config, CreateAlias, Credentials, Endpoint, Token, delivery::Action, delivery::Delivery,
+    wire::TrackBody, wire::parse_response,
 };
 use base64::Engine as _;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};

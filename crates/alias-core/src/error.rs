@@ -237,7 +237,7 @@ impl TransportErrorKind {
     ///
     /// ```
     /// use std::io::ErrorKind;
-    /// use alias_core::TransportErrorKind;
+    /// use alias_core::driver::TransportErrorKind;
     ///
     /// assert_eq!(TransportErrorKind::from_io(ErrorKind::ConnectionReset), Some(TransportErrorKind::Closed));
     /// assert_eq!(TransportErrorKind::from_io(ErrorKind::InvalidData), None);
@@ -279,7 +279,7 @@ impl TransportError {
     /// source chain: HTTP clients often say only "error sending request" at the top.
     ///
     /// ```
-    /// use alias_core::{TransportError, TransportErrorKind};
+    /// use alias_core::{driver::TransportError, driver::TransportErrorKind};
     ///
     /// #[derive(Debug, thiserror::Error)]
     /// #[error("error sending request")]

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 /// forge a line; and nothing of it is hidden.
 ///
 /// ```
-/// use alias_core::escape_controls;
+/// use alias_core::wire::escape_controls;
 ///
 /// assert_eq!(escape_controls("plain text"), "plain text");
 /// assert_eq!(escape_controls("red\u{1b}[31m\r\n\u{7}"), "red\\u{1b}[31m\\r\\n\\u{7}");

@@ -27,7 +27,7 @@ const TIGHT: DecodeLimits = DecodeLimits {
     max_depth: 4,
 };
 
-/// Runs [`parse_response`](crate::parse_response) on `raw` read as an answer
+/// Runs [`parse_response`](crate::wire::parse_response) on `raw` read as an answer
 /// (`HTTP/1.1 <status> <reason>`, headers, a blank line, the body) and checks that:
 ///
 /// - every verdict goes with the status it came with, and names that status;
@@ -67,7 +67,7 @@ pub fn parse_response(raw: &[u8]) {
 ///
 /// - the accessors the reference server calls on every event do not panic;
 /// - whatever the request, decoded or not, the answer the server would give it reads back,
-///   through [`parse_response`](crate::parse_response), as what it means: success as
+///   through [`parse_response`](crate::wire::parse_response), as what it means: success as
 ///   accepted, the refusal of an undecodable request as rejected.
 ///
 /// # Panics

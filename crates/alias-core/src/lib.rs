@@ -2,33 +2,38 @@
 //!
 //! This crate turns aliases into [`http::Request<Vec<u8>>`] values and Mixpanel's answers
 //! ([`http::Response`] of any byte body) into typed outcomes. Its protocol, from
-//! [`CreateAlias`] to [`Delivery`], never opens a socket, sleeps, spawns, reads a clock or
+//! [`CreateAlias`] to [`Delivery`](delivery::Delivery), never opens a socket, sleeps, spawns, reads a clock or
 //! draws a random number: time and randomness are passed in, so every decision is testable
 //! without a network. Only the drivers ([`AliasClient`], [`BlockingClient`]) read the
 //! clock, draw a jitter seed and wait (the blocking one on worker threads of its own); they
-//! send through an [`HttpClient`] or [`BlockingHttpClient`] that an adapter crate
+//! send through an [`HttpClient`](driver::HttpClient) or [`BlockingHttpClient`](driver::BlockingHttpClient) that an adapter crate
 //! (`alias-reqwest`, `alias-surf`) or the caller supplies, and do no I/O themselves.
 //!
 //! The pieces:
 //! - [`CreateAlias`], [`DistinctId`], [`Alias`]: validated input. Bad input is a
 //!   [`ValidationError`] naming the field, before anything is encoded. Every validated
-//!   text type ([`DistinctId`], [`Alias`], [`InsertId`], [`EventName`], [`Token`],
+//!   text type ([`DistinctId`], [`Alias`], [`InsertId`], [`EventName`](wire::EventName), [`Token`],
 //!   [`Secret`]) is made by its `new`, by `str::parse` or by `try_from` a `&str` or a
 //!   `String`, all with the same checks.
 //! - [`Config`]: region or host, endpoint (`/track` or `/import` with [`Credentials`]),
-//!   wire options, batch limits, [`RetryPolicy`].
+//!   wire options, batch limits, [`RetryPolicy`](wire::RetryPolicy).
 //! - [`Config::encode`]: aliases into requests within Mixpanel's limits.
-//! - [`parse_response`]: any answer into a [`Verdict`].
-//! - [`Delivery`]: the state machine that retries, splits, paces and tracks every alias
+//! - [`parse_response`](wire::parse_response): any answer into a [`Verdict`](wire::Verdict).
+//! - [`Delivery`](delivery::Delivery): the state machine that retries, splits, paces and tracks every alias
 //!   to a final [`AliasOutcome`].
-//! - [`AliasClient`] and [`BlockingClient`]: a delivery driven over any [`HttpClient`]
-//!   (with a [`Timer`]) or [`BlockingHttpClient`]; a closure is one. Adapter crates
+//! - [`AliasClient`] and [`BlockingClient`]: a delivery driven over any [`HttpClient`](driver::HttpClient)
+//!   (with a [`Timer`](driver::Timer)) or [`BlockingHttpClient`](driver::BlockingHttpClient); a closure is one. Adapter crates
 //!   implement these traits for their HTTP client and nothing more.
+//!
+//! The root holds what a caller of a client names; the rest lives in three modules:
+//! [`wire`] (configuration details, encoding, answers), [`delivery`] (the state machine and
+//! its report) and [`driver`] (the loops, the HTTP client traits, stop signals).
+//! [`prelude`] gathers what an application names.
 //!
 //! ```
 //! use std::time::SystemTime;
 //! use alias_core::http;
-//! use alias_core::{Config, CreateAlias, Region, Token, Verdict, parse_response};
+//! use alias_core::{Config, CreateAlias, wire::Region, Token, wire::Verdict, wire::parse_response};
 //!
 //! let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
 //!     .region(Region::Eu)
@@ -46,8 +51,8 @@
 //! ```
 #![deny(missing_docs)]
 
-mod delivery;
-mod driver;
+pub mod delivery;
+pub mod driver;
 mod error;
 mod escape;
 #[cfg(feature = "fuzz")]
@@ -56,41 +61,17 @@ pub mod fuzz;
 #[cfg(feature = "server")]
 pub mod server;
 mod snippet;
-mod wire;
+pub mod wire;
 
-pub use delivery::batch::Batch;
-pub use delivery::machine::{Action, Delivery, Outgoing, RequestId};
-pub use delivery::report::{
-    AliasError, AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Tally,
-    Undelivered,
-};
-pub use driver::async_loop::drive;
-pub use driver::blocking_loop::drive_blocking;
-pub use driver::client::{AliasClient, Async, Blocking, BlockingClient, ClientBuilder};
-pub use driver::http::{BlockingHttpClient, DefaultHttpClient, HttpClient, Timer, TransportLimits};
-pub use driver::stop::{StopSignal, Stopper, stop_signal};
-pub use error::{
-    ConfigError, EncodeError, Field, ParseError, Problem, TransportError, TransportErrorKind,
-    ValidationError,
-};
-pub use escape::escape_controls;
-pub use wire::config::{
-    BatchLimits, Config, ConfigBuilder, Endpoint, RetryPolicy, TimeWindow, TrackBody,
-};
-pub use wire::create_alias::{CreateAlias, EVENT_NAME, MAX_PROPERTIES};
+pub use delivery::report::{AliasOutcome, DeliveryError, Rejection, Report, Tally};
+pub use driver::client::{AliasClient, BlockingClient};
+pub use error::ValidationError;
+pub use wire::config::{Config, Endpoint};
+pub use wire::create_alias::CreateAlias;
 pub use wire::credentials::Credentials;
-pub use wire::encode::{MAX_EVENT_BYTES, USER_AGENT};
-pub use wire::host::{ApiHost, Region};
-pub use wire::id::{
-    Alias, DistinctId, InsertId, MAX_ID_BYTES, MAX_INSERT_ID_BYTES, is_placeholder,
-};
-pub use wire::link::{EventName, Link};
-pub use wire::parse::{
-    FailedRecord, IDENTITY_EVENTS_NOT_ALLOWED, RetryAfter, TEMPORARY_FAILURE, Verdict,
-    parse_response,
-};
+pub use wire::host::ApiHost;
+pub use wire::id::{Alias, DistinctId, InsertId};
 pub use wire::secret::{Secret, Token};
-pub use wire::time::event_time;
 
 pub use http;
 
@@ -98,9 +79,10 @@ pub use http;
 /// re-exports them, so that `use alias_reqwest::{Client, Config, ...}` is enough.
 pub mod prelude {
     pub use crate::{
-        Alias, AliasError, AliasOutcome, ApiHost, Config, ConfigError, CreateAlias, Credentials,
-        DeliveryError, DistinctId, Endpoint, EventName, Link, Region, Rejection, Report,
-        RetryPolicy, Secret, Tally, Token, TransportLimits, ValidationError,
+        Alias, AliasOutcome, ApiHost, Config, CreateAlias, Credentials, DeliveryError, DistinctId,
+        Endpoint, InsertId, Rejection, Report, Secret, Tally, Token, ValidationError,
+        delivery::AliasError, driver::TransportLimits, wire::ConfigError, wire::EventName,
+        wire::Link, wire::Region, wire::RetryPolicy,
     };
 }
 

@@ -12,12 +12,12 @@ use crate::escape::escape_controls;
 
 /// The most characters kept of a JSON body ([`ParseError::SNIPPET_CHARS`]).
 ///
-/// [`ParseError::SNIPPET_CHARS`]: crate::ParseError::SNIPPET_CHARS
+/// [`ParseError::SNIPPET_CHARS`]: crate::wire::ParseError::SNIPPET_CHARS
 pub(crate) const JSON_CHARS: usize = 200;
 
 /// The most characters kept of a page ([`ParseError::PAGE_EXCERPT_CHARS`]).
 ///
-/// [`ParseError::PAGE_EXCERPT_CHARS`]: crate::ParseError::PAGE_EXCERPT_CHARS
+/// [`ParseError::PAGE_EXCERPT_CHARS`]: crate::wire::ParseError::PAGE_EXCERPT_CHARS
 pub(crate) const PAGE_CHARS: usize = 80;
 
 /// How far into a page its title or first heading is looked for: past the styles and

@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    Action, AliasOutcome, BatchLimits, Config, CreateAlias, Credentials, Delivery, DeliveryError,
-    Endpoint, Field, Outgoing, Rejection, RetryPolicy, Secret, Token, TransportError,
-    TransportErrorKind,
+    AliasOutcome, Config, CreateAlias, Credentials, DeliveryError, Endpoint, Rejection, Secret,
+    Token, delivery::Action, delivery::Delivery, delivery::Outgoing, driver::TransportError,
+    driver::TransportErrorKind, wire::BatchLimits, wire::Field, wire::RetryPolicy,
 };
 use http::Response;
 
@@ -590,7 +590,7 @@ fn stopping_early_returns_every_alias() {
     for entry in &report.entries {
         assert_eq!(
             entry.outcome,
-            AliasOutcome::Undelivered(alias_core::Undelivered {
+            AliasOutcome::Undelivered(alias_core::delivery::Undelivered {
                 attempts: 1,
                 last_error: DeliveryError::Abandoned
             })
@@ -658,7 +658,7 @@ fn a_project_level_refusal_stops_every_later_send() {
         for entry in report.entries.iter().skip(2) {
             assert_eq!(
                 entry.outcome,
-                AliasOutcome::Undelivered(alias_core::Undelivered {
+                AliasOutcome::Undelivered(alias_core::delivery::Undelivered {
                     attempts: 0,
                     last_error: DeliveryError::Refused(refusal.clone()),
                 }),
@@ -824,7 +824,7 @@ fn stop_hands_back_what_is_not_in_flight_at_once_and_waits_for_the_rest() {
         .map(|e| e.outcome)
         .collect();
     let abandoned = |attempts| {
-        AliasOutcome::Undelivered(alias_core::Undelivered {
+        AliasOutcome::Undelivered(alias_core::delivery::Undelivered {
             attempts,
             last_error: DeliveryError::Abandoned,
         })

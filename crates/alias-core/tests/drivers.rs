@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use alias_core::http::{Request, Response};
 use alias_core::{
-    AliasClient, AliasOutcome, BlockingClient, Config, CreateAlias, DeliveryError, RetryPolicy,
-    Timer, Token, TransportError, TransportErrorKind, stop_signal,
+    AliasClient, AliasOutcome, BlockingClient, Config, CreateAlias, DeliveryError, Token,
+    driver::Timer, driver::TransportError, driver::TransportErrorKind, driver::stop_signal,
+    wire::RetryPolicy,
 };
 
 /// A timer whose sleeps end at once: backoffs and request timeouts pass instantly.
@@ -91,7 +92,7 @@ fn a_closure_is_a_blocking_http_client_sent_from_worker_threads() {
     };
     let config = config()
         .into_builder()
-        .batch_limits(alias_core::BatchLimits {
+        .batch_limits(alias_core::wire::BatchLimits {
             max_events: 1,
             ..Default::default()
         })

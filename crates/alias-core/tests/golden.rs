@@ -4,8 +4,9 @@ use std::io::Read;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    ApiHost, Config, ConfigError, CreateAlias, Credentials, Endpoint, EventName, Field, Link,
-    Problem, Region, Secret, Token, TrackBody, ValidationError,
+    ApiHost, Config, CreateAlias, Credentials, Endpoint, Secret, Token, ValidationError,
+    wire::ConfigError, wire::EventName, wire::Field, wire::Link, wire::Problem, wire::Region,
+    wire::TrackBody,
 };
 use base64::Engine as _;
 use http::Request;

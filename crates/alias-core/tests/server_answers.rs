@@ -2,9 +2,9 @@
 //! headers.
 #![cfg(feature = "server")]
 
-use alias_core::FailedRecord;
 use alias_core::http::{StatusCode, header};
 use alias_core::server::{Answer, encode_response};
+use alias_core::wire::FailedRecord;
 
 fn golden(answer: Answer, status: u16, content_type: &str, body: &str) {
     let response = encode_response(&answer);

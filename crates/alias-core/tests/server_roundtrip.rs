@@ -11,8 +11,9 @@ use alias_core::server::{
     Answer, AnswerStyle, DecodeError, DecodeLimits, decode_request, encode_response,
 };
 use alias_core::{
-    ApiHost, Config, CreateAlias, Credentials, Endpoint, FailedRecord, InsertId, RetryAfter,
-    Secret, TEMPORARY_FAILURE, Token, TrackBody, Verdict, parse_response,
+    ApiHost, Config, CreateAlias, Credentials, Endpoint, InsertId, Secret, Token,
+    wire::FailedRecord, wire::RetryAfter, wire::TEMPORARY_FAILURE, wire::TrackBody, wire::Verdict,
+    wire::parse_response,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -296,7 +297,7 @@ fn answer() -> impl Strategy<Value = Answer> {
 
 /// Text from the server as a client shows it: control characters escaped.
 fn printable(text: &str) -> String {
-    alias_core::escape_controls(text).into_owned()
+    alias_core::wire::escape_controls(text).into_owned()
 }
 
 /// What each answer means to a client, written from the facts sheet rather than from the

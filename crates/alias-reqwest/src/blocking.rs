@@ -16,8 +16,10 @@
 use std::io::Read;
 use std::thread;
 
-use alias_core::{Blocking, BlockingClient, BlockingHttpClient, DefaultHttpClient};
-use alias_core::{TransportError, TransportLimits};
+use alias_core::{
+    BlockingClient, driver::Blocking, driver::BlockingHttpClient, driver::DefaultHttpClient,
+};
+use alias_core::{driver::TransportError, driver::TransportLimits};
 use http::Response;
 
 use crate::Error;
@@ -64,7 +66,7 @@ pub type Client = BlockingClient<ReqwestBlockingClient>;
 
 /// Builds a blocking [`Client`] with chosen [`TransportLimits`] and, optionally, your
 /// blocking reqwest client.
-pub type ClientBuilder = alias_core::ClientBuilder<ReqwestBlockingClient, Blocking>;
+pub type ClientBuilder = alias_core::driver::ClientBuilder<ReqwestBlockingClient, Blocking>;
 
 /// A [`reqwest::blocking::Client`] as the HTTP client of a blocking [`Client`]. Made from
 /// yours with `into()`.
@@ -123,7 +125,7 @@ impl DefaultHttpClient for ReqwestBlockingClient {
 
 #[cfg(test)]
 mod tests {
-    use alias_core::{Alias, AliasError, Config, DistinctId, Token};
+    use alias_core::{Alias, Config, DistinctId, Token, delivery::AliasError};
 
     use super::*;
 

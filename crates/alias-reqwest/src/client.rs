@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use alias_core::{
-    AliasClient, Async, DefaultHttpClient, HttpClient, Timer, TransportError, TransportLimits,
+    AliasClient, driver::Async, driver::DefaultHttpClient, driver::HttpClient, driver::Timer,
+    driver::TransportError, driver::TransportLimits,
 };
 use http::{Request, Response};
 
@@ -36,7 +37,7 @@ use crate::transport::{assemble, classify};
 pub type Client = AliasClient<ReqwestClient, TokioTimer>;
 
 /// The builder of a [`Client`]: limits, your reqwest client, a fixed jitter seed.
-pub type ClientBuilder = alias_core::ClientBuilder<ReqwestClient, Async<TokioTimer>>;
+pub type ClientBuilder = alias_core::driver::ClientBuilder<ReqwestClient, Async<TokioTimer>>;
 
 /// The [`HttpClient`] of a [`Client`]: a [`reqwest::Client`], taken from yours by `into()`.
 #[derive(Debug, Clone)]
@@ -107,7 +108,7 @@ impl Timer for TokioTimer {
 
 #[cfg(test)]
 mod tests {
-    use alias_core::{Alias, AliasError, Config, DistinctId, Token};
+    use alias_core::{Alias, Config, DistinctId, Token, delivery::AliasError};
 
     use super::*;
 

@@ -43,7 +43,7 @@
 //! Every request runs under [`TransportLimits`]: a connect timeout (10 s by default), a
 //! request timeout (30 s, up to the last byte of the answer) and a cap on the answer's body
 //! (1 MiB). A timeout, a refused, reset or closed connection, or an oversized answer becomes
-//! a [`TransportError`](alias_core::TransportError) that the core retries; nothing here
+//! a [`TransportError`](alias_core::driver::TransportError) that the core retries; nothing here
 //! panics on what the network does.
 //!
 //! # Redirects

@@ -4,7 +4,7 @@
 use std::error::Error as StdError;
 use std::io;
 
-use alias_core::{TransportError, TransportErrorKind};
+use alias_core::{driver::TransportError, driver::TransportErrorKind};
 use http::{HeaderMap, Response, StatusCode, Version};
 
 /// An answer from its parts.

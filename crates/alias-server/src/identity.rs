@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
-use alias_core::EVENT_NAME;
+use alias_core::wire::EVENT_NAME;
 use serde::{Deserialize, Serialize};
 
 /// A Mixpanel project's identity system.
@@ -23,7 +23,7 @@ pub enum IdentitySystem {
     ///
     /// - `/import` refuses a whole request that carries `$create_alias`, `$identify` or
     ///   `$merge` (strict or not): a strict 400 whose one failed record is the string
-    ///   [`IDENTITY_EVENTS_NOT_ALLOWED`](alias_core::IDENTITY_EVENTS_NOT_ALLOWED), and
+    ///   [`IDENTITY_EVENTS_NOT_ALLOWED`](alias_core::wire::IDENTITY_EVENTS_NOT_ALLOWED), and
     ///   nothing of the request stored.
     /// - `/track` stores those events and answers success, but they change no identity.
     ///   The facts leave this open; success is the likelier answer, since Mixpanel answers

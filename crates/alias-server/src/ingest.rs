@@ -3,7 +3,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest, Event};
-use alias_core::{BatchLimits, FailedRecord};
+use alias_core::{wire::BatchLimits, wire::FailedRecord};
 use serde_json::Value;
 
 use crate::rate_limit::retry_after_secs;

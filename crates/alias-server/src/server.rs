@@ -8,7 +8,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use alias_core::server::Event;
-use alias_core::{ApiHost, Config, ConfigBuilder, RetryPolicy, Secret, Token, ValidationError};
+use alias_core::{
+    ApiHost, Config, Secret, Token, ValidationError, wire::ConfigBuilder, wire::RetryPolicy,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};

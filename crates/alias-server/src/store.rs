@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use alias_core::server::Event;
-use alias_core::{EVENT_NAME, is_placeholder};
+use alias_core::{wire::EVENT_NAME, wire::is_placeholder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -1,7 +1,9 @@
 //! The per-event rules of `docs/mixpanel-facts.md` §3, §4 and §8.
 
 use alias_core::server::{Api, Event, MISSING_TOKEN, Record};
-use alias_core::{EVENT_NAME, InsertId, MAX_EVENT_BYTES, MAX_PROPERTIES, is_placeholder};
+use alias_core::{
+    InsertId, wire::EVENT_NAME, wire::MAX_EVENT_BYTES, wire::MAX_PROPERTIES, wire::is_placeholder,
+};
 use serde_json::Value;
 
 /// 1971-01-01T00:00:00Z in milliseconds: `/import` refuses anything earlier.

@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use alias_core::{
-    AliasClient, Async, DefaultHttpClient, HttpClient, Timer, TransportError, TransportLimits,
+    AliasClient, driver::Async, driver::DefaultHttpClient, driver::HttpClient, driver::Timer,
+    driver::TransportError, driver::TransportLimits,
 };
 use futures_util::AsyncReadExt;
 use http::{Request, Response};
@@ -35,7 +36,7 @@ use crate::transport::{classify, head_from_surf, to_surf};
 pub type Client = AliasClient<SurfClient, FuturesTimer>;
 
 /// Chooses the [`TransportLimits`] of a [`Client`], its surf client, and its jitter seed.
-pub type ClientBuilder = alias_core::ClientBuilder<SurfClient, Async<FuturesTimer>>;
+pub type ClientBuilder = alias_core::driver::ClientBuilder<SurfClient, Async<FuturesTimer>>;
 
 /// A [`surf::Client`] wrapped to carry a [`Client`]'s requests; `From` takes yours.
 #[derive(Debug, Clone)]
@@ -107,7 +108,7 @@ impl Timer for FuturesTimer {
 
 #[cfg(test)]
 mod tests {
-    use alias_core::{Alias, AliasError, Config, DistinctId, Token};
+    use alias_core::{Alias, Config, DistinctId, Token, delivery::AliasError};
 
     use super::*;
 

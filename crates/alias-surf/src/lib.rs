@@ -48,7 +48,7 @@
 //! sending to the last byte of the answer, and a cap on the answer's body (1 MiB). surf's
 //! backends offer no connect-only timeout, so connecting counts against the request
 //! timeout. A timeout, a refused, reset or closed connection, or an oversized answer becomes
-//! a [`TransportError`](alias_core::TransportError) that the core retries; nothing here
+//! a [`TransportError`](alias_core::driver::TransportError) that the core retries; nothing here
 //! panics on what the network does.
 //!
 //! # Redirects

@@ -3,7 +3,7 @@
 
 use std::error::Error as StdError;
 
-use alias_core::{TransportError, TransportErrorKind};
+use alias_core::{driver::TransportError, driver::TransportErrorKind};
 use http::header::{HeaderName, HeaderValue};
 use http::{Response, StatusCode, Version};
 use surf::http as types;

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use alias_core::http::Request;
-use alias_core::{Verdict, parse_response};
+use alias_core::{wire::Verdict, wire::parse_response};
 
 use super::server::ServerProcess;
 use super::workload::{CONCURRENCY, aliases, config};

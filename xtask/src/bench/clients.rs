@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use alias_core::{Tally, TransportLimits};
+use alias_core::{Tally, driver::TransportLimits};
 use alias_server::DEFAULT_TOKEN;
 use alias_tests::adapter::Adapter;
 

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use alias_core::{ApiHost, BatchLimits, Config, CreateAlias, Token};
+use alias_core::{ApiHost, Config, CreateAlias, Token, wire::BatchLimits};
 use alias_server::DEFAULT_TOKEN;
 use flate2::Compression;
 use flate2::write::GzEncoder;

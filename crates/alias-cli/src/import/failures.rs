@@ -13,7 +13,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use alias_core::CreateAlias;
-use alias_core::escape_controls;
+use alias_core::wire::escape_controls;
 use serde_json::Value;
 
 use super::appended::Appended;

@@ -28,7 +28,10 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use alias_core::{CreateAlias, Field, InsertId, Problem, StopSignal, ValidationError, event_time};
+use alias_core::{
+    CreateAlias, InsertId, ValidationError, driver::StopSignal, wire::Field, wire::Problem,
+    wire::event_time,
+};
 use csv::ByteRecord;
 use serde_json::{Map, Value};
 
@@ -510,7 +513,7 @@ mod tests {
 
     /// Every item `input` hands on, read to its end.
     fn read_all(input: Input) -> Vec<Result<Row, ReadError>> {
-        let (_, stop) = alias_core::stop_signal();
+        let (_, stop) = alias_core::driver::stop_signal();
         let rows = input.spawn(RowOptions::for_tests(), Resume::at(Mark::start()), stop);
         futures::executor::block_on(rows.unwrap().collect())
     }

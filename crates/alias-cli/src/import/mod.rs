@@ -27,8 +27,8 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    BatchLimits, Config, CreateAlias, DeliveryError, IDENTITY_EVENTS_NOT_ALLOWED, Rejection, Tally,
-    stop_signal,
+    Config, CreateAlias, DeliveryError, Rejection, Tally, driver::stop_signal, wire::BatchLimits,
+    wire::IDENTITY_EVENTS_NOT_ALLOWED,
 };
 use futures_util::{Stream, StreamExt};
 

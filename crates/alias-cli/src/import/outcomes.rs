@@ -99,7 +99,7 @@ impl Outcomes {
 mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
-    use alias_core::{DeliveryError, InsertId, Undelivered};
+    use alias_core::{DeliveryError, InsertId, delivery::Undelivered};
 
     use super::*;
 

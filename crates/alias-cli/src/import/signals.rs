@@ -2,7 +2,7 @@
 //! retries are not waited for, the requests in flight are answered within their timeout,
 //! the checkpoint is written); the second ends the process at once.
 
-use alias_core::Stopper;
+use alias_core::driver::Stopper;
 
 use crate::stop_signal::StopSignal;
 use crate::{console, exit};

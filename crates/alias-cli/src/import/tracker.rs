@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use alias_core::{
-    AliasOutcome, CreateAlias, DeliveryError, ReportEntry, Stopper, Tally, Undelivered,
+    AliasOutcome, CreateAlias, DeliveryError, Tally, delivery::ReportEntry, delivery::Undelivered,
+    driver::Stopper,
 };
 
 use super::checkpoint::{Checkpoint, Location};
@@ -565,7 +566,7 @@ mod tests {
     fn tracker() -> Tracker {
         let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
         let progress = Progress::new(None, Some(0), Duration::from_secs(3600));
-        let (stopper, _) = alias_core::stop_signal();
+        let (stopper, _) = alias_core::driver::stop_signal();
         let mut tracker = Tracker::new(&start, None, (None, None), progress, stopper, false);
         tracker.read_to = mark(1);
         tracker

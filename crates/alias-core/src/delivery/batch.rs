@@ -1,7 +1,7 @@
 //! The one batching rule: when a batch is full, how it is split, and what it encodes to.
 //!
 //! Both ways of turning aliases into requests use it: [`Config::encode`], all at once, and
-//! the [`Delivery`](crate::Delivery), alias by alias with retries. A batch fills while the
+//! the [`Delivery`](crate::delivery::Delivery), alias by alias with retries. A batch fills while the
 //! next event fits Mixpanel's count and (estimated) byte limits; once encoded, a body that
 //! turns out over the byte limit (base64's escapes make the estimate short) is split in
 //! halves, as a 413 answer would split it.
@@ -110,7 +110,7 @@ impl Config {
     /// Encodes `aliases` into as few requests as the batch limits allow.
     ///
     /// `now` fixes the time of aliases that have none (when delivery is idempotent) and is
-    /// the reference for the time window. This is the one-shot form; [`crate::Delivery`]
+    /// the reference for the time window. This is the one-shot form; [`crate::delivery::Delivery`]
     /// also retries, splits and tracks every alias to a final outcome.
     ///
     /// ```

@@ -90,7 +90,7 @@ struct Slot {
 ///
 /// ```
 /// use std::time::{Instant, SystemTime};
-/// use alias_core::{Action, Config, CreateAlias, Delivery, Token};
+/// use alias_core::{delivery::Action, Config, CreateAlias, delivery::Delivery, Token};
 ///
 /// let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?);
 /// let start = Instant::now();

@@ -7,3 +7,7 @@ pub(crate) mod machine;
 pub(crate) mod pacing;
 pub(crate) mod report;
 pub(crate) mod retry;
+
+pub use batch::Batch;
+pub use machine::{Action, Delivery, Outgoing, RequestId};
+pub use report::{AliasError, DeliveryStats, ReportEntry, Undelivered};

@@ -29,7 +29,7 @@ impl AliasOutcome {
     /// one-alias call returns.
     ///
     /// ```
-    /// use alias_core::{AliasError, AliasOutcome, DeliveryError, Undelivered};
+    /// use alias_core::{delivery::AliasError, AliasOutcome, DeliveryError, delivery::Undelivered};
     ///
     /// assert_eq!(AliasOutcome::Accepted.into_result(), Ok(()));
     /// let lost = Undelivered { attempts: 8, last_error: DeliveryError::Abandoned };
@@ -203,7 +203,7 @@ pub enum DeliveryError {
     /// is taken as unreachable (a wrong host or port, no network). Nothing was delivered;
     /// once the host is reachable, the aliases may be sent again as they are.
     ///
-    /// [`RetryPolicy::max_attempts_unreached`]: crate::RetryPolicy::max_attempts_unreached
+    /// [`RetryPolicy::max_attempts_unreached`]: crate::wire::RetryPolicy::max_attempts_unreached
     #[error("the server was never reached ({0}); nothing was delivered")]
     Unreachable(TransportError),
 }

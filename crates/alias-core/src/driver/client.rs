@@ -35,7 +35,7 @@ use crate::wire::id::{Alias, DistinctId};
 ///
 /// ```
 /// use alias_core::http::{Request, Response};
-/// use alias_core::{AliasClient, AliasOutcome, Config, CreateAlias, Tally, Timer, Token};
+/// use alias_core::{AliasClient, AliasOutcome, Config, CreateAlias, Tally, driver::Timer, Token};
 ///
 /// #[derive(Default)]
 /// struct NoWait;
@@ -224,7 +224,7 @@ impl<H: HttpClient, T: Timer> AliasClient<H, T> {
     /// is sent, aliases not yet sent or waiting for a retry come back undelivered
     /// ([`DeliveryError::Abandoned`](crate::DeliveryError::Abandoned)) at once, and the
     /// call returns when the requests in flight are answered, within the request timeout.
-    /// A [`StopSignal`](crate::StopSignal) from [`stop_signal`](crate::stop_signal) can be
+    /// A [`StopSignal`](crate::driver::StopSignal) from [`stop_signal`](crate::driver::stop_signal) can be
     /// triggered from any thread.
     pub async fn send_stream_until(
         &self,
@@ -257,9 +257,9 @@ impl<H: HttpClient, T: Timer> AliasClient<H, T> {
     /// accepted for ingestion: Mixpanel answers before it merges, and a merge it then
     /// refuses shows as `$failure_reason` on the stored event.
     ///
-    /// Retries follow the [`RetryPolicy`](crate::RetryPolicy): with the default one, an
+    /// Retries follow the [`RetryPolicy`](crate::wire::RetryPolicy): with the default one, an
     /// unreachable host takes minutes to give up. In a request handler, bound the call with
-    /// a policy of a few attempts, e.g. [`RetryPolicy::single_call`](crate::RetryPolicy::single_call).
+    /// a policy of a few attempts, e.g. [`RetryPolicy::single_call`](crate::wire::RetryPolicy::single_call).
     pub async fn create_alias(
         &self,
         distinct_id: DistinctId,
@@ -294,7 +294,7 @@ impl<H: BlockingHttpClient> BlockingClient<H> {
     }
 
     /// [`BlockingClient::send_stream`], stopping promptly once `stop` completes (see
-    /// [`AliasClient::send_stream_until`]); a [`StopSignal`](crate::StopSignal) can be
+    /// [`AliasClient::send_stream_until`]); a [`StopSignal`](crate::driver::StopSignal) can be
     /// triggered from another thread.
     pub fn send_stream_until(
         &self,

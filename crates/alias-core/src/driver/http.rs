@@ -14,7 +14,7 @@ use crate::error::TransportError;
 ///
 /// ```
 /// use std::time::Duration;
-/// use alias_core::TransportLimits;
+/// use alias_core::driver::TransportLimits;
 ///
 /// assert_eq!(TransportLimits::default().request_timeout, Duration::from_secs(30));
 /// let limits = TransportLimits::default().request_timeout(Duration::from_secs(60));
@@ -29,12 +29,12 @@ pub struct TransportLimits {
     pub connect_timeout: Duration,
     /// Longest time for one request, from sending it to the last byte of the answer.
     /// Default 30 s. A request that takes longer fails with
-    /// [`TransportErrorKind::Timeout`](crate::TransportErrorKind::Timeout) and is retried.
+    /// [`TransportErrorKind::Timeout`](crate::driver::TransportErrorKind::Timeout) and is retried.
     /// The async client enforces it on its timer, whatever the HTTP client does.
     pub request_timeout: Duration,
     /// Largest answer body read. Default 1 MiB: Mixpanel's answers are tiny, so a larger one
     /// is not Mixpanel's, and reading it whole would only cost memory. A larger one fails
-    /// with [`TransportErrorKind::BodyTooLarge`](crate::TransportErrorKind::BodyTooLarge).
+    /// with [`TransportErrorKind::BodyTooLarge`](crate::driver::TransportErrorKind::BodyTooLarge).
     pub max_response_bytes: usize,
 }
 
@@ -71,7 +71,7 @@ impl TransportLimits {
     ///
     /// ```
     /// use alias_core::http::StatusCode;
-    /// use alias_core::{TransportErrorKind, TransportLimits};
+    /// use alias_core::{driver::TransportErrorKind, driver::TransportLimits};
     ///
     /// let limits = TransportLimits::default().max_response_bytes(10);
     /// assert_eq!(limits.check_body_length(StatusCode::BAD_REQUEST, Some(10)), Ok(()));
@@ -110,7 +110,7 @@ impl Default for TransportLimits {
 /// TransportError>>` is an HTTP client too (it then applies whatever limits it likes):
 ///
 /// ```
-/// use alias_core::{AliasClient, Config, CreateAlias, Timer, Token, TransportError};
+/// use alias_core::{AliasClient, Config, CreateAlias, driver::Timer, Token, driver::TransportError};
 /// use alias_core::http::{Request, Response};
 ///
 /// /// A timer for the example; an adapter supplies its runtime's.

@@ -1,7 +1,7 @@
-//! Drivers: the loops that run a [`Delivery`](crate::Delivery) over an HTTP client and a
+//! Drivers: the loops that run a [`Delivery`](crate::delivery::Delivery) over an HTTP client and a
 //! timer, and the client type every adapter offers. The only part of the crate that reads
 //! the clock, draws a random seed or waits: the async loop waits on the adapter's
-//! [`Timer`](crate::Timer), the blocking one on a channel from worker threads of its own,
+//! [`Timer`], the blocking one on a channel from worker threads of its own,
 //! never on a runtime; every request goes out through the adapter's HTTP client.
 
 pub(crate) mod async_loop;
@@ -10,3 +10,10 @@ pub(crate) mod client;
 pub(crate) mod http;
 pub(crate) mod stop;
 mod trace;
+
+pub use crate::error::{TransportError, TransportErrorKind};
+pub use async_loop::drive;
+pub use blocking_loop::drive_blocking;
+pub use client::{Async, Blocking, ClientBuilder};
+pub use http::{BlockingHttpClient, DefaultHttpClient, HttpClient, Timer, TransportLimits};
+pub use stop::{StopSignal, Stopper, stop_signal};

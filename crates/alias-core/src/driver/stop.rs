@@ -29,7 +29,7 @@ struct Shared {
 /// A new stop request: the [`Stopper`] makes it, the [`StopSignal`] waits for it.
 ///
 /// ```
-/// use alias_core::stop_signal;
+/// use alias_core::driver::stop_signal;
 ///
 /// let (stopper, signal) = stop_signal();
 /// assert!(!signal.is_stopped());

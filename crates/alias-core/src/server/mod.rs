@@ -3,12 +3,12 @@
 //!
 //! With this, a test peer or a proxy is a thin layer of I/O, and the client's encoder and
 //! parser can be checked against their exact inverses: alias → request → decoded event, and
-//! answer → response → [`Verdict`](crate::Verdict).
+//! answer → response → [`Verdict`](crate::wire::Verdict).
 //!
 //! ```
 //! use std::time::SystemTime;
 //! use alias_core::server::{Answer, AnswerStyle, DecodeLimits, decode_request, encode_response};
-//! use alias_core::{Config, CreateAlias, Token, Verdict, parse_response};
+//! use alias_core::{Config, CreateAlias, Token, wire::Verdict, wire::parse_response};
 //!
 //! let config = Config::new(Token::new("tok")?);
 //! let batches = config.encode(&[CreateAlias::from_ids("anon-1", "user-1")?], SystemTime::now())?;

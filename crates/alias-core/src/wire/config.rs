@@ -65,7 +65,7 @@ impl Default for BatchLimits {
 /// credentials.
 ///
 /// ```
-/// use alias_core::{Config, Region, Token};
+/// use alias_core::{Config, wire::Region, Token};
 ///
 /// let config = Config::builder(Token::new("YOUR_PROJECT_TOKEN")?)
 ///     .region(Region::Eu)
@@ -399,7 +399,7 @@ impl ConfigBuilder {
     /// [`CreateAlias`] has no time yet and gets a new one, so it is a new event to
     /// Mixpanel, unless it was given one with [`CreateAlias::with_time`].
     ///
-    /// [`ReportEntry::alias`]: crate::ReportEntry::alias
+    /// [`ReportEntry::alias`]: crate::delivery::ReportEntry::alias
     /// [`CreateAlias`]: crate::CreateAlias
     /// [`CreateAlias::with_time`]: crate::CreateAlias::with_time
     pub fn idempotent(mut self, idempotent: bool) -> Self {
@@ -474,7 +474,7 @@ impl ConfigBuilder {
 ///
 /// ```
 /// use std::time::Duration;
-/// use alias_core::RetryPolicy;
+/// use alias_core::wire::RetryPolicy;
 ///
 /// let patient = RetryPolicy::default()
 ///     .max_attempts(3)

@@ -17,7 +17,7 @@ pub const MAX_PROPERTIES: usize = 255;
 
 /// Properties the client writes itself; an extra property must not overwrite them.
 /// `$device_id` and `$user_id` link ids by themselves under Simplified ID Merge (`docs/mixpanel-facts.md` §7),
-/// so they are set only by [`Link::Association`](crate::Link::Association).
+/// so they are set only by [`Link::Association`](crate::wire::Link::Association).
 const RESERVED_PROPERTIES: [&str; 7] = [
     "token",
     "distinct_id",

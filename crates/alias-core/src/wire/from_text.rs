@@ -78,10 +78,10 @@ mod tests {
     #[test]
     fn a_refusal_names_the_field() {
         let error = "N/A".parse::<Alias>().unwrap_err();
-        assert_eq!(error.field, crate::Field::Alias);
+        assert_eq!(error.field, crate::wire::Field::Alias);
         assert!(matches!(
             DistinctId::try_from("x".repeat(256)).unwrap_err().problem,
-            crate::Problem::TooLong { len: 256, .. }
+            crate::wire::Problem::TooLong { len: 256, .. }
         ));
     }
 }

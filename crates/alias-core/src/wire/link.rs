@@ -34,7 +34,7 @@ impl EventName {
     /// those names are Mixpanel's own (`$identify`, `$merge`, `$create_alias`, ...).
     ///
     /// ```
-    /// use alias_core::EventName;
+    /// use alias_core::wire::EventName;
     ///
     /// assert!(EventName::new("Identity Linked").is_ok());
     /// assert!(EventName::new("$identify").is_err());

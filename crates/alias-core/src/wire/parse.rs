@@ -224,7 +224,7 @@ impl JsonAnswer {
 /// failure status maps to a verdict whatever its body.
 ///
 /// ```
-/// use alias_core::{Verdict, parse_response};
+/// use alias_core::{wire::Verdict, wire::parse_response};
 ///
 /// let response = http::Response::builder()
 ///     .status(200)

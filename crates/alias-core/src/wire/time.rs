@@ -34,7 +34,7 @@ pub(crate) fn event_time_millis(value: &Value) -> Option<u64> {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use alias_core::event_time;
+/// use alias_core::wire::event_time;
 ///
 /// let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
 /// assert_eq!(event_time(&serde_json::json!(1_700_000_000.25)), Some(at));

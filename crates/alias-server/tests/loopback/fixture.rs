@@ -1,7 +1,7 @@
 //! The server as a test fixture: a client configured by `Server::config` reaches it with
 //! its token, on either endpoint, and a blank token is refused at the start.
 
-use alias_core::{Alias, Credentials, DistinctId, Endpoint, RetryPolicy};
+use alias_core::{Alias, Credentials, DistinctId, Endpoint, wire::RetryPolicy};
 use alias_reqwest::Client;
 use alias_server::{Server, StartError};
 

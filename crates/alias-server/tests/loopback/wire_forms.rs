@@ -4,8 +4,8 @@ use std::time::SystemTime;
 
 use alias_core::server::Event;
 use alias_core::{
-    ApiHost, Config, CreateAlias, Credentials, Endpoint, Secret, Token, TrackBody, Verdict, http,
-    parse_response,
+    ApiHost, Config, CreateAlias, Credentials, Endpoint, Secret, Token, http, wire::TrackBody,
+    wire::Verdict, wire::parse_response,
 };
 use alias_server::{
     DEFAULT_PROJECT_ID, DEFAULT_PROJECT_SECRET, DEFAULT_SERVICE_ACCOUNT_SECRET,

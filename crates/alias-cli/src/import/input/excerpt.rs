@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use alias_core::escape_controls;
+use alias_core::wire::escape_controls;
 
 /// The most characters a message quotes of one value of the input.
 const EXCERPT_CHARS: usize = 60;
