@@ -30,7 +30,7 @@ pub(crate) struct Args {
 /// Runs the command: exit 0 when the alias was accepted.
 pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let link = CreateAlias::from_ids(&args.distinct_id, &args.alias).map_err(id_error)?;
-    let settings = args.common.settings()?;
+    let settings = args.common.settings(None)?;
     let dry_run = settings.dry_run;
     let sender = Sender::new(settings)?;
     tracing::debug!(config = ?sender.config(), "sending one alias");

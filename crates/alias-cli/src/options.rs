@@ -247,6 +247,16 @@ pub(crate) enum TransportArg {
     Surf,
 }
 
+/// How an import batches its aliases and overlaps its requests; `create` sends one alias
+/// and leaves both at the defaults.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batching {
+    /// Aliases per request.
+    pub(crate) batch_size: usize,
+    /// Requests in flight at once.
+    pub(crate) concurrency: usize,
+}
+
 /// The validated common flags.
 #[derive(Debug)]
 pub(crate) struct Settings {
@@ -268,7 +278,7 @@ fn default_request_timeout_ms() -> u64 {
 
 impl CommonArgs {
     /// Checks the flags and builds the configuration.
-    pub(crate) fn settings(&self) -> Result<Settings, UsageError> {
+    pub(crate) fn settings(&self, batching: Option<Batching>) -> Result<Settings, UsageError> {
         let host = match &self.api_host {
             Some(url) => ApiHost::custom(url).map_err(api_host_error)?,
             None => ApiHost::region(self.region.into()),
@@ -281,9 +291,12 @@ impl CommonArgs {
             .gzip(self.gzip)
             .verbose(!self.no_verbose)
             .batch_limits(BatchLimits {
+                max_events: batching.map_or(BatchLimits::default().max_events, |b| b.batch_size),
                 max_body_bytes: self.max_body_bytes,
-                ..BatchLimits::default()
             });
+        if let Some(batching) = batching {
+            config = config.concurrency(batching.concurrency);
+        }
         if self.no_strict {
             config = config.strict(false);
         }
@@ -532,7 +545,7 @@ mod tests {
 
     fn settings_without_token(args: &[&str]) -> Result<Settings, UsageError> {
         let argv = std::iter::once(&"test").chain(args);
-        Cli::try_parse_from(argv).unwrap().common.settings()
+        Cli::try_parse_from(argv).unwrap().common.settings(None)
     }
 
     const SERVICE_ACCOUNT: [&str; 8] = [

@@ -27,7 +27,7 @@ use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alias_core::{
-    Config, CreateAlias, DeliveryError, Rejection, Tally, driver::stop_signal, wire::BatchLimits,
+    Config, CreateAlias, DeliveryError, Rejection, Tally, driver::stop_signal,
     wire::IDENTITY_EVENTS_NOT_ALLOWED,
 };
 use futures_util::{Stream, StreamExt};
@@ -41,7 +41,7 @@ use self::progress::Progress;
 use self::tracker::{Summary, Tracker};
 use crate::console;
 use crate::exit::{self, UsageError};
-use crate::options::CommonArgs;
+use crate::options::{Batching, CommonArgs};
 use crate::sender::Sender;
 
 /// Import aliases in bulk from CSV or NDJSON.
@@ -118,7 +118,10 @@ pub(crate) struct Args {
 /// Runs the import. The last stdout line is `accepted=N rejected=N undelivered=N invalid=N`
 /// for all runs of this import (the checkpointed ones included).
 pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
-    let mut settings = args.common.settings()?;
+    let settings = args.common.settings(Some(Batching {
+        batch_size: usize::from(args.batch_size),
+        concurrency: usize::from(args.concurrency),
+    }))?;
     if settings.dry_run && args.outcomes.is_some() {
         return Err(UsageError::new(
             "--outcomes cannot be used with --dry-run: a dry run sends nothing, so no row has \
@@ -131,16 +134,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
              not mark rows done; drop one of them",
         ));
     }
-    let limits = BatchLimits {
-        max_events: usize::from(args.batch_size),
-        ..settings.config.batch_limits()
-    };
-    settings.config = settings
-        .config
-        .into_builder()
-        .concurrency(usize::from(args.concurrency))
-        .batch_limits(limits)
-        .build();
     let path = InputPath::new(&args.input);
     let checkpoint = args.checkpoint.as_deref().map(Location::new);
     clashes::refuse(
