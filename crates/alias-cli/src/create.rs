@@ -39,6 +39,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         futures_util::stream::iter([link]),
         std::future::pending(),
         |entry| result = Some(entry.outcome),
+        || {},
     );
     // The delivery settles every alias it is given; an alias it did not report on was not
     // delivered.

@@ -53,6 +53,9 @@ impl HttpClient for Carrier {
     }
 }
 
+/// How often a delivery in progress is ticked.
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Sender {
     /// The sender that `settings` ask for, over `settings.config`.
     pub(crate) fn new(settings: Settings) -> Result<Self, UsageError> {
@@ -95,15 +98,29 @@ impl Sender {
     /// Delivers every alias of `input`, handing each outcome to `on_finished` in input
     /// order; blocks until the last one, or until `stop` completes and the requests in
     /// flight are answered. Memory stays bounded whatever the input's length: input is
-    /// pulled only as requests go out.
+    /// pulled only as requests go out. `on_tick` is called every second meanwhile, so that
+    /// progress shows even while no answer comes.
     pub(crate) fn send_stream(
         &self,
         input: impl Stream<Item = CreateAlias>,
         stop: impl Future<Output = ()>,
         on_finished: impl FnMut(ReportEntry),
+        mut on_tick: impl FnMut(),
     ) -> DeliveryStats {
-        self.runtime
-            .block_on(self.client.send_stream_until(input, stop, on_finished))
+        self.runtime.block_on(async {
+            let delivery = std::pin::pin!(self.client.send_stream_until(input, stop, on_finished));
+            let ticks = std::pin::pin!(async {
+                let mut interval = tokio::time::interval(TICK);
+                loop {
+                    interval.tick().await;
+                    on_tick();
+                }
+            });
+            match futures_util::future::select(delivery, ticks).await {
+                futures_util::future::Either::Left((stats, _)) => stats,
+                futures_util::future::Either::Right((never, _)) => never,
+            }
+        })
     }
 }
 

@@ -219,3 +219,39 @@ fn an_import_to_a_closed_port_ends_early_and_says_so_once() {
     assert!(!stderr.contains("line 2:"), "no line per row: {stderr}");
     assert!(stderr.contains("progress: "), "{stderr}");
 }
+
+#[test]
+fn an_import_to_a_server_that_never_answers_shows_progress_and_ends() {
+    // Accepts every connection and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming() {
+            held.push(connection);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(&dir, 10);
+    let assert =
+        assert_cmd::Command::from_std(at_url_retrying("import", &url, Duration::from_millis(1)))
+            .arg(&input)
+            .args(["--request-timeout-ms", "1500", "--progress-interval", "1"])
+            .assert()
+            .code(1);
+    let (stdout, stderr) = output(&assert);
+    assert_eq!(
+        summary(&stdout),
+        "accepted=0 rejected=0 undelivered=10 invalid=0"
+    );
+    // Three attempts of 1.5 s each: progress lines came while no answer did.
+    let waiting = stderr
+        .lines()
+        .filter(|line| line.starts_with("progress: ") && line.contains(" 0 rows this run"))
+        .count();
+    assert!(waiting >= 1, "{stderr}");
+    assert!(
+        stderr.contains("the server was never reached (Timeout"),
+        "{stderr}"
+    );
+}

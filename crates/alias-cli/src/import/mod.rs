@@ -221,9 +221,12 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         tracker.write_first_checkpoint()?;
     }
     let tracker = RefCell::new(tracker);
-    let stats = sender.send_stream(feed(rows, &tracker), stop, |entry| {
-        tracker.borrow_mut().finished(entry);
-    });
+    let stats = sender.send_stream(
+        feed(rows, &tracker),
+        stop,
+        |entry| tracker.borrow_mut().finished(entry),
+        || tracker.borrow_mut().tick(),
+    );
     tracing::debug!(?stats, "delivery ended");
     let summary = tracker.into_inner().end();
     if let (Some(_), Ending::Failed(error)) = (summary.would_send, &summary.ending) {

@@ -276,6 +276,13 @@ impl Tracker {
         }
     }
 
+    /// Shows progress when it is due, whether or not a row settled since: an import whose
+    /// requests get no answer is not silent.
+    pub(crate) fn tick(&mut self) {
+        self.progress
+            .update(&self.tally, self.rows, self.done_position);
+    }
+
     /// The input ended: every row was read.
     pub(crate) fn input_ended(&mut self) {
         self.input_ended = true;
