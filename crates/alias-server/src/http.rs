@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
-use crate::ingest::{Arrival, apply, check_request};
+use crate::ingest::{Arrival, apply, check_request, rate_limited};
 use crate::inspect::{self, ResponseBody};
 use crate::shared::{Settings, Shared};
 
@@ -69,9 +69,7 @@ async fn ingestion(
     let (parts, body) = request.into_parts();
     let early_answer = match fault {
         Some(Fault::Reset) => return Err(Close::Reset),
-        Some(Fault::RateLimited) => Some(Answer::RateLimited {
-            retry_after_secs: 1,
-        }),
+        Some(Fault::RateLimited) => Some(rate_limited(settings, None)),
         // Gateways fail with an HTML page; Mixpanel's own servers with JSON.
         Some(Fault::Status(status)) if matches!(status.as_u16(), 502 | 503) => {
             Some(Answer::ProxyError { status })
