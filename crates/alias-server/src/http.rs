@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alias_core::server::{Answer, AnswerStyle, Api, DecodeError, decode_request, encode_response};
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, EXPECT, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
@@ -46,7 +46,14 @@ pub(crate) async fn serve(
     }
     // The decoder reads the endpoint from the path the same way.
     if Api::of_path(path).is_some() {
-        return ingestion(&shared, request).await;
+        let mut response = ingestion(&shared, request).await?;
+        // The server's own clock, skewed as configured, as Mixpanel's answers carry
+        // Mixpanel's: clients read it to keep their event times out of its future.
+        let date = httpdate::fmt_http_date(shared.settings.now());
+        if let Ok(date) = HeaderValue::from_str(&date) {
+            response.headers_mut().insert(DATE, date);
+        }
+        return Ok(response);
     }
     Ok(inspect::not_found())
 }

@@ -63,11 +63,13 @@ const BURST: Duration = Duration::from_secs(1);
 /// Floating-point dust: less than this of a missing token does not hold a send back.
 const TOKEN_SLACK: f64 = 1e-6;
 
-/// A request the window holds: when it was sent and its events.
+/// A request the window holds: when it was sent, its events, and whether the server
+/// took them (else it is in flight).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sent {
     at: Instant,
     events: u64,
+    accepted: bool,
 }
 
 /// A limit learnt from 429s: events per window.
@@ -236,6 +238,7 @@ impl Pacer {
         self.sent.push_back(Sent {
             at: now,
             events: events as u64,
+            accepted: false,
         });
         self.held += events as u64;
     }
@@ -245,6 +248,14 @@ impl Pacer {
     pub(crate) fn accepted(&mut self, sent_at: Instant, events: usize, now: Instant) {
         self.streak = 0;
         self.round_trip = now.saturating_duration_since(sent_at);
+        if let Some(sent) = self
+            .sent
+            .iter_mut()
+            .rev()
+            .find(|s| !s.accepted && s.at == sent_at && s.events == events as u64)
+        {
+            sent.accepted = true;
+        }
         if self.probing == Some(sent_at) {
             // The probe got through: the limit was chance's.
             self.probing = None;
@@ -267,7 +278,7 @@ impl Pacer {
         if let Some(i) = self
             .sent
             .iter()
-            .rposition(|s| s.at == sent_at && s.events == events as u64)
+            .rposition(|s| !s.accepted && s.at == sent_at && s.events == events as u64)
         {
             self.held -= self.sent[i].events;
             self.sent.remove(i);
@@ -285,10 +296,18 @@ impl Pacer {
                 limit.confirmed = self.refused_probes >= CONFIRMING_PROBES;
             }
         }
-        if self.streak < STREAK || self.held == 0 {
+        // What the server took over the window: requests still in flight are likely
+        // refused too, and must not count towards the limit learnt.
+        let taken: u64 = self
+            .sent
+            .iter()
+            .filter(|s| s.accepted)
+            .map(|s| s.events)
+            .sum();
+        if self.streak < STREAK || taken == 0 {
             return;
         }
-        let held = self.held as f64;
+        let held = taken as f64;
         let pushing = (self.held + events as u64) as f64;
         self.limit = Some(match self.limit {
             None => {
@@ -403,6 +422,22 @@ mod tests {
             accept(&mut pacer, next, 2000);
         }
         assert!(pacer.ready_at(next, 2000).is_some());
+    }
+
+    #[test]
+    fn requests_still_in_flight_do_not_count_towards_a_limit_learnt() {
+        let mut pacer = Pacer::new(None, true, WINDOW);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            accept(&mut pacer, t0, 2000);
+        }
+        // Two more in flight when the streak comes: they will be refused as well.
+        pacer.sent(t0, 2000);
+        pacer.sent(t0 + secs(0.01), 2000);
+        for _ in 0..STREAK {
+            refuse(&mut pacer, t0 + secs(0.1), 2000);
+        }
+        assert_eq!(pacer.limit(), Some(10_000.0));
     }
 
     #[test]

@@ -89,3 +89,24 @@ fn a_client_resending_the_same_alias_is_deduplicated() {
     assert_eq!(server.events().len(), 1);
     assert_eq!(server.stats().duplicates_dropped, 2);
 }
+
+#[test]
+fn answers_carry_the_servers_own_clock_in_date() {
+    let server = Server::builder().clock_skew_secs(-600).start().unwrap();
+    let answer = crate::common::raw_exchange(
+        &server,
+        b"GET /track?data=W10= HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let date = answer
+        .lines()
+        .find_map(|line| line.strip_prefix("date: "))
+        .unwrap_or_else(|| panic!("no Date in {answer}"));
+    let date = httpdate::parse_http_date(date.trim()).unwrap();
+    let behind = SystemTime::now().duration_since(date).unwrap();
+    // Ten minutes behind this machine's clock, give or take the exchange.
+    assert!(
+        (Duration::from_secs(595)..=Duration::from_secs(605)).contains(&behind),
+        "{behind:?}"
+    );
+}
