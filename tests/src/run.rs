@@ -121,7 +121,15 @@ fn start_server(spec: &ServerSpec) -> Result<Server, String> {
     if let Some(events_per_sec) = spec.rate_limit {
         builder = builder.rate_limit(events_per_sec);
     }
+    if let Some(bytes_per_sec) = spec.rate_limit_bytes {
+        builder = builder.rate_limit_bytes(bytes_per_sec);
+    }
+    if let Some(millis) = spec.rate_limit_window_ms {
+        builder = builder.rate_limit_window(Duration::from_millis(millis));
+    }
     builder
+        .retry_after(spec.retry_after.unwrap_or(false))
+        .html_429(spec.html_429.unwrap_or(false))
         .start()
         .map_err(|e| format!("the reference server did not start: {e}"))
 }
@@ -147,6 +155,10 @@ impl Case {
             && server.max_body_bytes.is_none()
             && server.clock_skew_secs.is_none()
             && server.rate_limit.is_none()
+            && server.rate_limit_bytes.is_none()
+            && server.rate_limit_window_ms.is_none()
+            && server.retry_after.is_none()
+            && server.html_429.is_none()
             && server.identity.is_none();
         let expect = &self.expect;
         let client_side_only = expect.stats.is_none()

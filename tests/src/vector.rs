@@ -52,6 +52,14 @@ pub struct ServerSpec {
     pub clock_skew_secs: Option<i64>,
     /// The project's rate limit, in events per second.
     pub rate_limit: Option<u32>,
+    /// The project's rate limit, in uncompressed bytes per second.
+    pub rate_limit_bytes: Option<u64>,
+    /// The rate limit's rolling window, in milliseconds (default a minute).
+    pub rate_limit_window_ms: Option<u64>,
+    /// 429s carry `Retry-After` (default false, as at Mixpanel).
+    pub retry_after: Option<bool>,
+    /// 429s are a proxy's HTML page (default false: Mixpanel's JSON).
+    pub html_429: Option<bool>,
 }
 
 /// The client's settings for a case.
@@ -105,6 +113,8 @@ pub enum AliasSpec {
         distinct_id: String,
         /// The alias pattern; `{i}` counts from 0.
         alias: String,
+        /// A `pad` property of this many bytes on each, to make large requests.
+        pad_bytes: Option<usize>,
     },
     /// One alias.
     One {
@@ -162,11 +172,14 @@ impl AliasSpec {
                 generate,
                 distinct_id,
                 alias,
+                pad_bytes,
             } => (0..*generate)
                 .map(|i| RawAlias {
                     distinct_id: distinct_id.replace("{i}", &i.to_string()),
                     alias: alias.replace("{i}", &i.to_string()),
-                    properties: Map::new(),
+                    properties: pad_bytes
+                        .map(|bytes| Map::from_iter([("pad".to_owned(), "x".repeat(bytes).into())]))
+                        .unwrap_or_default(),
                     time: None,
                 })
                 .collect(),

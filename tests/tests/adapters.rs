@@ -291,6 +291,7 @@ fn rate_limited_honours_retry_after(adapter: Adapter) {
     let server = Server::builder()
         .faults("429=0.5".parse().unwrap())
         .seed(2)
+        .retry_after(true)
         .start()
         .unwrap();
     let client = adapter.client(

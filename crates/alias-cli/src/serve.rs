@@ -44,8 +44,9 @@ pub(crate) struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
 
-    /// Largest request body, in bytes, on the wire and once decompressed.
-    #[arg(long, value_name = "N", default_value_t = 2 * 1024 * 1024)]
+    /// Largest request body, in bytes, on the wire and once decompressed (Mixpanel's
+    /// documented 10 MB by default).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     max_body_bytes: usize,
 
     /// How long the `slow` fault holds an answer back, in milliseconds (at most 600000:
@@ -85,11 +86,29 @@ pub(crate) struct Args {
     )]
     clock_skew_secs: i64,
 
-    /// Events per second the project takes, as Mixpanel limits each project; requests
-    /// past it are answered 429 with Retry-After. Bursts of one second's worth; a request
-    /// bigger than that goes through when the bucket is full. Default: no limit.
+    /// Events per second the project takes, as Mixpanel limits each project, counted
+    /// over a rolling window (--rate-limit-window-ms); requests past it are answered 429,
+    /// without Retry-After unless --retry-after. Uncompressed bytes are limited too (2 GB
+    /// a minute unless --rate-limit-bytes). Default: no limit.
     #[arg(long, value_name = "EVENTS_PER_SEC", value_parser = clap::value_parser!(u32).range(1..))]
     rate_limit: Option<u32>,
+
+    /// Uncompressed bytes per second the project takes, over the same window.
+    #[arg(long, value_name = "BYTES_PER_SEC", value_parser = clap::value_parser!(u64).range(1..))]
+    rate_limit_bytes: Option<u64>,
+
+    /// The rate limit's rolling window, in milliseconds (Mixpanel's: a minute).
+    #[arg(long, value_name = "MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    rate_limit_window_ms: u64,
+
+    /// Send Retry-After with 429s (Mixpanel documents none for ingestion).
+    #[arg(long)]
+    retry_after: bool,
+
+    /// Answer 429s (the rate limit's and the 429 fault's) with a proxy's HTML page
+    /// instead of Mixpanel's JSON.
+    #[arg(long)]
+    html_429: bool,
 }
 
 /// The longest `--slow-ms`.
@@ -141,6 +160,9 @@ pub(crate) fn run(args: Args) -> ExitCode {
     if let Some(events_per_sec) = args.rate_limit {
         builder = builder.rate_limit(events_per_sec);
     }
+    if let Some(bytes_per_sec) = args.rate_limit_bytes {
+        builder = builder.rate_limit_bytes(bytes_per_sec);
+    }
     let started = builder
         .addr(args.addr)
         .identity(args.id_merge.into())
@@ -152,6 +174,9 @@ pub(crate) fn run(args: Args) -> ExitCode {
         .project_secret(args.project_secret)
         .service_accounts([ServiceAccount::new(user, account_secret, args.project_id)])
         .clock_skew_secs(args.clock_skew_secs)
+        .rate_limit_window(Duration::from_millis(args.rate_limit_window_ms))
+        .retry_after(args.retry_after)
+        .html_429(args.html_429)
         .on_unknown_token(unknown_token_warner())
         .start();
     let server = match started {

@@ -113,6 +113,40 @@ fn an_unreachable_server_leaves_the_alias_undelivered_and_exits_1() {
 }
 
 #[test]
+fn an_ambiguous_failure_says_how_to_send_the_same_event_again_and_that_is_deduplicated() {
+    // Every answer is lost after the events are stored: the client cannot tell.
+    let server = alias_server::Server::builder()
+        .faults("ack_lost=1".parse().unwrap())
+        .start()
+        .unwrap();
+    let ids = ["--distinct-id", "anon-1", "--alias", "user-1"];
+    let assert = mixpanel_alias("create", &server)
+        .args(ids)
+        .args(["--max-attempts", "2"])
+        .assert()
+        .code(1);
+    let (stdout, _) = output(&assert);
+    assert!(stdout.starts_with("undelivered: "), "{stdout}");
+    let flags = stdout
+        .split("same ids and ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("no re-send flags in {stdout:?}"));
+    let flags: Vec<&str> = flags.split_whitespace().collect();
+    assert_eq!((flags[0], flags[2]), ("--time", "--insert-id"), "{stdout}");
+    // Sent again as told: the copies all reach raw storage, and the query view holds one.
+    mixpanel_alias("create", &server)
+        .args(ids)
+        .args(["--max-attempts", "1"])
+        .args(&flags)
+        .assert()
+        .code(1);
+    assert_eq!(server.raw_events().len(), 3);
+    assert_eq!(server.events().len(), 1);
+    assert_eq!(server.stats().duplicates_dropped, 2);
+}
+
+#[test]
 fn import_with_credentials_that_name_the_project_needs_no_token() {
     let server = server();
     as_service_account(&mut mixpanel_alias("create", &server))
@@ -178,7 +212,7 @@ fn create_at(url: &str) -> assert_cmd::Command {
 fn usage_errors_exit_2_and_name_the_flag() {
     let server = server();
     let ids = ["--distinct-id", "anon-1", "--alias", "user-1"];
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--distinct-id", "anon-1", "--alias", "null"], "--alias: "),
         (
             &["--distinct-id", " ", "--alias", "user-1"],
@@ -192,6 +226,8 @@ fn usage_errors_exit_2_and_name_the_flag() {
             &["--project-id", "12"],
             "--project-id is only used with --endpoint import",
         ),
+        (&["--time", "soon"], "--time: \"soon\" is not a time"),
+        (&["--insert-id", "no spaces"], "--insert-id: "),
     ];
     for (args, expected) in cases {
         let mut command = mixpanel_alias("create", &server);

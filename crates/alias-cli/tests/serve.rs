@@ -193,9 +193,9 @@ fn rate_limit_answers_429() {
             r#"{{"event":"$create_alias","properties":{{"distinct_id":"device-{i}","alias":"user-{i}","token":"test-token"}}}}"#
         )
     };
-    // A full bucket takes any request. 2000 events (one request's most) leave ~2000 s of
-    // debt at one a second, which no slow machine outlasts; a few events would leave only
-    // seconds. Distinct pairs, so that every event is stored and the answer is 1.
+    // An empty window takes any request. 2000 events (one request's most) fill the
+    // minute's window of one a second, which no slow machine outlasts. Distinct pairs, so
+    // that every event is stored and the answer is 1.
     let many = format!("[{}]", (0..2000).map(event).collect::<Vec<_>>().join(","));
     assert_eq!(
         serve.request("POST", "/track", "application/json", &many),

@@ -137,9 +137,17 @@ fn too_large_names_the_configured_limit() {
 }
 
 #[test]
-fn rate_limited_with_retry_after() {
+fn rate_limited_with_and_without_retry_after() {
+    let bare = Answer::RateLimited {
+        retry_after_secs: None,
+    };
+    assert!(
+        !encode_response(&bare)
+            .headers()
+            .contains_key(header::RETRY_AFTER)
+    );
     let answer = Answer::RateLimited {
-        retry_after_secs: 1,
+        retry_after_secs: Some(1),
     };
     golden(
         answer.clone(),

@@ -285,7 +285,8 @@ fn answer() -> impl Strategy<Value = Answer> {
         message().prop_map(|error| Answer::BadRequest { error }),
         message().prop_map(|error| Answer::Unauthorized { error }),
         any::<usize>().prop_map(|limit| Answer::TooLarge { limit }),
-        (0_u64..100_000).prop_map(|retry_after_secs| Answer::RateLimited { retry_after_secs }),
+        proptest::option::of(0_u64..100_000)
+            .prop_map(|retry_after_secs| Answer::RateLimited { retry_after_secs }),
         (500_u16..600).prop_map(|s| Answer::ServerError {
             status: StatusCode::from_u16(s).unwrap()
         }),
@@ -353,7 +354,7 @@ fn expected_verdict(answer: &Answer) -> Verdict {
         },
         Answer::RateLimited { retry_after_secs } => Verdict::Retry {
             status: StatusCode::TOO_MANY_REQUESTS,
-            retry_after: Some(RetryAfter::Delay(Duration::from_secs(*retry_after_secs))),
+            retry_after: retry_after_secs.map(|secs| RetryAfter::Delay(Duration::from_secs(secs))),
             message:
                 "Project exceeded rate limits. Please retry the request with exponential backoff."
                     .into(),

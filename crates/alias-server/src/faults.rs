@@ -11,7 +11,9 @@ pub enum Fault {
     /// Answer this 5xx status without reading the request: 502 and 503 as a front-end
     /// proxy's HTML page, the others as Mixpanel's JSON.
     Status(StatusCode),
-    /// Answer 429 with the strict JSON body and `Retry-After: 1`.
+    /// Answer 429 as the rate limit does: the strict JSON body without `Retry-After`, or
+    /// with `Retry-After: 1` when the server sends it, or the HTML page when the server's
+    /// 429s are HTML.
     RateLimited,
     /// Close the connection without reading, storing or answering.
     Reset,

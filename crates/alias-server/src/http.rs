@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use alias_core::server::{Answer, AnswerStyle, Api, DecodeError, decode_request, encode_response};
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, EXPECT, HeaderValue};
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
-use crate::ingest::{Arrival, apply, check_request};
+use crate::ingest::{Arrival, apply, check_request, rate_limited};
 use crate::inspect::{self, ResponseBody};
 use crate::shared::{Settings, Shared};
 
@@ -46,7 +46,14 @@ pub(crate) async fn serve(
     }
     // The decoder reads the endpoint from the path the same way.
     if Api::of_path(path).is_some() {
-        return ingestion(&shared, request).await;
+        let mut response = ingestion(&shared, request).await?;
+        // The server's own clock, skewed as configured, as Mixpanel's answers carry
+        // Mixpanel's: clients read it to keep their event times out of its future.
+        let date = httpdate::fmt_http_date(shared.settings.now());
+        if let Ok(date) = HeaderValue::from_str(&date) {
+            response.headers_mut().insert(DATE, date);
+        }
+        return Ok(response);
     }
     Ok(inspect::not_found())
 }
@@ -69,9 +76,7 @@ async fn ingestion(
     let (parts, body) = request.into_parts();
     let early_answer = match fault {
         Some(Fault::Reset) => return Err(Close::Reset),
-        Some(Fault::RateLimited) => Some(Answer::RateLimited {
-            retry_after_secs: 1,
-        }),
+        Some(Fault::RateLimited) => Some(rate_limited(settings, None)),
         // Gateways fail with an HTML page; Mixpanel's own servers with JSON.
         Some(Fault::Status(status)) if matches!(status.as_u16(), 502 | 503) => {
             Some(Answer::ProxyError { status })

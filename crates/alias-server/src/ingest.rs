@@ -1,6 +1,6 @@
 //! One decoded ingestion request against the server's state: the rules, then the answer.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::server::{Answer, AnswerStyle, Api, DecodedRequest, Event};
 use alias_core::{wire::BatchLimits, wire::FailedRecord};
@@ -53,6 +53,8 @@ impl Arrival {
 #[derive(Debug)]
 pub(crate) struct Checked {
     count: u64,
+    /// The body's size once decompressed.
+    bytes: u64,
     /// The refusal of the whole request for its credentials or its size, if any.
     admitted: Result<(), Answer>,
     /// Simplified ID Merge refuses the whole request for an identity event in it.
@@ -91,6 +93,7 @@ pub(crate) fn check_request(
     };
     let mut checked = Checked {
         count: request.records.len() as u64,
+        bytes: request.body_bytes as u64,
         admitted,
         refuses_identity_events,
         api: request.api,
@@ -130,14 +133,11 @@ pub(crate) fn apply(settings: &Settings, state: &mut State, checked: Checked) ->
         state.store.stats.events_rejected += count;
         return refused.into();
     }
-    if let Some(bucket) = &mut state.bucket {
-        if let Err(wait) = bucket.take(count, checked.instant) {
+    if let Some(window) = &mut state.rate_limit {
+        if let Err(wait) = window.take(count, checked.bytes, checked.instant) {
             // The events are not counted as received: they come back with the retry.
             state.store.stats.requests_rate_limited += 1;
-            return Answer::RateLimited {
-                retry_after_secs: retry_after_secs(wait),
-            }
-            .into();
+            return rate_limited(settings, Some(wait)).into();
         }
     }
     let store = &mut state.store;
@@ -174,9 +174,13 @@ pub(crate) fn apply(settings: &Settings, state: &mut State, checked: Checked) ->
                 continue;
             }
         }
-        // A /track event without a time happened when it arrived; one from the future is
-        // "overwritten with the current present time" (Mixpanel's API specification).
-        if checked.api == Api::Track && event.time_millis().is_none_or(|time| time > now_ms) {
+        // A /track event without a time happened when it arrived. One from the future is
+        // "overwritten with the current present time" (Mixpanel's API specification, for
+        // /track); /import does the same within the hour ahead it takes (further ahead
+        // was refused by the checks).
+        let from_the_future = event.time_millis().is_some_and(|time| time > now_ms);
+        let untimed_track = checked.api == Api::Track && event.time_millis().is_none();
+        if from_the_future || untimed_track {
             event
                 .properties
                 .insert("time".to_owned(), Value::from(now_ms));
@@ -197,6 +201,22 @@ pub(crate) fn apply(settings: &Settings, state: &mut State, checked: Checked) ->
     Ingested {
         answer,
         unknown_tokens,
+    }
+}
+
+/// The 429 of a request the rate limit refuses, or of the `429` fault (`wait: None`):
+/// Mixpanel's JSON without `Retry-After` unless the server is set to send it (then the
+/// whole seconds of `wait`, or 1), or a front-end proxy's HTML page, which has none.
+pub(crate) fn rate_limited(settings: &Settings, wait: Option<Duration>) -> Answer {
+    if settings.html_429 {
+        return Answer::ProxyError {
+            status: http::StatusCode::TOO_MANY_REQUESTS,
+        };
+    }
+    Answer::RateLimited {
+        retry_after_secs: settings
+            .retry_after
+            .then(|| wait.map_or(1, retry_after_secs)),
     }
 }
 
@@ -233,8 +253,6 @@ fn refuses_identity_events(settings: &Settings, request: &DecodedRequest) -> boo
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use alias_core::server::{DecodeLimits, decode_request};
     use serde_json::json;
 
@@ -318,7 +336,7 @@ mod tests {
     }
 
     #[test]
-    fn track_overwrites_a_future_time_and_import_refuses_it() {
+    fn a_future_time_is_overwritten_and_import_refuses_one_over_an_hour_ahead() {
         let mut state = state();
         let in_a_day = 1_750_086_400_u64;
         let mut event = alias("a", "b", "test-token");
@@ -352,6 +370,25 @@ mod tests {
         };
         assert_eq!(failed_records[0].field.as_deref(), Some("properties.time"));
         assert_eq!(state.store.events().len(), 2);
+
+        // Within the hour ahead /import takes, the time is overwritten as on /track.
+        event["properties"]["time"] = json!(1_750_000_000 + 3599);
+        let answer = run(
+            &mut state,
+            "/import?strict=1",
+            Some(TOKEN_AUTH),
+            json!([event]),
+        );
+        assert_eq!(
+            answer,
+            Answer::Imported {
+                num_records_imported: 1
+            }
+        );
+        assert_eq!(
+            state.store.events()[2].time_millis(),
+            Some(1_750_000_000_000)
+        );
     }
 
     #[test]
@@ -484,6 +521,8 @@ mod tests {
     fn the_rate_limit_comes_after_credentials_and_size_and_counts_apart() {
         let settings = Settings {
             rate_limit: Some(10),
+            rate_limit_window: Duration::from_secs(1),
+            retry_after: true,
             ..Settings::default()
         };
         let mut state = State::new(&settings, FaultDice::new(FaultSpec::none(), 0));
@@ -512,10 +551,10 @@ mod tests {
         assert_eq!(
             send("/track", None, 1, start),
             Answer::RateLimited {
-                retry_after_secs: 1
+                retry_after_secs: Some(1)
             }
         );
-        // Refused for what they are before the bucket is asked.
+        // Refused for what they are before the rate limit is asked.
         assert_eq!(
             send("/import", Some("Basic d3Jvbmc6"), 1, start),
             Answer::invalid_credentials()
@@ -524,18 +563,18 @@ mod tests {
             send("/track?verbose=1", None, 2001, start),
             Answer::Verbose { error: Some(_) }
         ));
-        // 100 ms later one event fits, and a second one does not.
-        assert_eq!(send("/track", None, 1, later(100)), Answer::Plain(true));
+        // Once the first ten have left the window, ten more fit, and an eleventh does not.
+        assert_eq!(send("/track", None, 10, later(1000)), Answer::Plain(true));
         assert_eq!(
-            send("/track", None, 1, later(100)),
+            send("/track", None, 1, later(1100)),
             Answer::RateLimited {
-                retry_after_secs: 1
+                retry_after_secs: Some(1)
             }
         );
         let stats = state.store.stats;
         assert_eq!(stats.requests_rate_limited, 2);
-        assert_eq!(stats.events_received, 10 + 1 + 2001 + 1);
-        assert_eq!(stats.events_stored, 11);
+        assert_eq!(stats.events_received, 10 + 1 + 2001 + 10);
+        assert_eq!(stats.events_stored, 20);
         assert_eq!(stats.events_rejected, 1 + 2001);
     }
 

@@ -16,21 +16,24 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame};
 
 use crate::shared::Shared;
+use crate::store::View;
 
 /// A chunk is cut after the event that takes it past this size.
 const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Which stored events a listing holds: `limit` events (all when `None`) from position
-/// `offset` in arrival order.
+/// `offset` of `view`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Page {
     pub(crate) offset: usize,
     pub(crate) limit: Option<usize>,
+    pub(crate) view: View,
 }
 
 impl Page {
-    /// The page a query string asks for with `offset` and `limit`; other parameters are
-    /// ignored. The error names the parameter that is not a whole number.
+    /// The page a query string asks for with `offset`, `limit` and `view` (`query`, the
+    /// default, or `raw`); other parameters are ignored. The error names the parameter
+    /// that is not a whole number, or not a view.
     pub(crate) fn from_query(query: Option<&str>) -> Result<Self, String> {
         let mut page = Self::default();
         for pair in query.unwrap_or_default().split('&') {
@@ -43,6 +46,13 @@ impl Page {
             match name {
                 "offset" => page.offset = number()?,
                 "limit" => page.limit = Some(number()?),
+                "view" => {
+                    page.view = match value {
+                        "query" => View::Query,
+                        "raw" => View::Raw,
+                        _ => return Err(format!("view must be query or raw, not {value:?}")),
+                    }
+                }
                 _ => {}
             }
         }
@@ -70,6 +80,7 @@ pub(crate) struct EventListing {
     end: usize,
     /// Whether no event has been written yet (the next one takes no comma).
     first: bool,
+    view: View,
     /// The store's generation when the listing started: after a reset, the positions
     /// name other events, and the listing ends where it is.
     generation: u64,
@@ -87,13 +98,14 @@ impl EventListing {
     pub(crate) fn new(shared: Arc<Shared>, page: Page) -> Self {
         let (range, generation) = {
             let state = shared.state();
-            (page.range(state.store.events().len()), state.generation)
+            (page.range(state.store.len(page.view)), state.generation)
         };
         Self {
             shared,
             next: range.start,
             end: range.end,
             first: true,
+            view: page.view,
             generation,
             progress: Progress::NotStarted,
         }
@@ -113,28 +125,23 @@ impl EventListing {
             let state = self.shared.state();
             // After a reset the positions name other events: the listing ends here.
             let unchanged = state.generation == self.generation;
-            match state
-                .store
-                .events()
-                .get(self.next..self.end)
-                .filter(|_| unchanged)
-            {
-                None => self.end = self.next,
-                Some(page) => {
-                    for event in page {
-                        if chunk.len() >= CHUNK_BYTES {
-                            break;
-                        }
-                        if !self.first {
-                            chunk.push(b',');
-                        }
-                        self.first = false;
-                        // An event is a JSON object with string keys, and writing into a
-                        // Vec does not fail: this cannot go wrong.
-                        let _ = serde_json::to_writer(&mut chunk, event);
-                        self.next += 1;
+            if unchanged {
+                while self.next < self.end && chunk.len() < CHUNK_BYTES {
+                    let Some(event) = state.store.get(self.view, self.next) else {
+                        self.end = self.next;
+                        break;
+                    };
+                    if !self.first {
+                        chunk.push(b',');
                     }
+                    self.first = false;
+                    // An event is a JSON object with string keys, and writing into a
+                    // Vec does not fail: this cannot go wrong.
+                    let _ = serde_json::to_writer(&mut chunk, event);
+                    self.next += 1;
                 }
+            } else {
+                self.end = self.next;
             }
         }
         if self.next == self.end {
@@ -216,15 +223,25 @@ mod tests {
             Page::from_query(Some("limit=5&offset=10&x=y")),
             Ok(Page {
                 offset: 10,
-                limit: Some(5)
+                limit: Some(5),
+                view: View::Query,
             })
         );
+        assert_eq!(
+            Page::from_query(Some("view=raw")).map(|page| page.view),
+            Ok(View::Raw)
+        );
+        assert!(Page::from_query(Some("view=all")).is_err());
         assert_eq!(
             Page::from_query(Some("offset=-1")),
             Err("offset must be a whole number, not \"-1\"".to_owned())
         );
         assert!(Page::from_query(Some("limit")).is_err());
-        let page = |offset, limit| Page { offset, limit };
+        let page = |offset, limit| Page {
+            offset,
+            limit,
+            view: View::Query,
+        };
         assert_eq!(page(2, Some(3)).range(10), 2..5);
         assert_eq!(page(8, Some(3)).range(10), 8..10);
         assert_eq!(page(20, None).range(10), 10..10);
@@ -241,6 +258,7 @@ mod tests {
         let page = Page {
             offset: 95,
             limit: Some(10),
+            view: View::Query,
         };
         assert_eq!(
             numbers(&self::chunks(EventListing::new(shared, page))),

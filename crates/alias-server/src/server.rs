@@ -24,7 +24,7 @@ use crate::http::serve;
 use crate::identity::{Identity, IdentitySystem};
 use crate::listing::Page;
 use crate::shared::{Settings, Shared};
-use crate::store::Stats;
+use crate::store::{Stats, View};
 use crate::unknown_tokens::UnknownTokenHook;
 
 /// How long a shutdown waits for requests in flight before cutting them off.
@@ -101,7 +101,9 @@ impl ServerBuilder {
     }
 
     /// The largest body accepted, on the wire and once decompressed; larger ones are
-    /// answered 413 as soon as the excess arrives. Default 2 MiB.
+    /// answered 413 as soon as the excess arrives. Default 10 MB (10,000,000 bytes), the
+    /// limit Mixpanel's docs give for uncompressed requests (`docs/mixpanel-facts.md` §3,
+    /// §4; the 2 MiB of an example in its API specification is the other reading).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.settings.limits.max_body_bytes = bytes;
         self
@@ -146,22 +148,57 @@ impl ServerBuilder {
     }
 
     /// Limits the project to `events_per_sec` events a second, as Mixpanel limits each
-    /// project (`docs/mixpanel-facts.md` §6: about 30,000). Default: no limit; 0 is taken as 1.
+    /// project (`docs/mixpanel-facts.md` §6: about 30,000), counted over a rolling window
+    /// ([`rate_limit_window`](Self::rate_limit_window), 60 s by default): a window takes
+    /// `events_per_sec` times its length. Default: no limit; 0 is taken as 1.
     ///
-    /// A token bucket that holds one second's worth. Since one request may carry 2000
-    /// events, more than a second's worth at a low rate, a request of any size is admitted
-    /// when the bucket is full and leaves it in debt, which later requests wait out: every
-    /// valid request fits eventually, and no more than `events_per_sec` get through over
-    /// time. The count is the request's events, valid or not, taken after authentication,
-    /// decoding and the 2000-event limit.
+    /// Uncompressed bytes are limited as well, to Mixpanel's 2 GB a minute unless
+    /// [`rate_limit_bytes`](Self::rate_limit_bytes) says otherwise. A request is admitted
+    /// when its events and bytes fit, with those admitted over the last window, under
+    /// both limits; so that every valid request fits eventually, one also goes through
+    /// when the window holds nothing. The count is the request's events, valid or not,
+    /// and its body once decompressed, taken after authentication, decoding and the
+    /// 2000-event limit.
     ///
     /// A request that does not fit is answered 429 with the strict JSON body
-    /// ([`RATE_LIMITED`](alias_core::server::RATE_LIMITED)) and a `Retry-After` of the
-    /// whole seconds until it would fit (at least 1). It stores nothing, counts in
-    /// [`Stats::requests_rate_limited`], and its events are not counted as received.
-    /// A reset fills the bucket.
+    /// ([`RATE_LIMITED`](alias_core::server::RATE_LIMITED)) and, as at Mixpanel, no
+    /// `Retry-After` ([`retry_after`](Self::retry_after) adds it). It stores nothing,
+    /// counts in [`Stats::requests_rate_limited`], and its events are not counted as
+    /// received. A reset empties the window.
     pub fn rate_limit(mut self, events_per_sec: u32) -> Self {
         self.settings.rate_limit = Some(events_per_sec);
+        self
+    }
+
+    /// Limits the project's uncompressed bytes to `bytes_per_sec` a second, over the
+    /// rate limit's window (see [`rate_limit`](Self::rate_limit)); without
+    /// `rate_limit`, only bytes are limited. Default: Mixpanel's 2 GB a minute once a
+    /// limit is set; no limit otherwise.
+    pub fn rate_limit_bytes(mut self, bytes_per_sec: u64) -> Self {
+        self.settings.rate_limit_bytes = Some(bytes_per_sec);
+        self
+    }
+
+    /// The rolling window the rate limit counts over. Default 60 s, Mixpanel's rolling
+    /// minute; shorter ones make tests quick. At least 1 ms.
+    pub fn rate_limit_window(mut self, window: Duration) -> Self {
+        self.settings.rate_limit_window = window;
+        self
+    }
+
+    /// Whether 429s carry `Retry-After` (the rate limit's: the whole seconds until the
+    /// request would fit; the `429` fault's: 1). Mixpanel documents none for ingestion,
+    /// so the default is `false`; some front ends do send it.
+    pub fn retry_after(mut self, send: bool) -> Self {
+        self.settings.retry_after = send;
+        self
+    }
+
+    /// Whether 429s (the rate limit's and the `429` fault's) are a front-end proxy's HTML
+    /// page, without `Retry-After`, instead of Mixpanel's JSON: clients must never assume
+    /// an error is JSON (`docs/mixpanel-facts.md` §5). Default `false`.
+    pub fn html_429(mut self, html: bool) -> Self {
+        self.settings.html_429 = html;
         self
     }
 
@@ -335,22 +372,36 @@ impl Server {
         self.shared.state().store.stats
     }
 
-    /// The stored events in arrival order, as `GET /_inspect/events` shows them.
+    /// The stored events as Mixpanel's queries show them, as `GET /_inspect/events` lists
+    /// them: one event per (event, time, distinct_id, `$insert_id`), with the latest
+    /// copy's properties, in the order each first arrived (`docs/mixpanel-facts.md` §8).
     pub fn events(&self) -> Vec<Event> {
-        self.shared.state().store.events().to_vec()
+        self.page(View::Query, 0, usize::MAX)
     }
 
-    /// `limit` stored events from position `offset` in arrival order, as
-    /// `GET /_inspect/events?offset=N&limit=N` lists them: for a large store, a page
-    /// costs what it holds, where [`events`](Self::events) copies everything.
+    /// Every copy of every stored event, in arrival order, as
+    /// `GET /_inspect/events?view=raw` lists them.
+    pub fn raw_events(&self) -> Vec<Event> {
+        self.page(View::Raw, 0, usize::MAX)
+    }
+
+    /// `limit` events of the query view ([`events`](Self::events)) from position
+    /// `offset`, as `GET /_inspect/events?offset=N&limit=N` lists them: for a large store,
+    /// a page costs what it holds, where [`events`](Self::events) copies everything.
     pub fn events_page(&self, offset: usize, limit: usize) -> Vec<Event> {
+        self.page(View::Query, offset, limit)
+    }
+
+    fn page(&self, view: View, offset: usize, limit: usize) -> Vec<Event> {
         let state = self.shared.state();
-        let events = state.store.events();
         let page = Page {
             offset,
             limit: Some(limit),
+            view,
         };
-        events[page.range(events.len())].to_vec()
+        page.range(state.store.len(view))
+            .filter_map(|position| state.store.get(view, position).cloned())
+            .collect()
     }
 
     /// What the server knows about `id`, as `GET /_inspect/identity/{id}` shows it; `None`
@@ -359,8 +410,8 @@ impl Server {
         self.shared.state().store.identity(id)
     }
 
-    /// Clears events, identities and counters, restarts the fault sequence and fills the
-    /// rate limit's bucket, as `POST /_inspect/reset` does.
+    /// Clears events, identities and counters, restarts the fault sequence and empties the
+    /// rate limit's window, as `POST /_inspect/reset` does.
     pub fn reset(&self) {
         self.shared.reset();
     }

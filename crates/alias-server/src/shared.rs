@@ -8,9 +8,13 @@ use alias_core::server::DecodeLimits;
 use crate::credentials::Project;
 use crate::faults::FaultDice;
 use crate::identity::IdentitySystem;
-use crate::rate_limit::TokenBucket;
+use crate::rate_limit::{DEFAULT_WINDOW, Limits, RollingWindow};
 use crate::store::Store;
 use crate::unknown_tokens::{UnknownTokenHook, UnknownTokens};
+
+/// Mixpanel's documented limit of a request's uncompressed body: 10 MB
+/// (`docs/mixpanel-facts.md` §3, §4, where the 2 MiB of an example is the other reading).
+pub(crate) const MAX_BODY_BYTES: usize = 10_000_000;
 
 /// A server's fixed settings.
 #[derive(Debug, Clone)]
@@ -30,6 +34,15 @@ pub(crate) struct Settings {
     pub(crate) unknown_token_hook: Option<UnknownTokenHook>,
     /// The project's rate limit, in events per second.
     pub(crate) rate_limit: Option<u32>,
+    /// The project's rate limit, in uncompressed bytes per second.
+    pub(crate) rate_limit_bytes: Option<u64>,
+    /// The rate limit's rolling window.
+    pub(crate) rate_limit_window: Duration,
+    /// Whether 429s carry `Retry-After` (Mixpanel documents none for ingestion).
+    pub(crate) retry_after: bool,
+    /// Whether 429s (the rate limit's and the fault's) are a front-end proxy's HTML page
+    /// instead of Mixpanel's JSON.
+    pub(crate) html_429: bool,
 }
 
 impl Default for Settings {
@@ -37,7 +50,10 @@ impl Default for Settings {
         Self {
             identity: IdentitySystem::default(),
             project: Project::default(),
-            limits: DecodeLimits::default(),
+            limits: DecodeLimits {
+                max_body_bytes: MAX_BODY_BYTES,
+                ..DecodeLimits::default()
+            },
             slow_delay: Duration::from_secs(1),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
@@ -45,6 +61,10 @@ impl Default for Settings {
             clock_skew_secs: 0,
             unknown_token_hook: None,
             rate_limit: None,
+            rate_limit_bytes: None,
+            rate_limit_window: DEFAULT_WINDOW,
+            retry_after: false,
+            html_429: false,
         }
     }
 }
@@ -61,6 +81,18 @@ impl Settings {
         };
         skewed.unwrap_or(now)
     }
+
+    /// The project's rate limit, if it has one: a limit of events, of bytes, or both.
+    fn rolling_window(&self) -> Option<RollingWindow> {
+        if self.rate_limit.is_none() && self.rate_limit_bytes.is_none() {
+            return None;
+        }
+        Some(RollingWindow::new(Limits::new(
+            self.rate_limit,
+            self.rate_limit_bytes,
+            self.rate_limit_window,
+        )))
+    }
 }
 
 /// What changes as requests arrive.
@@ -69,7 +101,7 @@ pub(crate) struct State {
     pub(crate) store: Store,
     pub(crate) dice: FaultDice,
     /// The project's rate limit, if it has one.
-    pub(crate) bucket: Option<TokenBucket>,
+    pub(crate) rate_limit: Option<RollingWindow>,
     /// Not cleared by a reset: each token is reported once per server.
     pub(crate) unknown_tokens: UnknownTokens,
     /// How many resets there have been: a listing of events that sees it change knows
@@ -82,7 +114,7 @@ impl State {
         Self {
             store: Store::default(),
             dice,
-            bucket: settings.rate_limit.map(TokenBucket::new),
+            rate_limit: settings.rolling_window(),
             unknown_tokens: UnknownTokens::default(),
             generation: 0,
         }
@@ -108,13 +140,13 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Clears events, identities and counters, restarts the fault sequence and fills the
-    /// rate limit's bucket.
+    /// Clears events, identities and counters, restarts the fault sequence and empties the
+    /// rate limit's window.
     pub(crate) fn reset(&self) {
         let mut state = self.state();
         state.store = Store::default();
         state.dice.restart();
-        state.bucket = self.settings.rate_limit.map(TokenBucket::new);
+        state.rate_limit = self.settings.rolling_window();
         state.generation += 1;
     }
 }

@@ -1,6 +1,7 @@
-//! What the server keeps: stored events, the dedup index, the identity graph, counters.
+//! What the server keeps: every copy of every event as it arrived, the query view that
+//! dedups them as Mixpanel's queries do, the identity graph, counters.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use alias_core::server::Event;
 use alias_core::{wire::EVENT_NAME, wire::is_placeholder};
@@ -13,7 +14,8 @@ use crate::identity::{Identity, IdentityGraph, IdentitySystem};
 ///
 /// Every event received ends in exactly one of `events_stored`, `duplicates_dropped` and
 /// `events_rejected`, so
-/// `events_received == events_stored + duplicates_dropped + events_rejected`.
+/// `events_received == events_stored + duplicates_dropped + events_rejected`. Raw storage
+/// holds `events_stored + duplicates_dropped` events; the query view `events_stored`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Stats {
     /// Requests to `/track` and `/import`, faulted and rate-limited ones included.
@@ -22,10 +24,12 @@ pub struct Stats {
     /// refuses: like the events of a request a fault answers unread, they are turned away
     /// before they are looked at, and come back when the client retries.
     pub events_received: u64,
-    /// Events stored.
+    /// Events in the query view: each (event, time, distinct_id, `$insert_id`) once, and
+    /// every event without `$insert_id`.
     pub events_stored: u64,
-    /// Events dropped as a repeat of a stored one (same event, time, distinct_id and
-    /// `$insert_id`).
+    /// Copies of an event already in the query view (same event, time, distinct_id and
+    /// `$insert_id`): kept in raw storage, folded into that event by the query view, as
+    /// Mixpanel's queries dedup them (`docs/mixpanel-facts.md` §8).
     pub duplicates_dropped: u64,
     /// Events refused: invalid, in a request refused whole (credentials, too many events),
     /// or sent to `/track` with another project's token.
@@ -65,27 +69,65 @@ impl DedupKey {
     }
 }
 
+/// Which events a reader sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum View {
+    /// As Mixpanel's queries show them: one event per dedup key, the latest copy's
+    /// properties at the first copy's position.
+    #[default]
+    Query,
+    /// Every copy, in arrival order.
+    Raw,
+}
+
+/// The identity outcome a stored event carries: set when the first copy of a key is
+/// applied, and carried over to later copies, which are not applied again (a repeated
+/// alias would otherwise read as an alias used twice).
+const IDENTITY_PROPERTIES: [&str; 3] = [
+    "$failure_reason",
+    "$failure_description",
+    "$identity_failure_reason",
+];
+
 /// The stored data.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    events: Vec<Event>,
-    keys: HashSet<DedupKey>,
+    /// Every copy, in arrival order.
+    raw: Vec<Event>,
+    /// The query view: positions in `raw`, one per dedup key (and per event without one).
+    view: Vec<usize>,
+    /// Each dedup key's position in `view`.
+    keys: HashMap<DedupKey, usize>,
     identity: IdentityGraph,
     pub(crate) stats: Stats,
 }
 
 impl Store {
-    /// Stores `event` unless it repeats a stored one, and applies it to the identity graph.
+    /// Stores `event`. A copy of an event in the query view replaces it there (the latest
+    /// copy wins) and keeps its identity outcome; any other event is applied to the
+    /// identity graph and added to the view.
     pub(crate) fn store(&mut self, mut event: Event, system: IdentitySystem) {
-        if let Some(key) = DedupKey::of(&event) {
-            if self.keys.contains(&key) {
-                self.stats.duplicates_dropped += 1;
-                return;
+        let position = self.raw.len();
+        let key = DedupKey::of(&event);
+        if let Some(&slot) = key.as_ref().and_then(|key| self.keys.get(key)) {
+            let earlier = &self.raw[self.view[slot]];
+            for name in IDENTITY_PROPERTIES {
+                match earlier.properties.get(name) {
+                    Some(value) => event.properties.insert(name.to_owned(), value.clone()),
+                    None => event.properties.remove(name),
+                };
             }
-            self.keys.insert(key);
+            self.view[slot] = position;
+            self.raw.push(event);
+            self.stats.duplicates_dropped += 1;
+            return;
+        }
+        if let Some(key) = key {
+            self.keys.insert(key, self.view.len());
         }
         self.apply_identity(&mut event, system);
-        self.events.push(event);
+        self.view.push(position);
+        self.raw.push(event);
         self.stats.events_stored += 1;
     }
 
@@ -128,9 +170,26 @@ impl Store {
         }
     }
 
-    /// The stored events, in arrival order.
-    pub(crate) fn events(&self) -> &[Event] {
-        &self.events
+    /// The query view, in the order each event first arrived.
+    #[cfg(test)]
+    pub(crate) fn events(&self) -> Vec<&Event> {
+        self.view.iter().map(|&at| &self.raw[at]).collect()
+    }
+
+    /// How many events `view` holds.
+    pub(crate) fn len(&self, view: View) -> usize {
+        match view {
+            View::Query => self.view.len(),
+            View::Raw => self.raw.len(),
+        }
+    }
+
+    /// The event at `position` of `view`.
+    pub(crate) fn get(&self, view: View, position: usize) -> Option<&Event> {
+        match view {
+            View::Query => self.raw.get(*self.view.get(position)?),
+            View::Raw => self.raw.get(position),
+        }
     }
 
     /// What is known about `id`.
@@ -183,6 +242,58 @@ mod tests {
         assert_eq!(store.stats.events_stored, 7);
         assert_eq!(store.stats.duplicates_dropped, 2);
         assert_eq!(store.events().len(), 7);
+        assert_eq!(store.len(View::Query), 7);
+        assert_eq!(store.len(View::Raw), 9);
+    }
+
+    #[test]
+    fn the_latest_copy_wins_at_the_first_position_and_raw_keeps_all() {
+        let mut store = Store::default();
+        let copy = |n: u64| {
+            event(
+                json!({"event": "e", "properties": {"distinct_id": "d", "time": 1_700_000_000,
+                "$insert_id": "i", "n": n}}),
+            )
+        };
+        store.store(copy(1), IdentitySystem::Original);
+        store.store(
+            event(json!({"event": "other", "properties": {"n": 2}})),
+            IdentitySystem::Original,
+        );
+        store.store(copy(3), IdentitySystem::Original);
+        let n = |e: &Event| e.properties["n"].as_u64();
+        assert_eq!(
+            store.events().into_iter().map(n).collect::<Vec<_>>(),
+            [Some(3), Some(2)]
+        );
+        let raw: Vec<_> = (0..store.len(View::Raw))
+            .map(|i| n(store.get(View::Raw, i).unwrap()))
+            .collect();
+        assert_eq!(raw, [Some(1), Some(2), Some(3)]);
+        assert_eq!(store.get(View::Query, 2), None);
+    }
+
+    #[test]
+    fn a_repeated_alias_is_applied_once_and_keeps_its_outcome() {
+        let mut store = Store::default();
+        let alias = |d: &str, a: &str, insert_id: &str| {
+            event(
+                json!({"event": "$create_alias", "properties": {"distinct_id": d, "alias": a,
+                "time": 1_700_000_000, "$insert_id": insert_id}}),
+            )
+        };
+        store.store(alias("anon", "user", "i1"), IdentitySystem::Original);
+        store.store(alias("anon", "user", "i1"), IdentitySystem::Original);
+        assert_eq!(store.events()[0].str_property("$failure_reason"), None);
+        store.store(alias("other", "user", "i2"), IdentitySystem::Original);
+        store.store(alias("other", "user", "i2"), IdentitySystem::Original);
+        let refused = store.events()[1];
+        assert_eq!(
+            refused.str_property("$failure_reason"),
+            Some("errAliasAlreadyExists")
+        );
+        assert_eq!(store.stats.duplicates_dropped, 2);
+        assert_eq!(store.identity("user").unwrap().canonical, "anon");
     }
 
     #[test]

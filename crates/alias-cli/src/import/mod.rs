@@ -167,9 +167,16 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
             ));
         }
     }
+    // Rows without a time get the import's start, fixed for every retry and resume so
+    // that a copy sent twice is the same event. Set back by the clock lead tolerated: a
+    // time from Mixpanel's future would be overwritten on arrival, and a second copy
+    // would escape dedup (`docs/mixpanel-facts.md` §8).
+    let stamp = SystemTime::now()
+        .checked_sub(settings.config.max_clock_ahead())
+        .unwrap_or(UNIX_EPOCH);
     let start = resumed
         .clone()
-        .unwrap_or_else(|| Checkpoint::start(path.identity(), SystemTime::now()));
+        .unwrap_or_else(|| Checkpoint::start(path.identity(), stamp));
 
     let failures = args
         .failures

@@ -79,6 +79,9 @@ enum Next {
 struct Slot {
     alias: CreateAlias,
     outcome: Option<AliasOutcome>,
+    /// The delivery gave the alias its time (it came without one): the time may be moved
+    /// back at its first send, never after.
+    own_time: bool,
 }
 
 /// Owns a set of aliases and decides, request by request, how to get each one a final
@@ -134,7 +137,21 @@ pub struct Delivery {
     /// The failure that made the host count as unreachable, which ends the sending.
     unreachable: Option<TransportError>,
     pacer: Pacer,
+    /// Mixpanel's clock as its answers' `Date` headers tell it: how far this machine's
+    /// wall clock is ahead of it (zero or more), once an answer carried one.
+    server_clock: ServerClock,
     stats: DeliveryStats,
+}
+
+/// What the delivery knows of the server's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServerClock {
+    /// No answer yet.
+    Unknown,
+    /// Answers came without a `Date`: nothing to go by.
+    Untold,
+    /// This machine's clock is this much ahead of the server's (zero when behind).
+    Ahead(Duration),
 }
 
 impl Delivery {
@@ -142,7 +159,7 @@ impl Delivery {
     /// same moment on the wall clock, to stamp event times and read `Retry-After` dates).
     /// `jitter_seed` seeds the backoff jitter; give each delivery a different one.
     pub fn new(config: Config, now: Instant, wall_now: SystemTime, jitter_seed: u64) -> Self {
-        let pacer = Pacer::new(config.max_rate, config.adaptive_pacing);
+        let pacer = Pacer::new(config.max_rate, config.adaptive_pacing, config.rate_window);
         let open = PendingBatch::new(0, &config);
         Self {
             config,
@@ -163,6 +180,7 @@ impl Delivery {
             answered: false,
             unreachable: None,
             pacer,
+            server_clock: ServerClock::Unknown,
             stats: DeliveryStats::default(),
         }
     }
@@ -187,6 +205,7 @@ impl Delivery {
     pub fn add_at(&mut self, mut alias: CreateAlias, wall_now: SystemTime) -> u64 {
         debug_assert!(!self.closed || self.stopped, "alias added after close");
         let position = self.first_position + self.slots.len() as u64;
+        let own_time = self.config.stamps_events() && alias.time().is_none();
         if self.config.stamps_events() {
             alias.stamp(wall_now);
         }
@@ -201,7 +220,11 @@ impl Delivery {
                 None
             }
         };
-        self.slots.push_back(Slot { alias, outcome });
+        self.slots.push_back(Slot {
+            alias,
+            outcome,
+            own_time,
+        });
         position
     }
 
@@ -320,6 +343,9 @@ impl Delivery {
             let Some(mut batch) = self.ready.pop_front() else {
                 break;
             };
+            if batch.attempts == 0 {
+                self.no_time_ahead_of_the_server(&mut batch, now);
+            }
             let Some(encoded) = batch.encode(&self.config) else {
                 self.split_to_front(batch);
                 continue;
@@ -344,6 +370,61 @@ impl Delivery {
         Next::Nothing
     }
 
+    /// Moves back the times this delivery gave, in a batch about to be sent for the first
+    /// time, that would be ahead of the server's clock: Mixpanel overwrites such a time
+    /// with its own at arrival (`docs/mixpanel-facts.md` §8), so a retried copy would
+    /// arrive with another time and escape dedup. Before any answer has told the
+    /// server's clock, the times are set back by [`Config::max_clock_ahead`]. From this
+    /// send on, the time stays as it is, through every retry.
+    fn no_time_ahead_of_the_server(&mut self, batch: &mut PendingBatch, now: Instant) {
+        let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
+        let ahead = match self.server_clock {
+            ServerClock::Unknown => self.config.max_clock_ahead,
+            ServerClock::Untold => return,
+            ServerClock::Ahead(ahead) => ahead,
+        };
+        let Some(latest) = wall_now.checked_sub(ahead) else {
+            return;
+        };
+        for (event, position) in batch.events.iter_mut().zip(&batch.positions) {
+            let index = usize::try_from(position - self.first_position).unwrap_or(usize::MAX);
+            let Some(slot) = self.slots.get_mut(index) else {
+                continue;
+            };
+            if !slot.own_time || slot.alias.time().is_none_or(|time| time <= latest) {
+                continue;
+            }
+            let mut moved = slot.alias.clone();
+            moved.set_time(latest);
+            // Only a time outside the endpoint's window could fail, and one moved back by
+            // minutes is not: if it ever did, the time first given stays.
+            if let Ok(encoded) = EncodedEvent::prepare(&self.config, &moved, wall_now) {
+                *event = encoded;
+                slot.alias = moved;
+            }
+        }
+    }
+
+    /// Reads the server's clock off an answer's `Date` header.
+    fn read_server_clock<B>(&mut self, response: &Response<B>, now: Instant) {
+        let date = response
+            .headers()
+            .get(http::header::DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| httpdate::parse_http_date(value).ok());
+        let Some(date) = date else {
+            if self.server_clock == ServerClock::Unknown {
+                self.server_clock = ServerClock::Untold;
+            }
+            return;
+        };
+        let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
+        // `Date` is the server's time rounded down to the second: reading this machine's
+        // lead off it errs on the side of a lead too large, never too small.
+        let ahead = wall_now.duration_since(date).unwrap_or(Duration::ZERO);
+        self.server_clock = ServerClock::Ahead(ahead);
+    }
+
     fn split_to_front(&mut self, batch: PendingBatch) {
         let (left, right) = batch.split(&self.config, self.next_batch);
         self.next_batch += 2;
@@ -363,16 +444,22 @@ impl Delivery {
             return;
         };
         self.answered = true;
+        self.read_server_clock(response, now);
         match parse_response(response) {
             Ok(Verdict::Accepted { .. }) => {
-                self.pacer.accepted(batch.events.len());
+                self.pacer
+                    .accepted(batch.last_sent.unwrap_or(now), batch.events.len(), now);
                 self.settle_all(&batch, &AliasOutcome::Accepted);
             }
             Ok(Verdict::PartiallyRejected { imported, failed }) => {
                 match per_alias(response.status(), batch.positions.len(), imported, failed) {
                     Ok(outcomes) => {
-                        let accepted = outcomes.iter().filter(|o| o.is_accepted()).count();
-                        self.pacer.accepted(accepted);
+                        // The server counted the whole request against the limit.
+                        self.pacer.accepted(
+                            batch.last_sent.unwrap_or(now),
+                            batch.events.len(),
+                            now,
+                        );
                         for (position, outcome) in batch.positions.iter().zip(outcomes) {
                             if let AliasOutcome::Rejected(rejection) = &outcome {
                                 self.refuse_if_project_level(rejection);
@@ -443,7 +530,7 @@ impl Delivery {
                     batch.throttled += 1;
                     self.stats.rate_limited += 1;
                     let sent_at = batch.last_sent.unwrap_or(now);
-                    self.pacer.rate_limited(now, sent_at);
+                    self.pacer.rate_limited(sent_at, batch.events.len());
                 }
                 self.retry_later(batch, DeliveryError::Status { status, message }, asked, now);
             }
@@ -628,6 +715,7 @@ impl Delivery {
             if let Some(Slot {
                 alias,
                 outcome: Some(outcome),
+                ..
             }) = self.slots.pop_front()
             {
                 finished.push(ReportEntry {

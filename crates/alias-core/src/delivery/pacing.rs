@@ -1,87 +1,143 @@
-//! How fast a delivery sends: a token bucket whose rate follows Mixpanel's per-project limit.
+//! How fast a delivery sends: a mirror of Mixpanel's rolling window, learnt from 429s
+//! that carry no `Retry-After`, and a cap.
 //!
-//! Mixpanel limits ingestion per project (`docs/mixpanel-facts.md` §6: about 30k events/s over a rolling
-//! minute) and answers 429 past it. A client that only learns from 429s sends every batch
-//! too early, gets it refused, and waits. This pacer spends events from a bucket that
-//! refills at `rate` events per second and holds one second's worth, so that a batch goes
-//! out when the bucket has room for it, and adapts the rate:
+//! Mixpanel limits ingestion per project over a rolling minute (`docs/mixpanel-facts.md`
+//! §6) and answers 429 past it, without a documented `Retry-After`. Such a limit takes a
+//! minute's worth at once and then nothing until the window rolls on; a client that
+//! sends at a steady rate after that burst is refused for the rest of the window, and a
+//! client that cuts its rate at each 429 is cut down to nothing by 429s that have another
+//! cause (other senders, a front end's hiccup). So this pacer keeps its own copy of the
+//! window ([`Config::rate_window`](crate::Config::rate_window)): the events of the
+//! requests it sent over the last window, refused ones taken out.
 //!
-//! - Until the first 429 there is no rate: a project with headroom is not slowed down.
-//! - On a 429 (for a request sent since the last decrease), the rate becomes a little
-//!   under the limit as measured: the events accepted since the previous 429, over the time
-//!   since. Between two 429s the server's own bucket went from empty to empty, so that is
-//!   its refill rate; for the first 429, the events accepted since the first send stand in
-//!   (an overestimate while the server's burst lasted, which the next 429 corrects).
-//! - While answers succeed, the rate rises by [`INCREASE_PER_EVENT`] per event accepted,
-//!   about 5% per second at the rate, to find headroom again.
-//! - A `Retry-After` pauses every send until it has passed, not only the refused batch.
-//!   The bucket keeps filling meanwhile, as the server's does, so the pause costs no
-//!   throughput.
+//! - Until a limit is learnt there is none: a project with headroom is not slowed down.
+//! - [`STREAK`] 429s in a row, with nothing accepted between, set the limit to what the
+//!   window holds: the events the server took over the last window. A lone 429 changes
+//!   nothing (its batch backs off): a limit refuses every request past it, a passing
+//!   fault does not.
+//! - With a limit, a request goes when it fits in the window with those sent over the
+//!   last window: a window's worth at once, then as the window rolls on, as the server
+//!   takes them.
+//! - The limit is a **floor**, never a collapse: it is the volume the server just took;
+//!   a later streak lowers it only when the client was pushing against it, and to half
+//!   of it at most. A limit not yet confirmed is
+//!   probed: when it has held sends back for [`PROBE_AFTER`] (or an eighth of the
+//!   window, if shorter), one request goes anyway. Accepted, the limit was a pair of
+//!   chance 429s and is dropped; refused [`CONFIRMING_PROBES`] times in a row, it is
+//!   confirmed. A confirmed limit grows by [`GROWTH`] of the events accepted, to find
+//!   headroom again.
+//! - A `Retry-After` pauses every send until it has passed.
 //!
-//! [`Config::max_rate`](crate::Config::max_rate) caps the rate from the first send;
-//! [`Config::adaptive_pacing`](crate::Config::adaptive_pacing) turns the adaptation off.
+//! [`Config::max_rate`](crate::Config::max_rate) caps the rate from the first send with a
+//! token bucket; [`Config::adaptive_pacing`](crate::Config::adaptive_pacing) turns the
+//! learning off.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-/// The fraction of the measured limit the rate drops to after a 429: low enough to let the
-/// server's bucket refill, high enough to lose little throughput.
-const DECREASE: f64 = 0.9;
+/// How long an unconfirmed limit holds sends back before a probe goes anyway: what a run
+/// of chance 429s costs at most.
+const PROBE_AFTER: Duration = Duration::from_millis(250);
 
-/// Rate gained per event accepted, in events per second: 5% a second at any rate, so that
-/// a rate lowered by a passing 429 recovers within seconds.
-const INCREASE_PER_EVENT: f64 = 0.05;
+/// The share of the events accepted under a confirmed limit that it grows by: 0.2%, so
+/// that going past the server's limit again (three 429s) comes once in a hundred windows.
+const GROWTH: f64 = 0.002;
 
-/// How much the bucket holds, in seconds of the rate: Mixpanel's limit is a rolling window,
-/// which takes such a burst after a pause.
+/// How many 429s in a row, with nothing accepted between, set a limit.
+const STREAK: u32 = 3;
+
+/// How many probes in a row the server must refuse to confirm a limit: one could be
+/// chance too, and a confirmed limit is kept to for a whole window.
+const CONFIRMING_PROBES: u32 = 4;
+
+/// The most a streak of 429s lowers a limit: to half of it.
+const FLOOR: f64 = 0.5;
+
+/// A streak of 429s lowers a limit only when the client was this close to it: further
+/// under it, the 429s are not about this client's pace (chance, or other senders).
+const PUSHING: f64 = 0.9;
+
+/// How much the cap's bucket holds, in seconds of the cap.
 const BURST: Duration = Duration::from_secs(1);
 
 /// Floating-point dust: less than this of a missing token does not hold a send back.
 const TOKEN_SLACK: f64 = 1e-6;
 
-/// The shortest window a limit is measured over: below it, the count of events says
-/// nothing.
-const SHORTEST_WINDOW: Duration = Duration::from_millis(10);
+/// A request the window holds: when it was sent, its events, and whether the server
+/// took them (else it is in flight).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sent {
+    at: Instant,
+    events: u64,
+    accepted: bool,
+}
+
+/// A limit learnt from 429s: events per window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Limit {
+    events: f64,
+    /// Whether a probe past it was refused: then it is the server's, not chance's.
+    confirmed: bool,
+}
 
 /// Pacing state of one delivery.
 #[derive(Debug, Clone)]
 pub(crate) struct Pacer {
     adaptive: bool,
-    /// The configured cap, events per second.
+    /// The server's window as this client assumes it.
+    window: Duration,
+    /// Requests sent over the last window (and a margin), oldest first; refused ones are
+    /// taken out.
+    sent: VecDeque<Sent>,
+    /// The sum of `sent`'s events.
+    held: u64,
+    limit: Option<Limit>,
+    /// 429s answered in a row with nothing accepted between.
+    streak: u32,
+    /// Since when the limit has held sends back, while unconfirmed.
+    blocked_since: Option<Instant>,
+    /// A probe past an unconfirmed limit is in flight.
+    probing: Option<Instant>,
+    /// Probes refused in a row under the current limit.
+    refused_probes: u32,
+    /// How long the last accepted request took from its send to its answer: the server
+    /// counted it somewhere between, so it leaves the server's window no later than that
+    /// much after it leaves this copy's.
+    round_trip: Duration,
+    /// The cap's token bucket.
     cap: Option<f64>,
-    /// The adapted rate, once a 429 has set one.
-    adapted: Option<f64>,
-    /// Events the bucket holds, as of `refilled_at`.
     tokens: f64,
     refilled_at: Option<Instant>,
     paused_until: Option<Instant>,
-    /// When the measuring window opened (the first send, then each 429 that lowered the
-    /// rate), and the events accepted since.
-    window: Option<(Instant, u64)>,
 }
 
 impl Pacer {
-    /// A pacer capped at `max_rate` events per second (if any), adapting to 429s when
-    /// `adaptive`.
-    pub(crate) fn new(max_rate: Option<u32>, adaptive: bool) -> Self {
-        let cap = max_rate.map(f64::from);
+    /// A pacer capped at `max_rate` events per second (if any), learning the limit of a
+    /// rolling `window` from 429s when `adaptive`.
+    pub(crate) fn new(max_rate: Option<u32>, adaptive: bool, window: Duration) -> Self {
         Self {
             adaptive,
-            cap,
-            adapted: None,
+            window: window.max(Duration::from_millis(1)),
+            sent: VecDeque::new(),
+            held: 0,
+            limit: None,
+            streak: 0,
+            blocked_since: None,
+            probing: None,
+            refused_probes: 0,
+            round_trip: Duration::ZERO,
+            cap: max_rate.map(f64::from),
             // The first refill fills a whole burst.
             tokens: 0.0,
             refilled_at: None,
             paused_until: None,
-            window: None,
         }
     }
 
-    /// The rate in force, events per second; `None` when sends are not paced.
-    pub(crate) fn rate(&self) -> Option<f64> {
-        match (self.cap, self.adapted) {
-            (Some(cap), Some(adapted)) => Some(cap.min(adapted)),
-            (cap, adapted) => cap.or(adapted),
-        }
+    /// The limit learnt, in events per window, if any.
+    #[cfg(test)]
+    fn limit(&self) -> Option<f64> {
+        self.limit.map(|limit| limit.events)
     }
 
     /// When a request of `events` events may go: `None` for now, else the instant.
@@ -89,7 +145,16 @@ impl Pacer {
         if let Some(until) = self.paused_until.filter(|until| *until > now) {
             return Some(until);
         }
-        let rate = self.rate()?;
+        let capped = self.cap_ready_at(now, events);
+        let limited = self.limit_ready_at(now, events as u64);
+        match (capped, limited) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn cap_ready_at(&mut self, now: Instant, events: usize) -> Option<Instant> {
+        let rate = self.cap?;
         self.refill(now, rate, events);
         let missing = events as f64 - self.tokens;
         // In whole microseconds, at least one, so that a driver waiting for it always moves
@@ -98,54 +163,166 @@ impl Pacer {
             .then(|| now + Duration::from_micros((missing / rate * 1e6).round().max(1.0) as u64))
     }
 
+    fn limit_ready_at(&mut self, now: Instant, events: u64) -> Option<Instant> {
+        self.expire(now);
+        let limit = self.limit?;
+        let fits = |held: u64| held == 0 || (held + events) as f64 <= limit.events;
+        if fits(self.held) {
+            self.blocked_since = None;
+            return None;
+        }
+        if !limit.confirmed && self.probing.is_none() {
+            let since = *self.blocked_since.get_or_insert(now);
+            let probe_at = since + self.probe_after();
+            if now >= probe_at {
+                return None;
+            }
+            return Some(probe_at.min(self.room_at(fits)));
+        }
+        Some(self.room_at(fits))
+    }
+
+    /// How long an unconfirmed limit holds sends back before a probe.
+    fn probe_after(&self) -> Duration {
+        PROBE_AFTER.min(self.window / 8)
+    }
+
+    /// When enough of the window has rolled on for a request of `events` to fit.
+    fn room_at(&self, fits: impl Fn(u64) -> bool) -> Instant {
+        let mut held = self.held;
+        for sent in &self.sent {
+            held -= sent.events;
+            if fits(held) {
+                return self.expiry(sent.at);
+            }
+        }
+        // Unreachable: an empty window fits any request.
+        self.sent
+            .back()
+            .map_or_else(Instant::now, |s| self.expiry(s.at))
+    }
+
+    /// When a request sent at `at` leaves the server's window, as far as this client can
+    /// tell: the server counted it when it arrived, before its answer came back.
+    fn expiry(&self, at: Instant) -> Instant {
+        at + self.window + self.round_trip
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some(oldest) = self.sent.front() {
+            if self.expiry(oldest.at) > now {
+                break;
+            }
+            self.held -= oldest.events;
+            self.sent.pop_front();
+        }
+    }
+
     /// A request of `events` events went out at `now`.
     pub(crate) fn sent(&mut self, now: Instant, events: usize) {
-        self.window.get_or_insert((now, 0));
-        if let Some(rate) = self.rate() {
+        if let Some(rate) = self.cap {
             self.refill(now, rate, events);
             self.tokens -= events as f64;
         }
-    }
-
-    /// `events` events were accepted.
-    pub(crate) fn accepted(&mut self, events: usize) {
-        if let Some((_, accepted)) = &mut self.window {
-            *accepted += events as u64;
-        }
-        if let Some(rate) = &mut self.adapted {
-            *rate += INCREASE_PER_EVENT * events as f64;
-        }
-    }
-
-    /// A request sent at `sent_at` was answered 429 at `now`. (A `Retry-After` it carried
-    /// is a [`Pacer::pause`], as for any status.)
-    pub(crate) fn rate_limited(&mut self, now: Instant, sent_at: Instant) {
-        let stale = self.lowered_at().is_some_and(|lowered| sent_at < lowered);
-        if !self.adaptive || stale {
+        if !self.adaptive {
             return;
         }
-        let (opened, accepted) = self.window.unwrap_or((sent_at, 0));
-        let window = now.saturating_duration_since(opened).max(SHORTEST_WINDOW);
-        let measured = accepted as f64 / window.as_secs_f64();
-        let limit = match (self.adapted, accepted) {
-            // Nothing accepted since the last decrease: no measure, a step down.
-            (Some(rate), 0) => rate,
-            (Some(rate), _) => measured.min(rate),
-            // Refused before anything was accepted (other senders use the limit up): no
-            // measure yet; the batch's backoff and any Retry-After hold the sends back.
-            (None, 0) => return,
-            (None, _) => measured,
-        };
-        // At least one event a second, so that a delivery never stalls for good.
-        self.adapted = Some((limit * DECREASE).max(1.0));
-        self.window = Some((now, 0));
+        self.expire(now);
+        // A send past an unconfirmed limit is its probe.
+        if let Some(limit) = self.limit {
+            let over = (self.held + events as u64) as f64 > limit.events && self.held > 0;
+            if over && !limit.confirmed {
+                self.probing = Some(now);
+            }
+        }
+        self.sent.push_back(Sent {
+            at: now,
+            events: events as u64,
+            accepted: false,
+        });
+        self.held += events as u64;
     }
 
-    /// When the rate was last lowered: 429s for requests sent before that were sent at the
-    /// old rate, and are not a reason to lower it again. Each decrease opens a new window,
-    /// and nothing else does once the rate is adapted.
-    fn lowered_at(&self) -> Option<Instant> {
-        self.adapted.and(self.window.map(|(opened, _)| opened))
+    /// The `events` events of a request sent at `sent_at` were accepted, answered at
+    /// `now`.
+    pub(crate) fn accepted(&mut self, sent_at: Instant, events: usize, now: Instant) {
+        self.streak = 0;
+        self.round_trip = now.saturating_duration_since(sent_at);
+        if let Some(sent) = self
+            .sent
+            .iter_mut()
+            .rev()
+            .find(|s| !s.accepted && s.at == sent_at && s.events == events as u64)
+        {
+            sent.accepted = true;
+        }
+        if self.probing == Some(sent_at) {
+            // The probe got through: the limit was chance's.
+            self.probing = None;
+            self.refused_probes = 0;
+            self.limit = None;
+            self.blocked_since = None;
+            return;
+        }
+        if let Some(limit) = &mut self.limit {
+            if limit.confirmed {
+                limit.events += GROWTH * events as f64;
+            }
+        }
+    }
+
+    /// A request of `events` events sent at `sent_at` was answered 429. (A `Retry-After`
+    /// it carried is a [`Pacer::pause`], as for any status.)
+    pub(crate) fn rate_limited(&mut self, sent_at: Instant, events: usize) {
+        // The server did not count a refused request.
+        if let Some(i) = self
+            .sent
+            .iter()
+            .rposition(|s| !s.accepted && s.at == sent_at && s.events == events as u64)
+        {
+            self.held -= self.sent[i].events;
+            self.sent.remove(i);
+        }
+        if !self.adaptive {
+            return;
+        }
+        self.streak += 1;
+        if self.probing == Some(sent_at) {
+            self.probing = None;
+            // The next probe waits as long again.
+            self.blocked_since = None;
+            self.refused_probes += 1;
+            if let Some(limit) = &mut self.limit {
+                limit.confirmed = self.refused_probes >= CONFIRMING_PROBES;
+            }
+        }
+        // What the server took over the window: requests still in flight are likely
+        // refused too, and must not count towards the limit learnt.
+        let taken: u64 = self
+            .sent
+            .iter()
+            .filter(|s| s.accepted)
+            .map(|s| s.events)
+            .sum();
+        if self.streak < STREAK || taken == 0 {
+            return;
+        }
+        let held = taken as f64;
+        let pushing = (self.held + events as u64) as f64;
+        self.limit = Some(match self.limit {
+            None => {
+                self.refused_probes = 0;
+                Limit {
+                    events: held,
+                    confirmed: false,
+                }
+            }
+            Some(limit) if held < limit.events && pushing > PUSHING * limit.events => Limit {
+                events: held.max(limit.events * FLOOR),
+                confirmed: limit.confirmed,
+            },
+            Some(limit) => limit,
+        });
     }
 
     /// Pauses every send until `until` (a server's `Retry-After`).
@@ -153,8 +330,8 @@ impl Pacer {
         self.paused_until = Some(self.paused_until.map_or(until, |paused| paused.max(until)));
     }
 
-    /// Fills the bucket for the time since the last refill, up to one burst (and at least
-    /// room for one request of `events`, so that any request can go eventually).
+    /// Fills the cap's bucket for the time since the last refill, up to one burst (and at
+    /// least room for one request of `events`, so that any request can go eventually).
     fn refill(&mut self, now: Instant, rate: f64, events: usize) {
         let capacity = (rate * BURST.as_secs_f64()).max(events as f64);
         let elapsed = self
@@ -173,20 +350,34 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Sends `events` at `at` and has them accepted.
+    fn accept(pacer: &mut Pacer, at: Instant, events: usize) {
+        assert_eq!(pacer.ready_at(at, events), None, "ready at {at:?}");
+        pacer.sent(at, events);
+        pacer.accepted(at, events, at);
+    }
+
+    /// Sends `events` at `at` and has them refused with 429.
+    fn refuse(pacer: &mut Pacer, at: Instant, events: usize) {
+        pacer.sent(at, events);
+        pacer.rate_limited(at, events);
+    }
+
     #[test]
     fn without_a_cap_or_a_429_nothing_waits() {
-        let mut pacer = Pacer::new(None, true);
+        let mut pacer = Pacer::new(None, true, WINDOW);
         let now = Instant::now();
         for _ in 0..100 {
-            assert_eq!(pacer.ready_at(now, 2000), None);
-            pacer.sent(now, 2000);
+            accept(&mut pacer, now, 2000);
         }
-        assert_eq!(pacer.rate(), None);
+        assert_eq!(pacer.limit(), None);
     }
 
     #[test]
     fn a_cap_spends_one_burst_then_paces_at_the_rate() {
-        let mut pacer = Pacer::new(Some(1000), true);
+        let mut pacer = Pacer::new(Some(1000), true, WINDOW);
         let t0 = Instant::now();
         // One second's worth goes at once.
         for _ in 0..2 {
@@ -199,38 +390,137 @@ mod tests {
     }
 
     #[test]
-    fn a_429_lowers_the_rate_under_the_measured_limit_and_success_raises_it() {
-        let mut pacer = Pacer::new(None, true);
+    fn two_429s_in_a_row_learn_the_window_and_sends_wait_for_it_to_roll_on() {
+        let mut pacer = Pacer::new(None, true, WINDOW);
         let t0 = Instant::now();
-        pacer.sent(t0, 2000);
-        // 20,000 accepted in the first half second (a full server bucket), then a 429:
-        // 40,000 a second, an overestimate the next 429 corrects.
-        pacer.accepted(20_000);
-        pacer.rate_limited(t0 + secs(0.5), t0);
-        assert_eq!(pacer.rate(), Some(40_000.0 * DECREASE));
-        // 429s for requests sent before the decrease do not lower it again.
-        pacer.rate_limited(t0 + secs(0.6), t0 + secs(0.4));
-        assert_eq!(pacer.rate(), Some(36_000.0));
-        // Accepted events raise it by 5% of the events.
-        pacer.accepted(18_000);
-        assert_eq!(pacer.rate(), Some(36_900.0));
-        // The next 429 measures the events accepted between the two, the server's refill:
-        // 40,000 in 2 s.
-        pacer.accepted(22_000);
-        pacer.rate_limited(t0 + secs(2.5), t0 + secs(2.4));
-        assert_eq!(pacer.rate(), Some(20_000.0 * DECREASE));
-        // A measure above the rate the client was held to does not raise it.
-        pacer.accepted(50_000);
-        pacer.rate_limited(t0 + secs(4.5), t0 + secs(4.4));
-        assert_eq!(pacer.rate(), Some(20_500.0 * DECREASE));
+        for i in 0..5 {
+            accept(&mut pacer, t0 + secs(f64::from(i)), 2000);
+        }
+        // The server's window is full: three requests refused in a row.
+        refuse(&mut pacer, t0 + secs(5.0), 2000);
+        refuse(&mut pacer, t0 + secs(5.0), 2000);
+        assert_eq!(pacer.limit(), None, "two 429s are not a limit");
+        refuse(&mut pacer, t0 + secs(5.1), 2000);
+        assert_eq!(pacer.limit(), Some(10_000.0));
+        // The next request fits once the first 2000 have left the window.
+        let rolled = t0 + WINDOW;
+        // Until then, an unconfirmed limit lets a probe through a quarter second after it
+        // held a send back; the server refuses four in a row, which confirms the limit.
+        let mut probe = t0 + secs(5.2);
+        for _ in 0..CONFIRMING_PROBES {
+            assert_eq!(pacer.ready_at(probe, 2000), Some(probe + secs(0.25)));
+            probe += secs(0.25);
+            assert_eq!(pacer.ready_at(probe, 2000), None);
+            refuse(&mut pacer, probe, 2000);
+        }
+        assert_eq!(pacer.limit.map(|l| l.confirmed), Some(true));
+        assert_eq!(pacer.ready_at(probe, 2000), Some(rolled));
+        accept(&mut pacer, rolled, 2000);
+        // A whole window on, a window's worth goes at once again.
+        let next = rolled + secs(4.0);
+        for _ in 0..4 {
+            accept(&mut pacer, next, 2000);
+        }
+        assert!(pacer.ready_at(next, 2000).is_some());
     }
 
     #[test]
-    fn retry_after_pauses_every_send_and_the_bucket_fills_meanwhile() {
-        let mut pacer = Pacer::new(Some(1000), true);
+    fn requests_still_in_flight_do_not_count_towards_a_limit_learnt() {
+        let mut pacer = Pacer::new(None, true, WINDOW);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            accept(&mut pacer, t0, 2000);
+        }
+        // Two more in flight when the streak comes: they will be refused as well.
+        pacer.sent(t0, 2000);
+        pacer.sent(t0 + secs(0.01), 2000);
+        for _ in 0..STREAK {
+            refuse(&mut pacer, t0 + secs(0.1), 2000);
+        }
+        assert_eq!(pacer.limit(), Some(10_000.0));
+    }
+
+    #[test]
+    fn chance_429s_are_probed_away_and_never_collapse_the_rate() {
+        let mut pacer = Pacer::new(None, true, WINDOW);
+        let t0 = Instant::now();
+        accept(&mut pacer, t0, 2000);
+        // Three chance 429s in a row after 2000 events: a limit of 2000 a minute, for now.
+        refuse(&mut pacer, t0 + secs(0.1), 2000);
+        refuse(&mut pacer, t0 + secs(0.1), 2000);
+        refuse(&mut pacer, t0 + secs(0.2), 2000);
+        assert_eq!(pacer.limit(), Some(2000.0));
+        // It holds sends back for a quarter second at most: then a probe goes.
+        assert_eq!(pacer.ready_at(t0 + secs(0.3), 2000), Some(t0 + secs(0.55)));
+        let probe = t0 + secs(0.55);
+        assert_eq!(pacer.ready_at(probe, 2000), None);
+        pacer.sent(probe, 2000);
+        // Only one probe at a time.
+        assert!(pacer.ready_at(probe, 2000).is_some());
+        pacer.accepted(probe, 2000, probe);
+        // Accepted: the limit was chance's, and nothing waits any more.
+        assert_eq!(pacer.limit(), None);
+        for i in 0..50 {
+            accept(&mut pacer, probe + secs(0.01 * f64::from(i)), 2000);
+        }
+    }
+
+    #[test]
+    fn a_confirmed_limit_is_lowered_to_half_at_most_and_grows_back() {
+        let mut pacer = Pacer::new(None, true, WINDOW);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            accept(&mut pacer, t0, 2000);
+        }
+        for _ in 0..STREAK {
+            refuse(&mut pacer, t0, 2000);
+        }
+        // The probes are refused: confirmed.
+        let mut probe = t0;
+        for _ in 0..CONFIRMING_PROBES {
+            assert_eq!(pacer.ready_at(probe, 2000), Some(probe + secs(0.25)));
+            probe += secs(0.25);
+            assert_eq!(pacer.ready_at(probe, 2000), None);
+            refuse(&mut pacer, probe, 2000);
+        }
+        assert_eq!(pacer.limit(), Some(10_000.0));
+        assert_eq!(pacer.limit.map(|l| l.confirmed), Some(true));
+        // After the window, 8000 go (the limit grows by 0.2% of them), then a streak of
+        // 429s comes while the client pushes against its limit (other senders took the
+        // rest): the limit falls to what the window holds.
+        let later = t0 + secs(70.0);
+        for _ in 0..4 {
+            accept(&mut pacer, later, 2000);
+        }
+        assert_eq!(pacer.limit(), Some(10_016.0));
+        for _ in 0..STREAK {
+            refuse(&mut pacer, later, 2000);
+        }
+        assert_eq!(pacer.limit(), Some(8000.0));
+        // A streak far under the limit (a whole window on) is not about this client's
+        // pace: it changes nothing.
+        let much_later = later + secs(70.0);
+        accept(&mut pacer, much_later, 2000);
+        for _ in 0..STREAK {
+            refuse(&mut pacer, much_later, 2000);
+        }
+        assert_eq!(pacer.limit(), Some(8004.0));
+        for _ in 0..2 {
+            accept(&mut pacer, much_later, 2000);
+        }
+        for _ in 0..STREAK {
+            refuse(&mut pacer, much_later, 4000);
+        }
+        // 6000 held, 10,000 pushed: lowered to the 6000 the window holds.
+        assert_eq!(pacer.limit(), Some(6000.0));
+    }
+
+    #[test]
+    fn retry_after_pauses_every_send() {
+        let mut pacer = Pacer::new(Some(1000), true, WINDOW);
         let t0 = Instant::now();
         pacer.sent(t0, 1000);
-        pacer.rate_limited(t0, t0);
+        pacer.rate_limited(t0, 1000);
         pacer.pause(t0 + secs(2.0));
         assert_eq!(pacer.ready_at(t0 + secs(1.0), 1), Some(t0 + secs(2.0)));
         // After the pause the bucket is full again: a whole burst goes at once.
@@ -238,40 +528,23 @@ mod tests {
     }
 
     #[test]
-    fn a_429_before_anything_was_accepted_steps_a_known_rate_down_and_sets_none() {
+    fn not_adaptive_keeps_the_cap_and_learns_nothing() {
+        let mut pacer = Pacer::new(Some(500), false, WINDOW);
         let t0 = Instant::now();
-        let mut unknown = Pacer::new(None, true);
-        unknown.sent(t0, 2000);
-        unknown.rate_limited(t0 + secs(0.1), t0);
-        assert_eq!(unknown.rate(), None);
-        let mut known = Pacer::new(None, true);
-        known.sent(t0, 2000);
-        known.accepted(10_000);
-        known.rate_limited(t0 + secs(1.0), t0);
-        assert_eq!(known.rate(), Some(9_000.0));
-        known.sent(t0 + secs(1.5), 2000);
-        known.rate_limited(t0 + secs(2.0), t0 + secs(1.5));
-        assert_eq!(known.rate(), Some(9_000.0 * DECREASE));
-    }
-
-    #[test]
-    fn not_adaptive_keeps_the_cap_and_still_honours_retry_after() {
-        let mut pacer = Pacer::new(Some(500), false);
-        let t0 = Instant::now();
-        pacer.sent(t0, 100);
-        pacer.accepted(100);
-        pacer.rate_limited(t0, t0);
-        pacer.pause(t0 + secs(1.0));
-        assert_eq!(pacer.rate(), Some(500.0));
-        assert_eq!(pacer.ready_at(t0, 1), Some(t0 + secs(1.0)));
-        let mut unpaced = Pacer::new(None, false);
-        unpaced.rate_limited(t0, t0);
-        assert_eq!(unpaced.rate(), None);
+        for _ in 0..3 {
+            refuse(&mut pacer, t0, 100);
+        }
+        assert_eq!(pacer.limit(), None);
+        assert_eq!(pacer.cap, Some(500.0));
+        let mut unpaced = Pacer::new(None, false, WINDOW);
+        refuse(&mut unpaced, t0, 100);
+        refuse(&mut unpaced, t0, 100);
+        assert_eq!(unpaced.ready_at(t0, 2000), None);
     }
 
     #[test]
     fn a_request_larger_than_the_burst_still_goes() {
-        let mut pacer = Pacer::new(Some(100), true);
+        let mut pacer = Pacer::new(Some(100), true, WINDOW);
         let t0 = Instant::now();
         let at = pacer
             .ready_at(t0, 2000)

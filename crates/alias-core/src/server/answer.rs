@@ -116,10 +116,11 @@ pub enum Answer {
         /// The limit in force, in bytes.
         limit: usize,
     },
-    /// 429 with [`RATE_LIMITED`] and a `Retry-After` header.
+    /// 429 with [`RATE_LIMITED`]. Mixpanel documents no `Retry-After` for ingestion
+    /// (`docs/mixpanel-facts.md` §6), so the header is sent only when a value is given.
     RateLimited {
-        /// The `Retry-After` value, in seconds.
-        retry_after_secs: u64,
+        /// The `Retry-After` value, in seconds, if the header is sent.
+        retry_after_secs: Option<u64>,
     },
     /// A 5xx from Mixpanel itself, as strict JSON with `a temporary failure occurred`.
     ServerError {
@@ -287,7 +288,10 @@ pub fn encode_response(answer: &Answer) -> Response<Vec<u8>> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Answer::RateLimited { retry_after_secs } = answer {
+    if let Answer::RateLimited {
+        retry_after_secs: Some(retry_after_secs),
+    } = answer
+    {
         response
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));

@@ -90,16 +90,17 @@ pub fn decode_request<B: AsRef<[u8]>>(
         Some(Err(error)) => return Err(error),
     };
 
-    let (json, form, gzip) = if method == Method::GET {
+    let (json, form, gzip, body_bytes) = if method == Method::GET {
         let data = query_data.ok_or(DecodeError::MissingData)?;
         let (json, base64) = data_to_json(&data)?;
-        (Cow::Owned(json), WireForm::QueryData { base64 }, false)
+        (Cow::Owned(json), WireForm::QueryData { base64 }, false, 0)
     } else {
         let body = uncompressed(
             request.headers(),
             request.body().as_ref(),
             limits.max_body_bytes,
         )?;
+        let body_bytes = body.bytes.len();
         let (json, form) = match body_kind(request.headers(), &body.bytes) {
             BodyKind::Form => {
                 let form_data = read_params(&body.bytes, &mut params);
@@ -119,7 +120,7 @@ pub fn decode_request<B: AsRef<[u8]>>(
                 (Cow::Owned(json), WireForm::QueryData { base64 })
             }
         };
-        (json, form, body.gzip)
+        (json, form, body.gzip, body_bytes)
     };
 
     let (records, many_values) = parse_records(&json, limits.max_depth)?;
@@ -134,6 +135,7 @@ pub fn decode_request<B: AsRef<[u8]>>(
         auth,
         form,
         gzip,
+        body_bytes,
         records,
     })
 }

@@ -232,6 +232,9 @@ pub struct DecodedRequest {
     pub form: WireForm,
     /// Whether the body was gzip-compressed.
     pub gzip: bool,
+    /// The body's size once decompressed, in bytes (0 for `GET`): what Mixpanel's
+    /// per-project limit of uncompressed bytes counts (`docs/mixpanel-facts.md` §6).
+    pub body_bytes: usize,
     /// The events, in request order.
     pub records: Vec<Record>,
 }
@@ -337,6 +340,7 @@ mod tests {
             auth: None,
             form: WireForm::Json,
             gzip: false,
+            body_bytes: 0,
             records: Vec::new(),
         };
         assert!(request.is_strict());

@@ -92,6 +92,8 @@ pub struct Config {
     pub(crate) concurrency: usize,
     pub(crate) max_rate: Option<u32>,
     pub(crate) adaptive_pacing: bool,
+    pub(crate) rate_window: Duration,
+    pub(crate) max_clock_ahead: Duration,
     pub(crate) link: Link,
     pub(crate) ordered: bool,
 }
@@ -115,6 +117,13 @@ pub struct TimeWindow {
 }
 
 impl Config {
+    /// Mixpanel's rate-limit window: a rolling minute (`docs/mixpanel-facts.md` §6).
+    pub const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+    /// How far ahead of Mixpanel's this machine's clock may run with every retry still
+    /// deduplicated, by default: 10 minutes.
+    pub const MAX_CLOCK_AHEAD: Duration = Duration::from_secs(600);
+
     /// A configuration for the project with this token, every setting at its default: US
     /// host, `/track`, form JSON body, verbose and strict answers, idempotent delivery,
     /// documented limits and backoff, four requests in flight, adaptive pacing.
@@ -183,6 +192,8 @@ impl Config {
             concurrency: 4,
             max_rate: None,
             adaptive_pacing: true,
+            rate_window: Self::RATE_WINDOW,
+            max_clock_ahead: Self::MAX_CLOCK_AHEAD,
             link: Link::CreateAlias,
             ordered: false,
         }
@@ -262,6 +273,18 @@ impl Config {
     /// Whether the send rate adapts to the project's rate limit.
     pub fn adaptive_pacing(&self) -> bool {
         self.adaptive_pacing
+    }
+
+    /// The rolling window over which the project's rate limit is counted, as the
+    /// delivery assumes it when it learns the limit from 429s.
+    pub fn rate_window(&self) -> Duration {
+        self.rate_window
+    }
+
+    /// How far ahead of Mixpanel's this machine's clock may run, for the times a
+    /// delivery gives (see [`ConfigBuilder::max_clock_ahead`]).
+    pub fn max_clock_ahead(&self) -> Duration {
+        self.max_clock_ahead
     }
 
     /// How each pair of ids is linked.
@@ -433,11 +456,37 @@ impl ConfigBuilder {
         self
     }
 
-    /// Adapts the send rate to the project's rate limit: after a 429 the delivery sends a
-    /// little under the rate Mixpanel accepted, and raises it again while answers succeed.
-    /// Default on; a `Retry-After` pauses every send of the delivery either way.
+    /// Adapts the send rate to the project's rate limit: after two 429s in a row the
+    /// delivery sends, per [`rate_window`](Self::rate_window), what Mixpanel took over the
+    /// last one; a lone 429 slows only its own batch, so that chance 429s never collapse
+    /// the rate. Default on; a `Retry-After` pauses every send of the delivery either way.
     pub fn adaptive_pacing(mut self, adaptive: bool) -> Self {
         self.0.adaptive_pacing = adaptive;
+        self
+    }
+
+    /// How far ahead of Mixpanel's this machine's clock may run with a retried alias still
+    /// deduplicated. Default 10 minutes ([`Config::MAX_CLOCK_AHEAD`]).
+    ///
+    /// Mixpanel overwrites an event time from its future with its own time at arrival
+    /// (`docs/mixpanel-facts.md` §8), and dedups only events of the same time: a retry of
+    /// such an event would arrive at another time and be stored twice. So a delivery
+    /// never sends a time it gave (to an alias that came without one) ahead of the
+    /// server's clock: it reads that clock off each answer's `Date` header, moves such
+    /// times back to it at their first send, and keeps them through every retry. The
+    /// requests sent before the first answer (at most [`concurrency`](Self::concurrency)
+    /// of them) have such times set back by this allowance. Times given by the caller are
+    /// sent as given.
+    pub fn max_clock_ahead(mut self, allowance: Duration) -> Self {
+        self.0.max_clock_ahead = allowance;
+        self
+    }
+
+    /// The rolling window over which the project's rate limit is counted: a minute at
+    /// Mixpanel (`docs/mixpanel-facts.md` §6), the default. Shorter for a test server
+    /// with a shorter window. At least 1 ms.
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.0.rate_window = window.max(Duration::from_millis(1));
         self
     }
 

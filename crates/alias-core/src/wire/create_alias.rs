@@ -181,6 +181,12 @@ impl CreateAlias {
         self.insert_id.as_ref()
     }
 
+    /// Moves the time the delivery gave (see `Delivery`'s rule on times ahead of the
+    /// server's clock).
+    pub(crate) fn set_time(&mut self, time: SystemTime) {
+        self.time = Some(time);
+    }
+
     /// Gives the alias a time and an insert id where it has none, so that every later
     /// attempt sends the same event and the server can drop repeats.
     pub(crate) fn stamp(&mut self, now: SystemTime) {

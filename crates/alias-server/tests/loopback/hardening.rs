@@ -209,7 +209,7 @@ fn a_declared_oversized_body_gets_413_without_100_continue() {
             .unwrap();
         let answer = raw_exchange(
             &server,
-            b"POST /track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\nExpect: 100-continue\r\n\r\n",
+            b"POST /track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 30000000\r\nExpect: 100-continue\r\n\r\n",
             Duration::from_secs(5),
         );
         assert!(!answer.contains("100 Continue"), "{faults}: {answer}");

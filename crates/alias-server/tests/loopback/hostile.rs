@@ -154,7 +154,7 @@ fn a_declared_100_mb_body_is_refused_before_it_is_read() {
     });
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(
-        answer.contains("request exceeds max limit of 2097152 bytes"),
+        answer.contains("request exceeds max limit of 10000000 bytes"),
         "{answer}"
     );
     assert_eq!(server.stats().events_received, 0);
@@ -186,7 +186,7 @@ fn a_gzip_bomb_of_a_gibibyte_expands_no_further_than_the_limit() {
     assert!(
         reply
             .body
-            .contains("request exceeds max limit of 2097152 bytes"),
+            .contains("request exceeds max limit of 10000000 bytes"),
         "{reply:?}"
     );
     assert_eq!(server.stats().events_received, 0);
