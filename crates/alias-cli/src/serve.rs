@@ -86,7 +86,7 @@ pub(crate) struct Args {
 
 /// `--id-merge` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum IdMerge {
+pub(crate) enum IdMerge {
     /// Original ID Merge: chaining, errAliasAlreadyExists, errManyIDs past 500 ids.
     Original,
     /// Legacy: an id can be aliased once.
