@@ -352,6 +352,24 @@ impl Hasher for PassThrough {
     }
 }
 
+/// An id's 64-bit hash as two halves: aligned to 4 bytes, a table entry with its `u32`
+/// takes 12 bytes instead of 16.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key([u32; 2]);
+
+impl Key {
+    fn of(hash: u64) -> Self {
+        // The halves of the hash, split losslessly.
+        Self([(hash >> 32) as u32, hash as u32])
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(self.0[0]) << 32 | u64::from(self.0[1]));
+    }
+}
+
 /// What an id stands for: under Simplified ID Merge a device and a user of the same text
 /// are different ids.
 #[derive(Debug, Clone, Copy, Hash)]
@@ -390,7 +408,7 @@ impl Found {
 #[derive(Debug)]
 struct Check {
     settings: Settings,
-    ids: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
+    ids: HashMap<Key, u32, BuildHasherDefault<PassThrough>>,
     /// Union-find parent of each id.
     parent: Vec<u32>,
     /// Size of each root's cluster.
@@ -461,7 +479,7 @@ impl Check {
         role.hash(&mut hasher);
         text.hash(&mut hasher);
         let next = u32::try_from(self.parent.len()).unwrap_or(NONE);
-        let id = *self.ids.entry(hasher.finish()).or_insert(next);
+        let id = *self.ids.entry(Key::of(hasher.finish())).or_insert(next);
         if id == next {
             self.parent.push(id);
             self.size.push(1);
