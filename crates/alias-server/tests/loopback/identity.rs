@@ -268,3 +268,49 @@ fn the_identity_endpoint_agrees_with_the_handle() {
     crate::common::post_json(&server, "/track", &json!([alias_event("same", "same")]));
     assert_eq!(cluster(&server, "same").1, ["same"]);
 }
+
+/// An Original ID Merge event named `name` from `distinct_id`, with `extra` properties.
+fn identity_event(name: &str, distinct_id: &str, insert_id: &str, extra: Value) -> Value {
+    let mut event = strict_alias_event(distinct_id, "unused", insert_id);
+    event["event"] = json!(name);
+    let properties = event["properties"].as_object_mut().unwrap();
+    properties.remove("alias");
+    if let Value::Object(extra) = extra {
+        properties.extend(extra);
+    }
+    event
+}
+
+#[test]
+fn original_merges_on_identify_and_on_merge_through_import_only() {
+    let server = server(IdentitySystem::Original);
+    let identify = identity_event(
+        "$identify",
+        "user-a",
+        "i-1",
+        json!({"$identified_id": "user-a", "$anon_id": "anon-1"}),
+    );
+    let merge = identity_event(
+        "$merge",
+        "user-a",
+        "m-1",
+        json!({"$distinct_ids": ["user-a", "user-b"]}),
+    );
+    let reply = crate::common::post_json(&server, "/track?verbose=1", &json!([identify, merge]));
+    assert_eq!(reply.body, r#"{"status":1,"error":null}"#);
+    assert_eq!(cluster(&server, "anon-1").0, "user-a");
+    // $merge counts on /import only: on /track it is an ordinary event.
+    assert!(server.identity("user-b").is_none());
+    // Another $insert_id, or it would be dropped as a repeat of the /track one.
+    let mut merge = merge;
+    merge["properties"]["$insert_id"] = json!("m-2");
+    let reply = import(&server, "strict=1", &json!([merge]));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        cluster(&server, "user-b"),
+        (
+            "user-a".into(),
+            vec!["anon-1".into(), "user-a".into(), "user-b".into()]
+        )
+    );
+}
