@@ -17,7 +17,6 @@ use std::time::SystemTime;
 use alias_core::identity::{IdentitySystem, MAX_CLUSTER_IDS, SimplifiedId};
 use alias_core::is_placeholder;
 use clap::ValueEnum;
-use futures_util::StreamExt;
 use rustc_hash::FxHasher;
 use serde::Serialize;
 use serde_json::Value;
@@ -107,29 +106,17 @@ pub(crate) fn check_file(
     format: FormatArg,
     settings: Settings,
 ) -> Result<Report, UsageError> {
-    let input = Input::open(path, format.resolve(path), false)?;
+    let mut input = Input::open(path, format.resolve(path), false)?;
     let header = input.header().cloned();
-    let text_size = input.text_size();
     let options = RowOptions {
         extra_columns: false,
         default_time: SystemTime::now(),
     };
-    // Rows are read and parsed on the reader's own thread while this one interns them.
-    let (_stopper, stop) = alias_core::stop_signal();
-    let mut rows = input
-        .spawn(options, Resume::at(Mark::start()), stop)
-        .map_err(|e| {
-            UsageError::new(format!(
-                "cannot start the input reader: {e}; check the process's thread limits \
-                 (ulimit -u)"
-            ))
-        })?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| UsageError::new(format!("cannot start a runtime: {e}")))?;
+    let mut resume = Resume::at(Mark::start());
     let mut check = Check::new(settings);
-    while let Some(row) = runtime.block_on(rows.next()) {
-        let row = row.map_err(|error| {
+    let text_size = input.text_size();
+    loop {
+        let row = input.next_row(&options, &mut resume).map_err(|error| {
             let what = match error {
                 ReadError::Unreadable(why) => why,
                 ReadError::TooLong { line } => format!("the row on line {line} is too long"),
@@ -137,6 +124,7 @@ pub(crate) fn check_file(
             };
             UsageError::new(format!("FILE {}: cannot check it: {what}", path.name()))
         })?;
+        let Some(row) = row else { break };
         if let (ESTIMATE_AFTER_ROWS, Some(size)) = (check.rows, text_size) {
             // Room for every id the rest of the file can hold, at the rows' size so far,
             // saves growing the tables (and holding two copies while they grow).
