@@ -9,6 +9,7 @@
 //! - the CLI's peak resident memory while importing a large CSV, plain and
 //!   gzip-compressed;
 //! - a long import against a server limited to a rate, with pacing and without;
+//! - `mixpanel-alias check` of large files, time and peak memory;
 //! - the official Python SDK's `alias()` in a loop, as the peer figure (when python3
 //!   can install it).
 //!
@@ -17,6 +18,7 @@
 //! Never run by CI: the figures depend on the machine and on what else it is doing.
 
 mod ceiling;
+mod check;
 mod clients;
 mod machine;
 mod pacing;
@@ -74,6 +76,12 @@ pub(crate) struct Args {
     /// Leave out the limited imports.
     #[arg(long)]
     no_pacing: bool,
+    /// Pairs of the files `mixpanel-alias check` reads, timed and sampled; repeatable.
+    #[arg(long = "check-rows", default_values_t = [1_000_000, 10_000_000])]
+    check_rows: Vec<usize>,
+    /// Leave out the checks.
+    #[arg(long)]
+    no_check: bool,
 }
 
 /// What sends the workload in a throughput run.
@@ -172,6 +180,14 @@ fn measure(args: &Args) -> Result<Figures, String> {
             Duration::from_millis(args.rate_window_ms),
         )?
     };
+    let checks = if args.no_check {
+        Vec::new()
+    } else {
+        args.check_rows
+            .iter()
+            .map(|&rows| check::measure(&cli, &dir, rows))
+            .collect::<Result<_, _>>()?
+    };
     let python = if args.no_python {
         Err("left out (--no-python)".to_owned())
     } else {
@@ -186,6 +202,7 @@ fn measure(args: &Args) -> Result<Figures, String> {
         throughput,
         imports,
         pacing,
+        checks,
         python,
         machine: machine::describe(),
         load: [load_before, machine::load_average()],

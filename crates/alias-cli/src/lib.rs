@@ -11,6 +11,7 @@
 // `console` instead.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod check;
 mod completions;
 mod console;
 mod create;
@@ -46,6 +47,9 @@ enum Command {
     Create(create::Args),
     /// Import aliases in bulk from a CSV or NDJSON file, resumably.
     Import(import::Args),
+    /// Check an import file offline: the merges Mixpanel will make of it, and its rows
+    /// that will be refused or merge what should not (exit 0 clean, 1 problems).
+    Check(check::Args),
     /// Serve a reference Mixpanel ingestion server (/track, /import, /_inspect) until
     /// SIGINT or SIGTERM.
     Serve(serve::Args),
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Create(args) => create::run(&args).unwrap_or_else(|error| error.report()),
         Command::Import(args) => import::run(&args).unwrap_or_else(|error| error.report()),
+        Command::Check(args) => check::run(&args).unwrap_or_else(|error| error.report()),
         Command::Serve(args) => serve::run(args),
         Command::Completions(args) => completions::run(&args, Cli::command()),
     }

@@ -288,6 +288,16 @@ fn default_request_timeout_ms() -> u64 {
 }
 
 impl CommonArgs {
+    /// Whether rows are sent in input order (`--keep-order`).
+    pub(crate) fn keep_order(&self) -> bool {
+        self.keep_order
+    }
+
+    /// Whether pairs are sent as Simplified ID Merge associations (`--link association`).
+    pub(crate) fn links_by_association(&self) -> bool {
+        self.link == LinkArg::Association
+    }
+
     /// Checks the flags and builds the configuration.
     pub(crate) fn settings(&self, batching: Option<Batching>) -> Result<Settings, UsageError> {
         let host = match &self.api_host {

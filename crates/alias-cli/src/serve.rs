@@ -119,8 +119,8 @@ const MAX_CLOCK_SKEW_SECS: i64 = 30 * 86_400;
 
 /// `--id-merge` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum IdMerge {
-    /// Original ID Merge: chaining, errAliasAlreadyExists, errManyIDs at 500 ids.
+pub(crate) enum IdMerge {
+    /// Original ID Merge: chaining, errAliasAlreadyExists, errManyIDs past 500 ids.
     Original,
     /// Legacy: an id can be aliased once.
     Legacy,

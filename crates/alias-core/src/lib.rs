@@ -21,6 +21,8 @@
 //! - [`parse_response`](wire::parse_response): any answer into a [`Verdict`](wire::Verdict).
 //! - [`Delivery`](delivery::Delivery): the state machine that retries, splits, paces and tracks every alias
 //!   to a final [`AliasOutcome`].
+//! - [`identity`]: Mixpanel's identity rules as a model, which the reference server applies
+//!   and `mixpanel-alias check` predicts with.
 //! - [`AliasClient`] and [`BlockingClient`]: a delivery driven over any [`HttpClient`](driver::HttpClient)
 //!   (with a [`Timer`](driver::Timer)) or [`BlockingHttpClient`](driver::BlockingHttpClient); a closure is one. Adapter crates
 //!   implement these traits for their HTTP client and nothing more.
@@ -58,6 +60,7 @@ mod escape;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzz;
+pub mod identity;
 #[cfg(feature = "server")]
 pub mod server;
 mod snippet;

@@ -4,15 +4,23 @@
 /// The most names the root may hold, modules included.
 const MAX_ROOT_NAMES: usize = 25;
 
-/// The public names of the root: its `pub mod`s and what its `pub use`s bring in, outside
-/// the inline `prelude` module.
+/// The public names of the root: its `pub mod`s (but hidden ones) and what its `pub use`s
+/// bring in, outside the inline `prelude` module.
 fn root_names(lib: &str) -> Vec<String> {
     let top_level = lib.split("pub mod prelude {").next().unwrap_or(lib);
     let mut names = Vec::new();
     let mut statement = String::new();
+    let mut hidden = false;
     for line in top_level.lines().map(str::trim) {
+        // A test aid hidden from the docs (`#[doc(hidden)]`) is not part of the root's API.
+        if line == "#[doc(hidden)]" {
+            hidden = true;
+            continue;
+        }
         if let Some(module) = line.strip_prefix("pub mod ") {
-            names.push(module.trim_end_matches([';', ' ', '{']).to_owned());
+            if !std::mem::take(&mut hidden) {
+                names.push(module.trim_end_matches([';', ' ', '{']).to_owned());
+            }
             continue;
         }
         if line.starts_with("pub use ") || !statement.is_empty() {

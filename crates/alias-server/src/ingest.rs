@@ -185,7 +185,7 @@ pub(crate) fn apply(settings: &Settings, state: &mut State, checked: Checked) ->
                 .properties
                 .insert("time".to_owned(), Value::from(now_ms));
         }
-        store.store(event, settings.identity);
+        store.store(event, settings.identity, checked.api == Api::Import);
     }
 
     let answer = match (style, failed.first()) {

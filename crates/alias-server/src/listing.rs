@@ -194,7 +194,7 @@ mod tests {
                 let event = serde_json::from_value(json!({"event": "e", "properties": {
                     "n": i, "padding": "p".repeat(padding)}}))
                 .unwrap();
-                state.store.store(event, IdentitySystem::Original);
+                state.store.store(event, IdentitySystem::Original, false);
             }
         }
         shared
@@ -278,7 +278,10 @@ mod tests {
         let first = listing.next_chunk().unwrap();
         let event =
             serde_json::from_value(json!({"event": "late", "properties": {"n": 3}})).unwrap();
-        shared.state().store.store(event, IdentitySystem::Original);
+        shared
+            .state()
+            .store
+            .store(event, IdentitySystem::Original, false);
         assert!(
             listing.next_chunk().is_none(),
             "the page was fixed at the start"

@@ -4,11 +4,10 @@
 use std::collections::HashMap;
 
 use alias_core::server::Event;
-use alias_core::{wire::EVENT_NAME, wire::is_placeholder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::identity::{Identity, IdentityGraph, IdentitySystem};
+use crate::identity::{Identity, IdentityEvent, IdentityGraph, IdentitySystem};
 
 /// Counters since the start or the last reset.
 ///
@@ -103,10 +102,10 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Stores `event`. A copy of an event in the query view replaces it there (the latest
-    /// copy wins) and keeps its identity outcome; any other event is applied to the
-    /// identity graph and added to the view.
-    pub(crate) fn store(&mut self, mut event: Event, system: IdentitySystem) {
+    /// Stores `event`, received through `/import` when `via_import`. A copy of an event
+    /// in the query view replaces it there (the latest copy wins) and keeps its identity
+    /// outcome; any other event is applied to the identity graph and added to the view.
+    pub(crate) fn store(&mut self, mut event: Event, system: IdentitySystem, via_import: bool) {
         let position = self.raw.len();
         let key = DedupKey::of(&event);
         if let Some(&slot) = key.as_ref().and_then(|key| self.keys.get(key)) {
@@ -125,47 +124,23 @@ impl Store {
         if let Some(key) = key {
             self.keys.insert(key, self.view.len());
         }
-        self.apply_identity(&mut event, system);
+        self.apply_identity(&mut event, system, via_import);
         self.view.push(position);
         self.raw.push(event);
         self.stats.events_stored += 1;
     }
 
-    /// `$create_alias` under every system, and `$device_id` with `$user_id` under
-    /// Simplified ID Merge (elsewhere they are ordinary properties). A refused merge is
-    /// recorded on the event, as Mixpanel does: `$failure_reason` and
-    /// `$failure_description` for an alias, `$identity_failure_reason` for a link.
-    fn apply_identity(&mut self, event: &mut Event, system: IdentitySystem) {
-        let alias_ids = (event.event == EVENT_NAME)
-            .then(|| Some((event.distinct_id()?.to_owned(), event.alias()?.to_owned())))
-            .flatten();
-        if let Some((distinct_id, alias)) = alias_ids {
-            if let Err(refusal) = self.identity.alias(system, &distinct_id, &alias) {
-                event
-                    .properties
-                    .insert("$failure_reason".to_owned(), refusal.reason.into());
-                event.properties.insert(
-                    "$failure_description".to_owned(),
-                    refusal.description.into(),
-                );
-            }
-        } else if let Some(id) = event.distinct_id().filter(|id| !id.is_empty()) {
-            self.identity.see(id);
-        }
-        if system != IdentitySystem::Simplified {
-            return;
-        }
-        let real_id = |name| {
-            event
-                .str_property(name)
-                .filter(|id| !is_placeholder(id))
-                .map(str::to_owned)
+    /// Applies `event` to the identity graph with the one identity model; a refused change
+    /// is recorded on the event, as Mixpanel does.
+    fn apply_identity(&mut self, event: &mut Event, system: IdentitySystem, via_import: bool) {
+        let identity_event = IdentityEvent {
+            name: &event.event,
+            properties: &event.properties,
+            via_import,
         };
-        if let (Some(device_id), Some(user_id)) = (real_id("$device_id"), real_id("$user_id")) {
-            if let Err(reason) = self.identity.link(&device_id, &user_id) {
-                event
-                    .properties
-                    .insert("$identity_failure_reason".to_owned(), reason.into());
+        if let Err(refusal) = self.identity.apply(system, &identity_event) {
+            for (name, value) in refusal.recorded_as(system) {
+                event.properties.insert(name.to_owned(), value.into());
             }
         }
     }
@@ -212,12 +187,12 @@ mod tests {
     fn dedup_needs_all_four_parts_to_match() {
         let mut store = Store::default();
         let base = json!({"event": "e", "properties": {"distinct_id": "d", "time": 1_700_000_000, "$insert_id": "i"}});
-        store.store(event(base.clone()), IdentitySystem::Original);
-        store.store(event(base.clone()), IdentitySystem::Original);
+        store.store(event(base.clone()), IdentitySystem::Original, false);
+        store.store(event(base.clone()), IdentitySystem::Original, false);
         // Seconds and milliseconds of the same instant are the same time.
         let mut in_millis = base.clone();
         in_millis["properties"]["time"] = json!(1_700_000_000_000_u64);
-        store.store(event(in_millis), IdentitySystem::Original);
+        store.store(event(in_millis), IdentitySystem::Original, false);
         for (path, value) in [
             ("event", json!("other")),
             ("time", json!(1_700_000_001)),
@@ -230,15 +205,15 @@ mod tests {
             } else {
                 changed["properties"][path] = value;
             }
-            store.store(event(changed), IdentitySystem::Original);
+            store.store(event(changed), IdentitySystem::Original, false);
         }
         let mut no_insert_id = base;
         no_insert_id["properties"]
             .as_object_mut()
             .unwrap()
             .remove("$insert_id");
-        store.store(event(no_insert_id.clone()), IdentitySystem::Original);
-        store.store(event(no_insert_id), IdentitySystem::Original);
+        store.store(event(no_insert_id.clone()), IdentitySystem::Original, false);
+        store.store(event(no_insert_id), IdentitySystem::Original, false);
         assert_eq!(store.stats.events_stored, 7);
         assert_eq!(store.stats.duplicates_dropped, 2);
         assert_eq!(store.events().len(), 7);
@@ -255,12 +230,13 @@ mod tests {
                 "$insert_id": "i", "n": n}}),
             )
         };
-        store.store(copy(1), IdentitySystem::Original);
+        store.store(copy(1), IdentitySystem::Original, false);
         store.store(
             event(json!({"event": "other", "properties": {"n": 2}})),
             IdentitySystem::Original,
+            false,
         );
-        store.store(copy(3), IdentitySystem::Original);
+        store.store(copy(3), IdentitySystem::Original, false);
         let n = |e: &Event| e.properties["n"].as_u64();
         assert_eq!(
             store.events().into_iter().map(n).collect::<Vec<_>>(),
@@ -282,18 +258,26 @@ mod tests {
                 "time": 1_700_000_000, "$insert_id": insert_id}}),
             )
         };
-        store.store(alias("anon", "user", "i1"), IdentitySystem::Original);
-        store.store(alias("anon", "user", "i1"), IdentitySystem::Original);
+        store.store(alias("anon-1", "user", "i1"), IdentitySystem::Original, false);
+        store.store(alias("anon-1", "user", "i1"), IdentitySystem::Original, false);
         assert_eq!(store.events()[0].str_property("$failure_reason"), None);
-        store.store(alias("other", "user", "i2"), IdentitySystem::Original);
-        store.store(alias("other", "user", "i2"), IdentitySystem::Original);
+        store.store(
+            alias("other", "user", "i2"),
+            IdentitySystem::Original,
+            false,
+        );
+        store.store(
+            alias("other", "user", "i2"),
+            IdentitySystem::Original,
+            false,
+        );
         let refused = store.events()[1];
         assert_eq!(
             refused.str_property("$failure_reason"),
             Some("errAliasAlreadyExists")
         );
         assert_eq!(store.stats.duplicates_dropped, 2);
-        assert_eq!(store.identity("user").unwrap().canonical, "anon");
+        assert_eq!(store.identity("user").unwrap().canonical, "anon-1");
     }
 
     #[test]
@@ -302,8 +286,8 @@ mod tests {
         let alias = |d: &str, a: &str| {
             event(json!({"event": "$create_alias", "properties": {"distinct_id": d, "alias": a}}))
         };
-        store.store(alias("anon", "user"), IdentitySystem::Original);
-        store.store(alias("other", "user"), IdentitySystem::Original);
+        store.store(alias("anon-1", "user"), IdentitySystem::Original, false);
+        store.store(alias("other", "user"), IdentitySystem::Original, false);
         let events = store.events();
         assert_eq!(events[0].str_property("$failure_reason"), None);
         assert_eq!(
@@ -311,7 +295,7 @@ mod tests {
             Some("errAliasAlreadyExists")
         );
         assert!(events[1].str_property("$failure_description").is_some());
-        assert_eq!(store.identity("user").unwrap().canonical, "anon");
+        assert_eq!(store.identity("user").unwrap().canonical, "anon-1");
     }
 
     fn association(device_id: &str, user_id: &str) -> Event {
@@ -323,9 +307,9 @@ mod tests {
     fn simplified_links_devices_to_users_and_keeps_the_first_link() {
         let mut store = Store::default();
         let system = IdentitySystem::Simplified;
-        store.store(association("device-1", "user-a"), system);
-        store.store(association("device-1", "user-b"), system);
-        store.store(association("null", "user-c"), system);
+        store.store(association("device-1", "user-a"), system, false);
+        store.store(association("device-1", "user-b"), system, false);
+        store.store(association("null", "user-c"), system, false);
         let reasons: Vec<_> = store
             .events()
             .iter()
@@ -348,7 +332,7 @@ mod tests {
     fn other_systems_keep_device_and_user_ids_as_plain_properties() {
         for system in [IdentitySystem::Original, IdentitySystem::Legacy] {
             let mut store = Store::default();
-            store.store(association("device-1", "user-a"), system);
+            store.store(association("device-1", "user-a"), system, false);
             assert!(store.identity("device-1").is_none(), "{system}");
             assert_eq!(store.identity("user-a").unwrap().cluster, ["user-a"]);
             assert_eq!(store.events()[0].properties.len(), 3);
@@ -361,10 +345,12 @@ mod tests {
         store.store(
             event(json!({"event": "e", "properties": {"distinct_id": "u1"}})),
             IdentitySystem::Original,
+            false,
         );
         store.store(
             event(json!({"event": "e", "properties": {"distinct_id": ""}})),
             IdentitySystem::Original,
+            false,
         );
         assert_eq!(store.identity("u1").unwrap().cluster, vec!["u1".to_owned()]);
         assert!(store.identity("").is_none());

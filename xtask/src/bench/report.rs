@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::Sender;
+use super::check::{self, CheckRun};
 use super::pacing::PacedRun;
 use super::python::SDK;
 use super::workload::{BATCH, CONCURRENCY, CsvFile};
@@ -31,6 +32,8 @@ pub(super) struct Figures {
     pub(super) imports: Vec<Import>,
     /// The imports without limit, under a rolling limit, and under 429 faults.
     pub(super) pacing: Vec<PacedRun>,
+    /// `mixpanel-alias check` of large files.
+    pub(super) checks: Vec<CheckRun>,
     /// The Python SDK's figure, or why there is none.
     pub(super) python: Result<Python, String>,
     /// The machine's CPU and cores.
@@ -164,6 +167,7 @@ impl Figures {
         let mut lines = self.throughput_lines();
         lines.extend(self.imports.iter().flat_map(Import::lines));
         lines.extend(self.pacing_lines());
+        lines.extend(self.checks.iter().flat_map(check_lines));
         lines.extend(self.python_lines());
         lines
     }
@@ -360,6 +364,11 @@ impl Figures {
                 "requests_rate_limited": run.rate_limited,
                 "undelivered": run.undelivered,
             })).collect::<Vec<_>>(),
+            "check": self.checks.iter().map(|run| json!({
+                "rows": run.rows,
+                "seconds": run.elapsed.as_secs_f64(),
+                "peak_rss_bytes": run.peak_rss,
+            })).collect::<Vec<_>>(),
             "python_sdk": python,
             "targets": targets,
         });
@@ -367,6 +376,39 @@ impl Figures {
         std::fs::write(path, text + "\n")
             .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
+}
+
+/// A check's time and peak memory, against their targets.
+fn check_lines(run: &CheckRun) -> [Line; 2] {
+    let (seconds, bytes) = check::targets(run.rows);
+    let what = format!("cli check of {} pairs", thousands(run.rows));
+    let elapsed = run.elapsed.as_secs_f64();
+    [
+        Line {
+            measurement: format!("{what}: time"),
+            figure: format!("{elapsed:.2} s"),
+            target: Some(Target::at_most(
+                format!("<= {seconds:.0} s"),
+                elapsed,
+                seconds,
+            )),
+        },
+        Line {
+            measurement: format!("{what}: peak RSS"),
+            figure: run
+                .peak_rss
+                .map_or("not measured (no /proc)".to_owned(), |peak| {
+                    format!("{:.1} MiB", mib(peak))
+                }),
+            target: run.peak_rss.map(|peak| {
+                Target::at_most(
+                    format!("<= {:.0} MiB", mib(bytes)),
+                    peak as f64,
+                    bytes as f64,
+                )
+            }),
+        },
+    ]
 }
 
 /// The widths of the table's first three columns; a longer cell still gets a space after it.

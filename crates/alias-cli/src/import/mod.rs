@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use alias_core::identity::IdentitySystem;
 use alias_core::{
     Config, CreateAlias, DeliveryError, Rejection, Tally, driver::stop_signal,
     wire::IDENTITY_EVENTS_NOT_ALLOWED,
@@ -111,8 +112,61 @@ pub(crate) struct Args {
     )]
     progress_interval: u64,
 
+    /// Check the file first, as `mixpanel-alias check` does, and send nothing if it finds
+    /// problems. The value is the project's identity system; without one, simplified with
+    /// --link association, original otherwise.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ID_MERGE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto"
+    )]
+    check: Option<CheckArg>,
+
     #[command(flatten)]
     common: CommonArgs,
+}
+
+/// `--check` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum CheckArg {
+    /// Simplified with --link association, original otherwise.
+    Auto,
+    /// Original ID Merge.
+    Original,
+    /// Legacy.
+    Legacy,
+    /// Simplified ID Merge.
+    Simplified,
+}
+
+/// `--check`: checks the input and says on stderr what it found; `false` when it found
+/// problems, and nothing is to be sent.
+fn check_first(args: &Args, check: CheckArg, path: &InputPath) -> Result<bool, UsageError> {
+    if *path == InputPath::Stdin {
+        return Err(UsageError::new(
+            "--check reads the input twice, which standard input cannot be read: pass a file, \
+             or run `mixpanel-alias check` on it first",
+        ));
+    }
+    let system = match check {
+        CheckArg::Auto if args.common.links_by_association() => IdentitySystem::Simplified,
+        CheckArg::Auto | CheckArg::Original => IdentitySystem::Original,
+        CheckArg::Legacy => IdentitySystem::Legacy,
+        CheckArg::Simplified => IdentitySystem::Simplified,
+    };
+    let settings = crate::check::Settings {
+        system,
+        hub_threshold: crate::check::DEFAULT_HUB_THRESHOLD,
+        keep_order: args.common.keep_order(),
+    };
+    let report = crate::check::check_file(path, args.format, settings)?;
+    for line in report.text() {
+        console::message(&format!("check: {line}"));
+    }
+    Ok(report.is_clean())
 }
 
 /// Runs the import. The last stdout line is `accepted=N rejected=N undelivered=N invalid=N`
@@ -135,6 +189,11 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
         ));
     }
     let path = InputPath::new(&args.input);
+    if let Some(check) = args.check
+        && !check_first(args, check, &path)?
+    {
+        return Ok(exit::of_run(false));
+    }
     let checkpoint = args.checkpoint.as_deref().map(Location::new);
     clashes::refuse(
         &path,

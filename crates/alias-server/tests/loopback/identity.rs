@@ -57,18 +57,19 @@ fn original_chains_merges_and_refuses_a_reused_alias() {
 }
 
 #[test]
-fn original_refuses_a_merge_reaching_500_ids() {
+fn original_holds_500_ids_and_refuses_the_501st() {
     let server = server(IdentitySystem::Original);
-    // 498 aliases make a cluster of 499 ids; one request carries them all.
-    let events: Vec<Value> = (1..MAX_CLUSTER_IDS - 1)
+    // 499 aliases make a cluster of 500 ids; one request carries them all.
+    let events: Vec<Value> = (1..MAX_CLUSTER_IDS)
         .map(|i| strict_alias_event("root", &format!("id-{i}"), &format!("c-{i}")))
         .collect();
     let reply = import(&server, "strict=1", &json!(events));
     assert_eq!(
         reply.body,
-        r#"{"code":200,"num_records_imported":498,"status":"OK"}"#
+        r#"{"code":200,"num_records_imported":499,"status":"OK"}"#
     );
-    assert_eq!(cluster(&server, "id-77").1.len(), 499);
+    assert_eq!(cluster(&server, "id-77").1.len(), 500);
+    assert_eq!(last_failure_reason(&server), None);
 
     let reply = import(
         &server,
@@ -77,7 +78,7 @@ fn original_refuses_a_merge_reaching_500_ids() {
     );
     assert_eq!(reply.status, 200);
     assert_eq!(last_failure_reason(&server).as_deref(), Some("errManyIDs"));
-    assert_eq!(cluster(&server, "root").1.len(), 499);
+    assert_eq!(cluster(&server, "root").1.len(), 500);
     assert_eq!(
         cluster(&server, "id-500"),
         ("id-500".into(), vec!["id-500".into()])
@@ -94,11 +95,11 @@ fn make_cluster(server: &Server, root: &str, size: usize) {
 }
 
 #[test]
-fn original_refuses_merging_two_clusters_that_together_reach_500_ids() {
+fn original_refuses_merging_two_clusters_that_together_pass_500_ids() {
     let server = server(IdentitySystem::Original);
     make_cluster(&server, "a", 300);
-    make_cluster(&server, "b", 200);
-    make_cluster(&server, "c", 199);
+    make_cluster(&server, "b", 201);
+    make_cluster(&server, "c", 200);
     import(
         &server,
         "strict=1",
@@ -113,19 +114,18 @@ fn original_refuses_merging_two_clusters_that_together_reach_500_ids() {
     );
     assert_eq!(last_failure_reason(&server), None);
     assert_eq!(cluster(&server, "c-1"), cluster(&server, "a"));
-    assert_eq!(cluster(&server, "a").1.len(), 499);
+    assert_eq!(cluster(&server, "a").1.len(), 500);
 }
 
 #[test]
-fn legacy_aliases_an_id_once() {
+fn legacy_aliases_an_id_once_and_records_no_failure_reason() {
     let server = server(IdentitySystem::Legacy);
     track_alias(&server, "anon-id", "user");
     track_alias(&server, "elsewhere", "user");
+    track_alias(&server, "anon-id", "user");
     track_alias(&server, "user", "email");
-    assert_eq!(
-        failure_reasons(&server),
-        [None, Some("errAliasAlreadyExists".into()), None]
-    );
+    // $failure_reason is documented for Original ID Merge only.
+    assert_eq!(failure_reasons(&server), [None, None, None, None]);
     assert_eq!(cluster(&server, "user").0, "anon-id");
     assert_eq!(cluster(&server, "email").0, "anon-id");
     assert_eq!(cluster(&server, "elsewhere").1, ["elsewhere"]);
@@ -267,4 +267,50 @@ fn the_identity_endpoint_agrees_with_the_handle() {
     // An alias of an id to itself (open in the facts) changes nothing and fails nothing.
     crate::common::post_json(&server, "/track", &json!([alias_event("same", "same")]));
     assert_eq!(cluster(&server, "same").1, ["same"]);
+}
+
+/// An Original ID Merge event named `name` from `distinct_id`, with `extra` properties.
+fn identity_event(name: &str, distinct_id: &str, insert_id: &str, extra: Value) -> Value {
+    let mut event = strict_alias_event(distinct_id, "unused", insert_id);
+    event["event"] = json!(name);
+    let properties = event["properties"].as_object_mut().unwrap();
+    properties.remove("alias");
+    if let Value::Object(extra) = extra {
+        properties.extend(extra);
+    }
+    event
+}
+
+#[test]
+fn original_merges_on_identify_and_on_merge_through_import_only() {
+    let server = server(IdentitySystem::Original);
+    let identify = identity_event(
+        "$identify",
+        "user-a",
+        "i-1",
+        json!({"$identified_id": "user-a", "$anon_id": "anon-1"}),
+    );
+    let merge = identity_event(
+        "$merge",
+        "user-a",
+        "m-1",
+        json!({"$distinct_ids": ["user-a", "user-b"]}),
+    );
+    let reply = crate::common::post_json(&server, "/track?verbose=1", &json!([identify, merge]));
+    assert_eq!(reply.body, r#"{"status":1,"error":null}"#);
+    assert_eq!(cluster(&server, "anon-1").0, "user-a");
+    // $merge counts on /import only: on /track it is an ordinary event.
+    assert!(server.identity("user-b").is_none());
+    // Another $insert_id, or it would be dropped as a repeat of the /track one.
+    let mut merge = merge;
+    merge["properties"]["$insert_id"] = json!("m-2");
+    let reply = import(&server, "strict=1", &json!([merge]));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        cluster(&server, "user-b"),
+        (
+            "user-a".into(),
+            vec!["anon-1".into(), "user-a".into(), "user-b".into()]
+        )
+    );
 }
