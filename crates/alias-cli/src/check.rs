@@ -34,6 +34,9 @@ pub(crate) const DEFAULT_HUB_THRESHOLD: u32 = 100;
 /// Rows read before the file's number of ids is estimated from its size.
 const ESTIMATE_AFTER_ROWS: u64 = 4096;
 
+/// Rows read, then looked up together.
+const BATCH: usize = 64;
+
 /// How many line numbers each kind of problem lists.
 const FIRST_LINES: usize = 5;
 
@@ -115,25 +118,46 @@ pub(crate) fn check_file(
     let mut resume = Resume::at(Mark::start());
     let mut check = Check::new(settings);
     let text_size = input.text_size();
-    loop {
-        let row = input.next_row(&options, &mut resume).map_err(|error| {
-            let what = match error {
-                ReadError::Unreadable(why) => why,
-                ReadError::TooLong { line } => format!("the row on line {line} is too long"),
-                ReadError::Changed { line, .. } => format!("the input changed at line {line}"),
-            };
-            UsageError::new(format!("FILE {}: cannot check it: {what}", path.name()))
-        })?;
-        let Some(row) = row else { break };
-        if let (ESTIMATE_AFTER_ROWS, Some(size)) = (check.rows, text_size) {
-            // Room for every id the rest of the file can hold, at the rows' size so far,
-            // saves growing the tables (and holding two copies while they grow).
-            let rows = size / (row.end.offset / ESTIMATE_AFTER_ROWS).max(1);
-            check.reserve(usize::try_from(rows.saturating_mul(2)).unwrap_or(usize::MAX));
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut ended = false;
+    while !ended {
+        batch.clear();
+        while batch.len() < BATCH {
+            let row = input.next_row(&options, &mut resume).map_err(|error| {
+                let what = match error {
+                    ReadError::Unreadable(why) => why,
+                    ReadError::TooLong { line } => format!("the row on line {line} is too long"),
+                    ReadError::Changed { line, .. } => {
+                        format!("the input changed at line {line}")
+                    }
+                };
+                UsageError::new(format!("FILE {}: cannot check it: {what}", path.name()))
+            })?;
+            match row {
+                Some(row) => batch.push(row),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
         }
-        match &row.alias {
-            Ok(link) => check.pair(row.line, link.distinct_id().as_str(), link.alias().as_str()),
-            Err(_) => check.refused_row(row.line, raw_ids(&row.source, header.as_ref())),
+        check.prefetch(batch.iter().filter_map(|row| {
+            let link = row.alias.as_ref().ok()?;
+            Some((link.distinct_id().as_str(), link.alias().as_str()))
+        }));
+        for row in &batch {
+            if let (ESTIMATE_AFTER_ROWS, Some(size)) = (check.rows, text_size) {
+                // Room for every id the rest of the file can hold, at the rows' size so
+                // far, saves growing the tables (and holding two copies while they grow).
+                let rows = size / (row.end.offset / ESTIMATE_AFTER_ROWS).max(1);
+                check.reserve(usize::try_from(rows.saturating_mul(2)).unwrap_or(usize::MAX));
+            }
+            match &row.alias {
+                Ok(link) => {
+                    check.pair(row.line, link.distinct_id().as_str(), link.alias().as_str());
+                }
+                Err(_) => check.refused_row(row.line, raw_ids(&row.source, header.as_ref())),
+            }
         }
     }
     Ok(check.report(path.name()))
@@ -364,6 +388,14 @@ impl IdTable {
         }
     }
 
+    /// The id in the slot where `hash` starts probing, whatever it is.
+    fn peek(&self, hash: u64) -> u32 {
+        match self.slots.len() {
+            0 => NONE,
+            len => self.slots[Self::start(hash, len - 1)][2],
+        }
+    }
+
     /// Where `hash` starts probing in a table of `mask + 1` slots.
     fn start(hash: u64, mask: usize) -> usize {
         // A multiplicative hash's best bits are its high ones: fold some into the low.
@@ -387,6 +419,14 @@ impl IdTable {
             self.slots[at] = slot;
         }
     }
+}
+
+/// The hash an id is kept as.
+fn hash(role: Role, text: &str) -> u64 {
+    let mut hasher = FxHasher::default();
+    role.hash(&mut hasher);
+    text.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// What an id stands for: under Simplified ID Merge a device and a user of the same text
@@ -493,12 +533,36 @@ impl Check {
     }
 
     /// The id of `text` in `role`, new or not.
+    /// The two ids of a pair, as the system reads them.
+    fn keys<'a>(&self, distinct_id: &'a str, alias: &'a str) -> [(Role, &'a str); 2] {
+        match self.settings.system {
+            // Sent as $device_id and $user_id: the device is the distinct_id column, read
+            // as Simplified reads a distinct_id.
+            IdentitySystem::Simplified => {
+                let device = match SimplifiedId::of_distinct_id(distinct_id) {
+                    SimplifiedId::Device(device) | SimplifiedId::User(device) => device,
+                };
+                [(Role::Device, device), (Role::User, alias)]
+            }
+            _ => [(Role::Id, distinct_id), (Role::Id, alias)],
+        }
+    }
+
+    /// Reads the table slots where the ids of `pairs` start probing, all before any is
+    /// needed: the cache misses then overlap instead of coming one after another.
+    fn prefetch<'a>(&self, pairs: impl Iterator<Item = (&'a str, &'a str)>) {
+        let mut seen = 0;
+        for (distinct_id, alias) in pairs {
+            for (role, text) in self.keys(distinct_id, alias) {
+                seen ^= self.ids.peek(hash(role, text));
+            }
+        }
+        std::hint::black_box(seen);
+    }
+
     fn intern(&mut self, role: Role, text: &str) -> u32 {
-        let mut hasher = FxHasher::default();
-        role.hash(&mut hasher);
-        text.hash(&mut hasher);
         let next = u32::try_from(self.parent.len()).unwrap_or(NONE);
-        let id = self.ids.id(hasher.finish(), next);
+        let id = self.ids.id(hash(role, text), next);
         if id == next {
             self.parent.push(id);
             self.size.push(1);
@@ -541,23 +605,11 @@ impl Check {
     fn pair(&mut self, line: u64, distinct_id: &str, alias: &str) {
         self.rows += 1;
         self.pairs += 1;
-        let (first, second) = match self.settings.system {
-            // Sent as $device_id and $user_id: the device is the distinct_id column, read
-            // as Simplified reads a distinct_id.
-            IdentitySystem::Simplified => {
-                let device = match SimplifiedId::of_distinct_id(distinct_id) {
-                    SimplifiedId::Device(device) | SimplifiedId::User(device) => device,
-                };
-                (
-                    self.intern(Role::Device, device),
-                    self.intern(Role::User, alias),
-                )
-            }
-            _ => (
-                self.intern(Role::Id, distinct_id),
-                self.intern(Role::Id, alias),
-            ),
-        };
+        let [(first_role, first), (second_role, second)] = self.keys(distinct_id, alias);
+        let (first, second) = (
+            self.intern(first_role, first),
+            self.intern(second_role, second),
+        );
         for id in [first, second] {
             let uses = &mut self.uses[id as usize];
             *uses = uses.saturating_add(1);

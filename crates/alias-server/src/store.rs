@@ -258,8 +258,16 @@ mod tests {
                 "time": 1_700_000_000, "$insert_id": insert_id}}),
             )
         };
-        store.store(alias("anon-1", "user", "i1"), IdentitySystem::Original, false);
-        store.store(alias("anon-1", "user", "i1"), IdentitySystem::Original, false);
+        store.store(
+            alias("anon-1", "user", "i1"),
+            IdentitySystem::Original,
+            false,
+        );
+        store.store(
+            alias("anon-1", "user", "i1"),
+            IdentitySystem::Original,
+            false,
+        );
         assert_eq!(store.events()[0].str_property("$failure_reason"), None);
         store.store(
             alias("other", "user", "i2"),
