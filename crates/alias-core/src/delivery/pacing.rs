@@ -26,6 +26,8 @@
 //!   chance 429s and is dropped; refused [`CONFIRMING_PROBES`] times in a row, it is
 //!   confirmed. A confirmed limit grows by [`GROWTH`] of the events accepted, to find
 //!   headroom again.
+//! - Once a limit is held, a batch refused with 429 goes again as soon as the window has
+//!   room (the delivery skips its backoff): the pacer knows when that is.
 //! - A `Retry-After` pauses every send until it has passed.
 //!
 //! [`Config::max_rate`](crate::Config::max_rate) caps the rate from the first send with a
@@ -132,6 +134,11 @@ impl Pacer {
             refilled_at: None,
             paused_until: None,
         }
+    }
+
+    /// Whether a limit has been learnt: sends wait for the window to have room.
+    pub(crate) fn has_limit(&self) -> bool {
+        self.limit.is_some()
     }
 
     /// The limit learnt, in events per window, if any.
