@@ -171,6 +171,9 @@ fn every_library_path(adapter: Adapter) {
         *metadata.level() < Level::TRACE || !metadata.target().starts_with("async_h1")
     }));
     let logging = subscriber.set_default();
+    // A callsite first met by a concurrent test, under no subscriber, is cached as of no
+    // interest to anyone; rebuilding the cache lets this thread's subscriber see it.
+    tracing::callsite::rebuild_interest_cache();
     for path in library_paths() {
         for credentials in both_credentials() {
             let config = Config::builder(Token::new(TOKEN).unwrap())

@@ -526,11 +526,18 @@ impl Delivery {
                     self.pacer.pause(now + delay);
                 }
                 let mut batch = batch;
+                let mut asked = asked;
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     batch.throttled += 1;
                     self.stats.rate_limited += 1;
                     let sent_at = batch.last_sent.unwrap_or(now);
                     self.pacer.rate_limited(sent_at, batch.events.len());
+                    // Once the pacer holds the project's limit, it decides when the window
+                    // has room again: a backoff on top would only hold the batch (and the
+                    // outcomes behind it) back.
+                    if asked.is_none() && self.pacer.has_limit() {
+                        asked = Some(Duration::ZERO);
+                    }
                 }
                 self.retry_later(batch, DeliveryError::Status { status, message }, asked, now);
             }

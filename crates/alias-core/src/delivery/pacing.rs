@@ -26,6 +26,8 @@
 //!   chance 429s and is dropped; refused [`CONFIRMING_PROBES`] times in a row, it is
 //!   confirmed. A confirmed limit grows by [`GROWTH`] of the events accepted, to find
 //!   headroom again.
+//! - Once a limit is held, a batch refused with 429 goes again as soon as the window has
+//!   room (the delivery skips its backoff): the pacer knows when that is.
 //! - A `Retry-After` pauses every send until it has passed.
 //!
 //! [`Config::max_rate`](crate::Config::max_rate) caps the rate from the first send with a
@@ -69,7 +71,8 @@ const TOKEN_SLACK: f64 = 1e-6;
 struct Sent {
     at: Instant,
     events: u64,
-    accepted: bool,
+    /// When the server's acceptance came back: it counted the request before then.
+    accepted: Option<Instant>,
 }
 
 /// A limit learnt from 429s: events per window.
@@ -100,9 +103,8 @@ pub(crate) struct Pacer {
     probing: Option<Instant>,
     /// Probes refused in a row under the current limit.
     refused_probes: u32,
-    /// How long the last accepted request took from its send to its answer: the server
-    /// counted it somewhere between, so it leaves the server's window no later than that
-    /// much after it leaves this copy's.
+    /// How long the last accepted request took from its send to its answer: the margin
+    /// for requests whose acceptance has not come back.
     round_trip: Duration,
     /// The cap's token bucket.
     cap: Option<f64>,
@@ -132,6 +134,11 @@ impl Pacer {
             refilled_at: None,
             paused_until: None,
         }
+    }
+
+    /// Whether a limit has been learnt: sends wait for the window to have room.
+    pub(crate) fn has_limit(&self) -> bool {
+        self.limit.is_some()
     }
 
     /// The limit learnt, in events per window, if any.
@@ -238,7 +245,7 @@ impl Pacer {
         self.sent.push_back(Sent {
             at: now,
             events: events as u64,
-            accepted: false,
+            accepted: None,
         });
         self.held += events as u64;
     }
@@ -252,9 +259,9 @@ impl Pacer {
             .sent
             .iter_mut()
             .rev()
-            .find(|s| !s.accepted && s.at == sent_at && s.events == events as u64)
+            .find(|s| s.accepted.is_none() && s.at == sent_at && s.events == events as u64)
         {
-            sent.accepted = true;
+            sent.accepted = Some(now);
         }
         if self.probing == Some(sent_at) {
             // The probe got through: the limit was chance's.
@@ -278,7 +285,7 @@ impl Pacer {
         if let Some(i) = self
             .sent
             .iter()
-            .rposition(|s| !s.accepted && s.at == sent_at && s.events == events as u64)
+            .rposition(|s| s.accepted.is_none() && s.at == sent_at && s.events == events as u64)
         {
             self.held -= self.sent[i].events;
             self.sent.remove(i);
@@ -301,7 +308,7 @@ impl Pacer {
         let taken: u64 = self
             .sent
             .iter()
-            .filter(|s| s.accepted)
+            .filter(|s| s.accepted.is_some())
             .map(|s| s.events)
             .sum();
         if self.streak < STREAK || taken == 0 {
