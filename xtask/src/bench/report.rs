@@ -62,21 +62,7 @@ impl Import {
             self.file.name()
         );
         [
-            Line {
-                measurement: format!("{what}: peak RSS"),
-                figure: self
-                    .peak_rss
-                    .map_or("not measured (no /proc)".to_owned(), |bytes| {
-                        format!("{:.1} MiB", mib(bytes))
-                    }),
-                target: self.peak_rss.map(|bytes| {
-                    Target::at_most(
-                        format!("<= {:.0} MiB", mib(MAX_IMPORT_RSS)),
-                        bytes as f64,
-                        MAX_IMPORT_RSS as f64,
-                    )
-                }),
-            },
+            peak_rss_line(&what, self.peak_rss, MAX_IMPORT_RSS),
             Line {
                 measurement: format!("{what}: rate"),
                 figure: rate(self.aliases_per_second),
@@ -393,22 +379,25 @@ fn check_lines(run: &CheckRun) -> [Line; 2] {
                 seconds,
             )),
         },
-        Line {
-            measurement: format!("{what}: peak RSS"),
-            figure: run
-                .peak_rss
-                .map_or("not measured (no /proc)".to_owned(), |peak| {
-                    format!("{:.1} MiB", mib(peak))
-                }),
-            target: run.peak_rss.map(|peak| {
-                Target::at_most(
-                    format!("<= {:.0} MiB", mib(bytes)),
-                    peak as f64,
-                    bytes as f64,
-                )
-            }),
-        },
+        peak_rss_line(&what, run.peak_rss, bytes),
     ]
+}
+
+/// The peak memory of `what` (`None` where `/proc` is not available), against `limit` bytes.
+fn peak_rss_line(what: &str, peak: Option<u64>, limit: u64) -> Line {
+    Line {
+        measurement: format!("{what}: peak RSS"),
+        figure: peak.map_or("not measured (no /proc)".to_owned(), |peak| {
+            format!("{:.1} MiB", mib(peak))
+        }),
+        target: peak.map(|peak| {
+            Target::at_most(
+                format!("<= {:.0} MiB", mib(limit)),
+                peak as f64,
+                limit as f64,
+            )
+        }),
+    }
 }
 
 /// The widths of the table's first three columns; a longer cell still gets a space after it.
