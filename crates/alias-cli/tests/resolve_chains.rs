@@ -256,3 +256,46 @@ fn resolving_refuses_standard_input_and_create_alias() {
     assert!(output(&assert).1.contains("--link association"));
     assert_eq!(server.stats().events_stored, 0);
 }
+
+#[test]
+fn a_resolved_row_gets_the_insert_id_of_its_new_pair_in_the_ledger_too() {
+    let server = simplified();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("aliases.ndjson");
+    std::fs::write(
+        &input,
+        "{\"distinct_id\":\"a\",\"alias\":\"b\",\"$insert_id\":\"given-1\"}\n\
+         {\"distinct_id\":\"b\",\"alias\":\"u\",\"$insert_id\":\"given-2\"}\n",
+    )
+    .unwrap();
+    let outcomes = dir.path().join("outcomes.ndjson");
+    mixpanel_alias("import", &server)
+        .arg(&input)
+        .args(["--link", "association", "--association-event", "Linked"])
+        .arg("--resolve-chains")
+        .arg("--outcomes")
+        .arg(&outcomes)
+        .assert()
+        .success();
+    let ledger: Vec<serde_json::Value> = std::fs::read_to_string(&outcomes)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(ledger.len(), 2);
+    assert_eq!(
+        (ledger[0]["line"].as_u64(), ledger[0]["alias"].as_str()),
+        (Some(1), Some("u"))
+    );
+    // The first row changed pairs, so not its $insert_id; the second kept both.
+    let resolved_id = ledger[0]["$insert_id"].as_str().unwrap();
+    assert_ne!(resolved_id, "given-1");
+    assert_eq!(ledger[1]["$insert_id"].as_str(), Some("given-2"));
+    let events = server.events();
+    let event_of_a = events
+        .iter()
+        .find(|e| e.str_property("$device_id") == Some("a"))
+        .unwrap();
+    assert_eq!(event_of_a.str_property("$user_id"), Some("u"));
+    assert_eq!(event_of_a.str_property("$insert_id"), Some(resolved_id));
+}
