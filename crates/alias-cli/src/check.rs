@@ -136,11 +136,8 @@ pub(crate) fn check_file(
             Some((link.distinct_id().as_str(), link.alias().as_str()))
         }));
         for row in &batch {
-            if let (ESTIMATE_AFTER_ROWS, Some(size)) = (check.rows, text_size) {
-                // Room for every id the rest of the file can hold, at the rows' size so
-                // far, saves growing the tables (and holding two copies while they grow).
-                let rows = size / (row.end.offset / ESTIMATE_AFTER_ROWS).max(1);
-                check.reserve(usize::try_from(rows.saturating_mul(2)).unwrap_or(usize::MAX));
+            if let Some(ids) = ids_estimate(check.rows, row.end.offset, text_size) {
+                check.reserve(ids);
             }
             match &row.alias {
                 Ok(link) => {
@@ -151,6 +148,17 @@ pub(crate) fn check_file(
         }
     }
     Ok(check.report(path.name()))
+}
+
+/// After [`ESTIMATE_AFTER_ROWS`] rows ending at `offset`, the ids a file of `text_size`
+/// can hold at the rows' size so far: room for them all saves growing the tables (and
+/// holding two copies while they grow).
+pub(crate) fn ids_estimate(rows: u64, offset: u64, text_size: Option<u64>) -> Option<usize> {
+    if rows != ESTIMATE_AFTER_ROWS {
+        return None;
+    }
+    let rows = text_size? / (offset / ESTIMATE_AFTER_ROWS).max(1);
+    Some(usize::try_from(rows.saturating_mul(2)).unwrap_or(usize::MAX))
 }
 
 /// The usage error of a file that cannot be read to `doing` it.

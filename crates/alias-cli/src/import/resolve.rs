@@ -79,13 +79,20 @@ impl Resolution {
         on_ambiguous: OnAmbiguous,
     ) -> Result<Self, UsageError> {
         let mut resolution = Self::new(on_ambiguous);
-        for_each_pair(path, format, |_, distinct_id, alias| {
+        let mut rows = 0;
+        let text_size = Input::open(path, format.resolve(path), false)?.text_size();
+        for_each_pair(path, format, |_, end, distinct_id, alias| {
+            if let Some(ids) = crate::check::ids_estimate(rows, end, text_size) {
+                resolution.clusters.reserve(ids);
+                resolution.flags.reserve(ids);
+            }
+            rows += 1;
             resolution.pair(distinct_id, alias);
         })?;
         resolution.choose_users();
         let mut ambiguous_lines = Vec::new();
         let mut ambiguous_rows = 0_u64;
-        let header = for_each_pair(path, format, |line, distinct_id, alias| {
+        let header = for_each_pair(path, format, |line, _, distinct_id, alias| {
             if resolution.keep_text(distinct_id, alias) {
                 ambiguous_rows += 1;
                 if ambiguous_lines.len() < FIRST_LINES {
@@ -301,12 +308,12 @@ fn relinked(link: &CreateAlias, user: &str) -> Result<CreateAlias, String> {
     Ok(relinked)
 }
 
-/// Calls `each` with the line, distinct_id and alias of each row that makes a pair; gives
-/// the CSV header.
+/// Calls `each` with the line, end offset, distinct_id and alias of each row that makes a
+/// pair; gives the CSV header.
 fn for_each_pair(
     path: &InputPath,
     format: FormatArg,
-    mut each: impl FnMut(u64, &str, &str),
+    mut each: impl FnMut(u64, u64, &str, &str),
 ) -> Result<Option<Header>, UsageError> {
     let mut input = Input::open(path, format.resolve(path), false)?;
     let header = input.header().cloned();
@@ -320,7 +327,12 @@ fn for_each_pair(
         .map_err(|error| crate::check::unreadable(path, "resolve chains in", error))?
     {
         if let Ok(link) = &row.alias {
-            each(row.line, link.distinct_id().as_str(), link.alias().as_str());
+            each(
+                row.line,
+                row.end.offset,
+                link.distinct_id().as_str(),
+                link.alias().as_str(),
+            );
         }
     }
     Ok(header)
