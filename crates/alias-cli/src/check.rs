@@ -3,13 +3,10 @@
 //! rules after answering) and a merge cannot be undone, so the problems are found first.
 //!
 //! The whole file goes through one union-find under the rules of `alias_core::identity`
-//! (`docs/mixpanel-facts.md` §7). Memory stays small at tens of millions of rows: an id is
-//! kept as a 64-bit hash of its text (rustc-hash's), not the text: two ids of a file of 20
-//! million share a hash with odds of about one in 100,000, which would at worst merge them
-//! in the prediction. Each id costs a few `u32`s more.
+//! (`docs/mixpanel-facts.md` §7), over ids interned by hash ([`crate::clusters`]): a few
+//! bytes per id whatever its length.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -17,10 +14,10 @@ use std::time::SystemTime;
 use alias_core::identity::{IdentitySystem, MAX_CLUSTER_IDS, SimplifiedId};
 use alias_core::wire::is_placeholder;
 use clap::ValueEnum;
-use rustc_hash::FxHasher;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::console;
 use crate::exit::{self, UsageError};
 use crate::import::input::{
@@ -123,16 +120,9 @@ pub(crate) fn check_file(
     while !ended {
         batch.clear();
         while batch.len() < BATCH {
-            let row = input.next_row(&options, &mut resume).map_err(|error| {
-                let what = match error {
-                    ReadError::Unreadable(why) => why,
-                    ReadError::TooLong { line } => format!("the row on line {line} is too long"),
-                    ReadError::Changed { line, .. } => {
-                        format!("the input changed at line {line}")
-                    }
-                };
-                UsageError::new(format!("FILE {}: cannot check it: {what}", path.name()))
-            })?;
+            let row = input
+                .next_row(&options, &mut resume)
+                .map_err(|error| unreadable(path, "check", error))?;
             match row {
                 Some(row) => batch.push(row),
                 None => {
@@ -146,11 +136,8 @@ pub(crate) fn check_file(
             Some((link.distinct_id().as_str(), link.alias().as_str()))
         }));
         for row in &batch {
-            if let (ESTIMATE_AFTER_ROWS, Some(size)) = (check.rows, text_size) {
-                // Room for every id the rest of the file can hold, at the rows' size so
-                // far, saves growing the tables (and holding two copies while they grow).
-                let rows = size / (row.end.offset / ESTIMATE_AFTER_ROWS).max(1);
-                check.reserve(usize::try_from(rows.saturating_mul(2)).unwrap_or(usize::MAX));
+            if let Some(ids) = ids_estimate(check.rows, row.end.offset, text_size) {
+                check.reserve(ids);
             }
             match &row.alias {
                 Ok(link) => {
@@ -161,6 +148,27 @@ pub(crate) fn check_file(
         }
     }
     Ok(check.report(path.name()))
+}
+
+/// After [`ESTIMATE_AFTER_ROWS`] rows ending at `offset`, the ids a file of `text_size`
+/// can hold at the rows' size so far: room for them all saves growing the tables (and
+/// holding two copies while they grow).
+pub(crate) fn ids_estimate(rows: u64, offset: u64, text_size: Option<u64>) -> Option<usize> {
+    if rows != ESTIMATE_AFTER_ROWS {
+        return None;
+    }
+    let rows = text_size? / (offset / ESTIMATE_AFTER_ROWS).max(1);
+    Some(usize::try_from(rows.saturating_mul(2)).unwrap_or(usize::MAX))
+}
+
+/// The usage error of a file that cannot be read to `doing` it.
+pub(crate) fn unreadable(path: &InputPath, doing: &str, error: ReadError) -> UsageError {
+    let what = match error {
+        ReadError::Unreadable(why) => why,
+        ReadError::TooLong { line } => format!("the row on line {line} is too long"),
+        ReadError::Changed { line, .. } => format!("the input changed at line {line}"),
+    };
+    UsageError::new(format!("FILE {}: cannot {doing} it: {what}", path.name()))
 }
 
 /// The distinct_id and alias of a row as written, when they are strings.
@@ -355,92 +363,6 @@ impl Report {
     }
 }
 
-/// The ids seen, by hash: open addressing with linear probing in one array of 12-byte
-/// slots (the hash as two `u32` halves, then the id), so that a lookup costs one cache
-/// miss where a general map costs two (its control bytes, then its entry).
-#[derive(Debug, Default)]
-struct IdTable {
-    slots: Vec<[u32; 3]>,
-    len: usize,
-}
-
-impl IdTable {
-    /// The id of `hash`, `next` if it is new.
-    fn id(&mut self, hash: u64, next: u32) -> u32 {
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            self.grow_to(self.len + 1);
-        }
-        // The halves of the hash, split losslessly.
-        let key = [(hash >> 32) as u32, hash as u32];
-        let mask = self.slots.len() - 1;
-        let mut at = Self::start(hash, mask);
-        loop {
-            let slot = &mut self.slots[at];
-            if slot[2] == NONE {
-                *slot = [key[0], key[1], next];
-                self.len += 1;
-                return next;
-            }
-            if slot[..2] == key {
-                return slot[2];
-            }
-            at = (at + 1) & mask;
-        }
-    }
-
-    /// The id in the slot where `hash` starts probing, whatever it is.
-    fn peek(&self, hash: u64) -> u32 {
-        match self.slots.len() {
-            0 => NONE,
-            len => self.slots[Self::start(hash, len - 1)][2],
-        }
-    }
-
-    /// Where `hash` starts probing in a table of `mask + 1` slots.
-    fn start(hash: u64, mask: usize) -> usize {
-        // A multiplicative hash's best bits are its high ones: fold some into the low.
-        ((hash ^ (hash >> 29)) as usize) & mask
-    }
-
-    /// Room for `ids` ids at most three quarters full: the slots are rebuilt once.
-    fn grow_to(&mut self, ids: usize) {
-        let wanted = (ids.saturating_mul(4) / 3 + 1).next_power_of_two().max(16);
-        if wanted <= self.slots.len() {
-            return;
-        }
-        let old = std::mem::replace(&mut self.slots, vec![[0, 0, NONE]; wanted]);
-        let mask = wanted - 1;
-        for slot in old.into_iter().filter(|slot| slot[2] != NONE) {
-            let hash = u64::from(slot[0]) << 32 | u64::from(slot[1]);
-            let mut at = Self::start(hash, mask);
-            while self.slots[at][2] != NONE {
-                at = (at + 1) & mask;
-            }
-            self.slots[at] = slot;
-        }
-    }
-}
-
-/// The hash an id is kept as.
-fn hash(role: Role, text: &str) -> u64 {
-    let mut hasher = FxHasher::default();
-    role.hash(&mut hasher);
-    text.hash(&mut hasher);
-    hasher.finish()
-}
-
-/// What an id stands for: under Simplified ID Merge a device and a user of the same text
-/// are different ids.
-#[derive(Debug, Clone, Copy, Hash)]
-enum Role {
-    Id,
-    Device,
-    User,
-}
-
-/// No id.
-const NONE: u32 = u32::MAX;
-
 /// Flags of an id.
 const WAS_DISTINCT_ID: u8 = 1;
 const WAS_ALIAS: u8 = 2;
@@ -467,11 +389,7 @@ impl Found {
 #[derive(Debug)]
 struct Check {
     settings: Settings,
-    ids: IdTable,
-    /// Union-find parent of each id.
-    parent: Vec<u32>,
-    /// Size of each root's cluster.
-    size: Vec<u32>,
+    clusters: Clusters,
     /// Pairs each id is in.
     uses: Vec<u32>,
     /// Original and Legacy: the distinct_id an alias is mapped to. Simplified: the user a
@@ -491,9 +409,7 @@ impl Check {
     fn new(settings: Settings) -> Self {
         Self {
             settings,
-            ids: IdTable::default(),
-            parent: Vec::new(),
-            size: Vec::new(),
+            clusters: Clusters::default(),
             uses: Vec::new(),
             mapped: Vec::new(),
             flags: Vec::new(),
@@ -506,10 +422,7 @@ impl Check {
 
     /// Makes room for `ids` ids in all, at most [`NONE`].
     fn reserve(&mut self, ids: usize) {
-        let more = ids.min(NONE as usize).saturating_sub(self.parent.len());
-        self.ids.grow_to(self.parent.len() + more);
-        self.parent.reserve_exact(more);
-        self.size.reserve_exact(more);
+        let more = self.clusters.reserve(ids);
         self.uses.reserve_exact(more);
         self.mapped.reserve_exact(more);
         self.flags.reserve_exact(more);
@@ -554,51 +467,20 @@ impl Check {
         let mut seen = 0;
         for (distinct_id, alias) in pairs {
             for (role, text) in self.keys(distinct_id, alias) {
-                seen ^= self.ids.peek(hash(role, text));
+                seen ^= self.clusters.peek(hash(role, text));
             }
         }
         std::hint::black_box(seen);
     }
 
     fn intern(&mut self, role: Role, text: &str) -> u32 {
-        let next = u32::try_from(self.parent.len()).unwrap_or(NONE);
-        let id = self.ids.id(hash(role, text), next);
-        if id == next {
-            self.parent.push(id);
-            self.size.push(1);
+        let (id, new) = self.clusters.intern(hash(role, text));
+        if new {
             self.uses.push(0);
             self.mapped.push(NONE);
             self.flags.push(0);
         }
         id
-    }
-
-    fn find(&mut self, mut id: u32) -> u32 {
-        // Path halving.
-        while self.parent[id as usize] != id {
-            let grandparent = self.parent[self.parent[id as usize] as usize];
-            self.parent[id as usize] = grandparent;
-            id = grandparent;
-        }
-        id
-    }
-
-    /// Joins the clusters of `a` and `b` (union by size); gives the new root, or `None`
-    /// when they were one already.
-    fn union(&mut self, a: u32, b: u32) -> Option<u32> {
-        let (a, b) = (self.find(a), self.find(b));
-        if a == b {
-            return None;
-        }
-        let (big, small) = if self.size[a as usize] >= self.size[b as usize] {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        self.parent[small as usize] = big;
-        self.size[big as usize] += self.size[small as usize];
-        self.flags[big as usize] |= self.flags[small as usize] & OVER_CAP;
-        Some(big)
     }
 
     /// A row that makes a pair.
@@ -646,11 +528,12 @@ impl Check {
                 self.mapped[second as usize] = first;
             }
         }
-        let Some(root) = self.union(first, second) else {
+        let Some((root, absorbed)) = self.clusters.union(first, second) else {
             return;
         };
+        self.flags[root as usize] |= self.flags[absorbed as usize] & OVER_CAP;
         let cap = self.settings.system.cluster_cap();
-        let size = self.size[root as usize] as usize;
+        let size = self.clusters.size(root) as usize;
         match cap {
             Some(cap) if size > cap => {
                 if self.flags[root as usize] & OVER_CAP == 0 {
@@ -666,12 +549,15 @@ impl Check {
         let mut roots = 0;
         let mut largest = 0;
         let mut over_cap = Vec::new();
-        for id in 0..self.parent.len() {
-            if self.parent[id] as usize == id {
+        for id in 0..self.clusters.len() {
+            // Ids are numbered by `u32`s.
+            let id = id as u32;
+            if self.clusters.is_root(id) {
                 roots += 1;
-                largest = largest.max(self.size[id]);
-                if self.flags[id] & OVER_CAP != 0 {
-                    over_cap.push(u64::from(self.size[id]));
+                let size = self.clusters.size(id);
+                largest = largest.max(size);
+                if self.flags[id as usize] & OVER_CAP != 0 {
+                    over_cap.push(u64::from(size));
                 }
             }
         }
@@ -703,7 +589,7 @@ impl Check {
             summary: Summary {
                 rows: self.rows,
                 pairs: self.pairs,
-                ids: self.parent.len() as u64,
+                ids: self.clusters.len() as u64,
                 clusters: roots,
                 largest_cluster: u64::from(largest),
                 merges_predicted: self.merges,
@@ -817,24 +703,6 @@ mod tests {
         // d1 and d2 with u1; the device "u1" with u2: two clusters of users.
         assert_eq!(report.summary.clusters, 2);
         assert_eq!(report.summary.largest_cluster, 3);
-    }
-
-    #[test]
-    fn the_id_table_keeps_every_id_through_growth_and_shared_start_slots() {
-        let mut table = IdTable::default();
-        // Hashes that differ only in bits the start slot ignores probe the same slots.
-        let hashes: Vec<u64> = (0..1000_u64).map(|i| i << 40).collect();
-        for (id, hash) in hashes.iter().enumerate() {
-            assert_eq!(table.id(*hash, id as u32), id as u32);
-        }
-        for (id, hash) in hashes.iter().enumerate() {
-            assert_eq!(table.id(*hash, 9999), id as u32);
-        }
-        assert_eq!(table.len, 1000);
-        assert!(table.slots.len() * 3 >= table.len * 4);
-        table.grow_to(100_000);
-        assert_eq!(table.id(hashes[777], 9999), 777);
-        assert_eq!(table.id(u64::MAX, 1000), 1000);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod check;
+mod clusters;
 mod completions;
 mod console;
 mod create;

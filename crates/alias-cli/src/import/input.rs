@@ -491,7 +491,7 @@ fn alias_of(fields: &Map<String, Value>, options: &RowOptions) -> Result<CreateA
 /// Why a row cannot be sent, as its reason says it: the value or name of the input the
 /// error quotes cut to an excerpt (an id is checked for being a placeholder before its
 /// length, so a placeholder padded with a mebibyte of spaces is quoted whole otherwise).
-fn reason(mut error: ValidationError) -> String {
+pub(crate) fn reason(mut error: ValidationError) -> String {
     if let Problem::Placeholder { value } | Problem::SameAsDistinctId { value } = &mut error.problem
     {
         *value = excerpt::cut(value).into_owned();

@@ -16,6 +16,7 @@ mod failures;
 pub(crate) mod input;
 mod outcomes;
 mod progress;
+mod resolve;
 mod same_file;
 mod signals;
 mod tracker;
@@ -39,6 +40,7 @@ use self::failures::Failures;
 use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
 use self::outcomes::Outcomes;
 use self::progress::Progress;
+use self::resolve::{OnAmbiguous, Resolution};
 use self::tracker::{Summary, Tracker};
 use crate::console;
 use crate::exit::{self, UsageError};
@@ -125,6 +127,24 @@ pub(crate) struct Args {
     )]
     check: Option<CheckArg>,
 
+    /// With --link association: follow chains through the file, so that every
+    /// anonymous id of a cluster links to its one user: rows (a,b),(b,u) are sent as
+    /// (a,u),(b,u). Under Simplified ID Merge chains do not merge, and a would never reach
+    /// u. Reads the file twice before sending (not standard input).
+    #[arg(long)]
+    resolve_chains: bool,
+
+    /// With --resolve-chains, a cluster holding more than one user: error sends nothing
+    /// and names its rows; first links it to its first user in the file; skip sends
+    /// nothing for its rows and reports them as invalid.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = OnAmbiguous::Error,
+        requires = "resolve_chains"
+    )]
+    on_ambiguous: OnAmbiguous,
+
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -169,6 +189,27 @@ fn check_first(args: &Args, check: CheckArg, path: &InputPath) -> Result<bool, U
     Ok(report.is_clean())
 }
 
+/// `--resolve-chains`: each cluster's user, from a read of the whole file.
+fn resolve_first(args: &Args, path: &InputPath) -> Result<Option<Resolution>, UsageError> {
+    if !args.resolve_chains {
+        return Ok(None);
+    }
+    if !args.common.links_by_association() {
+        return Err(UsageError::new(
+            "--resolve-chains is for --link association (Simplified ID Merge), where chains \
+             do not merge; $create_alias chains merge by themselves: add --link association \
+             or drop --resolve-chains",
+        ));
+    }
+    if *path == InputPath::Stdin {
+        return Err(UsageError::new(
+            "--resolve-chains reads the input twice before sending, which standard input \
+             cannot be read: pass a file",
+        ));
+    }
+    Resolution::read(path, args.format, args.on_ambiguous).map(Some)
+}
+
 /// Runs the import. The last stdout line is `accepted=N rejected=N undelivered=N invalid=N`
 /// for all runs of this import (the checkpointed ones included).
 pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
@@ -194,6 +235,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     {
         return Ok(exit::of_run(false));
     }
+    let mut resolution = resolve_first(args, &path)?;
     let checkpoint = args.checkpoint.as_deref().map(Location::new);
     clashes::refuse(
         &path,
@@ -288,13 +330,20 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     }
     let tracker = RefCell::new(tracker);
     let stats = sender.send_stream(
-        feed(rows, &tracker),
+        feed(rows, &tracker, resolution.as_mut()),
         stop,
         |entry| tracker.borrow_mut().finished(entry),
         || tracker.borrow_mut().tick(),
     );
     tracing::debug!(?stats, "delivery ended");
     let summary = tracker.into_inner().end();
+    if let Some(resolution) = &resolution {
+        let coverage = resolution.coverage();
+        console::message(&format!(
+            "coverage: {} of {} anonymous ids sent with their cluster's one user",
+            coverage.linked, coverage.anonymous
+        ));
+    }
     if let (Some(_), Ending::Failed(error)) = (summary.would_send, &summary.ending) {
         // The output is all a dry run makes: with it gone, one line says why it stopped.
         console::message(&format!("error: {error}"));
@@ -510,13 +559,17 @@ fn epoch_millis(time: SystemTime) -> u64 {
 fn feed<'a>(
     rows: read_ahead::Receiver<Result<Row, ReadError>>,
     tracker: &'a RefCell<Tracker>,
+    mut resolution: Option<&'a mut Resolution>,
 ) -> impl Stream<Item = CreateAlias> + 'a {
     let mut rows = Some(rows);
     futures_util::stream::poll_fn(move |cx| {
         while let Some(receiver) = rows.as_mut() {
             match receiver.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(row))) => {
+                Poll::Ready(Some(Ok(mut row))) => {
+                    if let Some(resolution) = resolution.as_deref_mut() {
+                        row = resolution.resolve(row);
+                    }
                     if let Some(alias) = tracker.borrow_mut().read(row) {
                         return Poll::Ready(Some(alias));
                     }
