@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use alias_core::identity::{IdentitySystem, MAX_CLUSTER_IDS, SimplifiedId};
 use alias_core::wire::is_placeholder;
@@ -20,9 +19,7 @@ use serde_json::Value;
 use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::console;
 use crate::exit::{self, UsageError};
-use crate::import::input::{
-    FormatArg, Header, Input, InputPath, Mark, ReadError, Resume, RowOptions, Source,
-};
+use crate::import::input::{FormatArg, Header, Input, InputPath, ReadError, Source};
 use crate::serve::IdMerge;
 
 /// `--hub-threshold`'s default, which `import --check` uses.
@@ -106,13 +103,8 @@ pub(crate) fn check_file(
     format: FormatArg,
     settings: Settings,
 ) -> Result<Report, UsageError> {
-    let mut input = Input::open(path, format.resolve(path), false)?;
+    let (mut input, options, mut resume) = Input::open_for_a_pass(path, format)?;
     let header = input.header().cloned();
-    let options = RowOptions {
-        extra_columns: false,
-        default_time: SystemTime::now(),
-    };
-    let mut resume = Resume::at(Mark::start());
     let mut check = Check::new(settings);
     let text_size = input.text_size();
     let mut batch = Vec::with_capacity(BATCH);

@@ -369,6 +369,20 @@ impl Input {
         })
     }
 
+    /// Opens the file at `path` in `format` to read once through, as the passes before an
+    /// import do (`check`, chain resolution): every row from the start, no extra columns.
+    pub(crate) fn open_for_a_pass(
+        path: &InputPath,
+        format: FormatArg,
+    ) -> Result<(Self, RowOptions, Resume), UsageError> {
+        let input = Self::open(path, format.resolve(path), false)?;
+        let options = RowOptions {
+            extra_columns: false,
+            default_time: std::time::SystemTime::now(),
+        };
+        Ok((input, options, Resume::at(Mark::start())))
+    }
+
     /// The next row after `resume`; `None` at the end of the input.
     pub(crate) fn next_row(
         &mut self,

@@ -8,13 +8,12 @@
 //! the distinct_id column is anonymous (a `$device_id`).
 
 use std::collections::HashMap;
-use std::time::SystemTime;
 
 use alias_core::identity::SimplifiedId;
 use alias_core::{Alias, CreateAlias, InsertId};
 use serde_json::Value;
 
-use super::input::{FormatArg, Header, Input, InputPath, Mark, Resume, Row, RowOptions, Source};
+use super::input::{FormatArg, Header, Input, InputPath, Row, Source};
 use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::exit::UsageError;
 
@@ -315,13 +314,8 @@ fn for_each_pair(
     format: FormatArg,
     mut each: impl FnMut(u64, u64, &str, &str),
 ) -> Result<Option<Header>, UsageError> {
-    let mut input = Input::open(path, format.resolve(path), false)?;
+    let (mut input, options, mut resume) = Input::open_for_a_pass(path, format)?;
     let header = input.header().cloned();
-    let options = RowOptions {
-        extra_columns: false,
-        default_time: SystemTime::now(),
-    };
-    let mut resume = Resume::at(Mark::start());
     while let Some(row) = input
         .next_row(&options, &mut resume)
         .map_err(|error| crate::check::unreadable(path, "resolve chains in", error))?
