@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use alias_tests::ClientKind;
 use serde_json::{Value, json};
 
 use super::Sender;
@@ -10,8 +11,11 @@ use super::pacing::PacedRun;
 use super::python::SDK;
 use super::workload::{BATCH, CONCURRENCY, CsvFile};
 
-/// Every client at this share of the server's ceiling or more.
+/// Every library client at this share of the server's ceiling or more.
 const CEILING_SHARE: f64 = 0.8;
+/// The CLI at this share of the ceiling or more: it reads, validates and records each row
+/// besides sending it, on the same two cores, and still must not cost much.
+const CLI_CEILING_SHARE: f64 = 0.85;
 /// The CLI's peak resident memory for the large import, plain or gzip, at most.
 const MAX_IMPORT_RSS: u64 = 64 * 1024 * 1024;
 /// Every client at this multiple of the Python SDK's rate or more.
@@ -214,14 +218,20 @@ impl Figures {
             figure: rate(ceiling),
             target: None,
         };
-        let client_lines = self.clients().map(|(sender, best)| Line {
-            measurement: sender.name().to_owned(),
-            figure: format!("{} ({:.2} of ceiling)", rate(best), best / ceiling),
-            target: Some(Target::at_least(
-                format!(">= {CEILING_SHARE} of ceiling"),
-                best / ceiling,
-                CEILING_SHARE,
-            )),
+        let client_lines = self.clients().map(|(sender, best)| {
+            let share = match sender {
+                Sender::Client(ClientKind::Cli) => CLI_CEILING_SHARE,
+                _ => CEILING_SHARE,
+            };
+            Line {
+                measurement: sender.name().to_owned(),
+                figure: format!("{} ({:.2} of ceiling)", rate(best), best / ceiling),
+                target: Some(Target::at_least(
+                    format!(">= {share} of ceiling"),
+                    best / ceiling,
+                    share,
+                )),
+            }
         });
         std::iter::once(ceiling_line).chain(client_lines).collect()
     }
