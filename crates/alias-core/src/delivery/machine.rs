@@ -131,9 +131,6 @@ pub struct Delivery {
     stopped: bool,
     /// A refusal that every later request to the project would get too.
     refused: Option<Rejection>,
-    /// Whether the server has answered any request of this delivery: until it has, a
-    /// host that cannot be reached ends the delivery early.
-    answered: bool,
     /// The failure that made the host count as unreachable, which ends the sending.
     unreachable: Option<TransportError>,
     pacer: Pacer,
@@ -143,7 +140,8 @@ pub struct Delivery {
     stats: DeliveryStats,
 }
 
-/// What the delivery knows of the server's clock.
+/// What the delivery knows of the server's clock. Until the first answer it knows nothing,
+/// and a host that cannot be reached ends the delivery early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ServerClock {
     /// No answer yet.
@@ -177,7 +175,6 @@ impl Delivery {
             closed: false,
             stopped: false,
             refused: None,
-            answered: false,
             unreachable: None,
             pacer,
             server_clock: ServerClock::Unknown,
@@ -377,7 +374,7 @@ impl Delivery {
     /// server's clock, the times are set back by [`Config::max_clock_ahead`]. From this
     /// send on, the time stays as it is, through every retry.
     fn no_time_ahead_of_the_server(&mut self, batch: &mut PendingBatch, now: Instant) {
-        let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
+        let wall_now = self.wall_clock(now);
         let ahead = match self.server_clock {
             ServerClock::Unknown => self.config.max_clock_ahead,
             ServerClock::Untold => return,
@@ -405,6 +402,12 @@ impl Delivery {
         }
     }
 
+    /// The wall clock at the monotonic instant `now`, as the delivery reckons it from its
+    /// start: one reading of the wall clock, so that every time it derives agrees.
+    fn wall_clock(&self, now: Instant) -> SystemTime {
+        self.wall_at_start + now.saturating_duration_since(self.started)
+    }
+
     /// Reads the server's clock off an answer's `Date` header.
     fn read_server_clock<B>(&mut self, response: &Response<B>, now: Instant) {
         let date = response
@@ -418,7 +421,7 @@ impl Delivery {
             }
             return;
         };
-        let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
+        let wall_now = self.wall_clock(now);
         // `Date` is the server's time rounded down to the second: reading this machine's
         // lead off it errs on the side of a lead too large, never too small.
         let ahead = wall_now.duration_since(date).unwrap_or(Duration::ZERO);
@@ -443,7 +446,6 @@ impl Delivery {
         let Some(batch) = self.in_flight.remove(&id) else {
             return;
         };
-        self.answered = true;
         self.read_server_clock(response, now);
         match parse_response(response) {
             Ok(Verdict::Accepted { .. }) => {
@@ -515,7 +517,7 @@ impl Delivery {
                 retry_after,
                 message,
             }) => {
-                let wall_now = self.wall_at_start + now.saturating_duration_since(self.started);
+                let wall_now = self.wall_clock(now);
                 let asked = retry_after.map(|r| {
                     r.delay_from(wall_now)
                         .min(self.config.retry_policy.max_retry_after)
@@ -575,7 +577,7 @@ impl Delivery {
             self.settle_all(&batch, &undelivered);
             return;
         }
-        let unanswered = !self.answered
+        let unanswered = self.server_clock == ServerClock::Unknown
             && matches!(
                 error.kind,
                 TransportErrorKind::Connect | TransportErrorKind::Timeout
