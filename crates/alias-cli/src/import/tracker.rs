@@ -8,7 +8,7 @@
 //! the boundary before that row.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use alias_core::{
@@ -111,6 +111,33 @@ pub(crate) struct Summary {
     /// The line the checkpoint stays before, since the row there was not delivered and no
     /// failures file holds it.
     pub(crate) held_at: Option<u64>,
+}
+
+/// A file the run writes beside its checkpoint, whose length the checkpoint records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Failures,
+    Outcomes,
+}
+
+impl Output {
+    const ALL: [Self; 2] = [Self::Failures, Self::Outcomes];
+
+    /// The flag that names it.
+    fn flag(self) -> &'static str {
+        match self {
+            Self::Failures => "--failures",
+            Self::Outcomes => "--outcomes",
+        }
+    }
+
+    /// What it is, in words.
+    fn what(self) -> &'static str {
+        match self {
+            Self::Failures => "the failures file",
+            Self::Outcomes => "the outcome ledger",
+        }
+    }
 }
 
 impl Tracker {
@@ -229,7 +256,7 @@ impl Tracker {
         if let Some(outcomes) = &mut self.outcomes
             && let Err(error) = outcomes.write_outcome(row.line, &entry.alias, &entry.outcome)
         {
-            self.output_broken("--outcomes", &error);
+            self.output_broken(Output::Outcomes, &error);
         }
         let ended = sending_ended(&entry.outcome);
         if let Some(cause) = &ended {
@@ -264,7 +291,7 @@ impl Tracker {
             if let Some(outcomes) = &mut self.outcomes
                 && let Err(error) = outcomes.write(row.line, None, "invalid", Some(&invalid))
             {
-                self.output_broken("--outcomes", &error);
+                self.output_broken(Output::Outcomes, &error);
             }
             let reason = format!("invalid: {invalid}");
             self.record_failure(row.line, &row.source, None, &reason);
@@ -350,34 +377,58 @@ impl Tracker {
             return;
         };
         if let Err(error) = failures.write(line, source, sent, reason) {
-            self.output_broken("--failures", &error);
+            self.output_broken(Output::Failures, &error);
         }
     }
 
-    /// Writing the file of `flag` (`--failures` or `--outcomes`) failed: stop, keeping the
-    /// checkpoint before what that file may be missing.
-    fn output_broken(&mut self, flag: &str, error: &std::io::Error) {
-        let (what, path) = if flag == "--failures" {
-            self.failures_unwritable = true;
-            let path = self
-                .failures
-                .as_ref()
-                .map(|f| f.path().display().to_string());
-            ("the failures file", path)
-        } else {
-            let path = self
-                .outcomes
-                .as_ref()
-                .map(|f| f.path().display().to_string());
-            ("the outcome ledger", path)
-        };
+    /// Writing `output` failed: stop, keeping the checkpoint before what that file may be
+    /// missing.
+    fn output_broken(&mut self, output: Output, error: &std::io::Error) {
+        self.failures_unwritable |= output == Output::Failures;
         let message = format!(
-            "cannot write {what} {}: {error}; free space or pass another {flag} path, then \
-             run the same command again{}",
-            path.unwrap_or_default(),
+            "cannot write {} {}: {error}; free space or pass another {} path, then run the \
+             same command again{}",
+            output.what(),
+            self.output_path(output).unwrap_or(Path::new("")).display(),
+            output.flag(),
             self.resume_hint()
         );
         self.halt(Ending::Failed(message), true);
+    }
+
+    /// Where `output` is written, if this run writes it.
+    fn output_path(&self, output: Output) -> Option<&Path> {
+        match output {
+            Output::Failures => self.failures.as_ref().map(Failures::path),
+            Output::Outcomes => self.outcomes.as_ref().map(Outcomes::path),
+        }
+    }
+
+    /// Writes out what `output` buffers, and onto the disk when `durable` (a checkpoint
+    /// will record its length); gives its length, `None` when this run does not write it.
+    fn write_out(&mut self, output: Output, durable: bool) -> std::io::Result<Option<u64>> {
+        match output {
+            Output::Failures => self
+                .failures
+                .as_mut()
+                .map(|f| if durable { f.sync() } else { f.flush() })
+                .transpose(),
+            Output::Outcomes => self
+                .outcomes
+                .as_mut()
+                .map(|f| if durable { f.sync() } else { f.flush() })
+                .transpose(),
+        }
+    }
+
+    /// Writes out every output for a checkpoint about to record their lengths, or says
+    /// which one failed.
+    fn output_lens(&mut self, durable: bool) -> Result<[Option<u64>; 2], (Output, std::io::Error)> {
+        let mut lens = [None; 2];
+        for (len, output) in lens.iter_mut().zip(Output::ALL) {
+            *len = self.write_out(output, durable).map_err(|e| (output, e))?;
+        }
+        Ok(lens)
     }
 
     /// The boundary before the first row not yet settled.
@@ -391,30 +442,21 @@ impl Tracker {
     /// the `time` given to rows without one, without which a row sent again after a hard
     /// kill would be a new event rather than a copy the server drops.
     pub(crate) fn write_first_checkpoint(&mut self) -> Result<(), UsageError> {
+        if self.checkpoint.is_none() {
+            return Ok(());
+        }
+        let [failures_len, outcomes_len] = self.output_lens(true).map_err(|(output, e)| {
+            UsageError::new(format!(
+                "{} {}: cannot write it: {e}; free space, or pass a path in a writable folder",
+                output.flag(),
+                self.output_path(output).unwrap_or(Path::new("")).display()
+            ))
+        })?;
         let Some((location, state)) = &mut self.checkpoint else {
             return Ok(());
         };
-        let cannot = |flag: &str, path: &std::path::Path, e: std::io::Error| {
-            UsageError::new(format!(
-                "{flag} {}: cannot write it: {e}; free space, or pass a path in a writable \
-                 folder",
-                path.display()
-            ))
-        };
-        if let Some(failures) = &mut self.failures {
-            state.failures_len = Some(
-                failures
-                    .sync()
-                    .map_err(|e| cannot("--failures", failures.path(), e))?,
-            );
-        }
-        if let Some(outcomes) = &mut self.outcomes {
-            state.outcomes_len = Some(
-                outcomes
-                    .sync()
-                    .map_err(|e| cannot("--outcomes", outcomes.path(), e))?,
-            );
-        }
+        state.failures_len = failures_len;
+        state.outcomes_len = outcomes_len;
         self.checkpointed = Instant::now();
         state.store(location).map_err(|e| {
             UsageError::new(format!(
@@ -433,28 +475,10 @@ impl Tracker {
             return;
         }
         // A checkpoint records how far each file reaches, which must be on the disk first.
-        let durable = self.checkpoint.is_some();
-        let failures_len = match self
-            .failures
-            .as_mut()
-            .map(|f| if durable { f.sync() } else { f.flush() })
-            .transpose()
-        {
-            Ok(len) => len,
-            Err(error) => {
-                self.output_broken("--failures", &error);
-                return;
-            }
-        };
-        let outcomes_len = match self
-            .outcomes
-            .as_mut()
-            .map(|f| if durable { f.sync() } else { f.flush() })
-            .transpose()
-        {
-            Ok(len) => len,
-            Err(error) => {
-                self.output_broken("--outcomes", &error);
+        let [failures_len, outcomes_len] = match self.output_lens(self.checkpoint.is_some()) {
+            Ok(lens) => lens,
+            Err((output, error)) => {
+                self.output_broken(output, &error);
                 return;
             }
         };
