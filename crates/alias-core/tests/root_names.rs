@@ -62,11 +62,25 @@ fn the_root_holds_at_most_25_names() {
 
 #[test]
 fn the_prelude_has_what_a_caller_of_a_client_names() {
-    // Compiles only while the prelude holds each of these.
     use alias_core::prelude::{
-        AliasOutcome, Config, CreateAlias, DeliveryError, Rejection, Report, RetryPolicy, Tally,
+        AliasOutcome, CreateAlias, DeliveryError, Rejection, RetryPolicy, Tally,
     };
-    let outcome: Option<(AliasOutcome, DeliveryError, Rejection)> = None;
-    let summary: Option<(Report, Tally, RetryPolicy, Config, CreateAlias)> = None;
-    assert!(outcome.is_none() && summary.is_none());
+    let link = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+    assert_eq!(link.alias().as_str(), "user-1");
+    let tally = Tally {
+        accepted: 2,
+        ..Tally::default()
+    };
+    assert_eq!(tally.total(), 2);
+    let outcome = AliasOutcome::Rejected(Rejection::classify(
+        alias_core::http::StatusCode::BAD_REQUEST,
+        None,
+        "bad".to_owned(),
+    ));
+    assert!(!outcome.is_accepted());
+    assert_eq!(
+        DeliveryError::Abandoned.to_string(),
+        "abandoned before an answer arrived"
+    );
+    assert_eq!(RetryPolicy::default().max_attempts, 8);
 }
