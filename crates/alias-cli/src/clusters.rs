@@ -25,22 +25,13 @@ impl IdTable {
         if (self.len + 1) * 4 > self.slots.len() * 3 {
             self.grow_to(self.len + 1);
         }
-        // The halves of the hash, split losslessly.
-        let key = [(hash >> 32) as u32, hash as u32];
-        let mask = self.slots.len() - 1;
-        let mut at = Self::start(hash, mask);
-        loop {
-            let slot = &mut self.slots[at];
-            if slot[2] == NONE {
-                *slot = [key[0], key[1], next];
-                self.len += 1;
-                return next;
-            }
-            if slot[..2] == key {
-                return slot[2];
-            }
-            at = (at + 1) & mask;
+        let (at, found) = self.probe(hash);
+        if found {
+            return self.slots[at][2];
         }
+        self.slots[at] = [(hash >> 32) as u32, hash as u32, next];
+        self.len += 1;
+        next
     }
 
     /// The id of `hash` if it is in the table.
@@ -48,16 +39,24 @@ impl IdTable {
         if self.slots.is_empty() {
             return None;
         }
+        let (at, found) = self.probe(hash);
+        found.then(|| self.slots[at][2])
+    }
+
+    /// The slot that holds `hash`, or else the empty slot where it would go, and which of
+    /// the two it is. The table must have a slot, and an empty one.
+    fn probe(&self, hash: u64) -> (usize, bool) {
+        // The halves of the hash, split losslessly.
         let key = [(hash >> 32) as u32, hash as u32];
         let mask = self.slots.len() - 1;
         let mut at = Self::start(hash, mask);
         loop {
-            let slot = self.slots[at];
+            let slot = &self.slots[at];
             if slot[2] == NONE {
-                return None;
+                return (at, false);
             }
             if slot[..2] == key {
-                return Some(slot[2]);
+                return (at, true);
             }
             at = (at + 1) & mask;
         }
@@ -224,6 +223,26 @@ mod tests {
         table.grow_to(100_000);
         assert_eq!(table.id(hashes[777], 9999), 777);
         assert_eq!(table.id(u64::MAX, 1000), 1000);
+    }
+
+    /// The table against the simple way, a `HashMap`: hashes from a small pool, looked up
+    /// and added in random order, with their low bits cleared so that probes run long.
+    #[test]
+    fn the_id_table_gives_the_ids_a_hash_map_gives() {
+        for seed in 0..20 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let pool: Vec<u64> = (0..500).map(|_| rng.u64(..) & !0xffff_u64).collect();
+            let mut table = IdTable::default();
+            let mut map = std::collections::HashMap::new();
+            for _ in 0..5_000 {
+                let hash = pool[rng.usize(..pool.len())];
+                assert_eq!(table.get(hash), map.get(&hash).copied(), "seed {seed}");
+                let next = map.len() as u32;
+                let id = *map.entry(hash).or_insert(next);
+                assert_eq!(table.id(hash, next), id, "seed {seed}");
+            }
+            assert_eq!(table.len, map.len());
+        }
     }
 
     #[test]
