@@ -204,7 +204,9 @@ impl Delivery {
         let position = self.first_position + self.slots.len() as u64;
         let own_time = self.config.stamps_events() && alias.time().is_none();
         if self.config.stamps_events() {
-            alias.stamp(wall_now);
+            // Behind the server's clock from the start, so that the send rarely has to move
+            // the time back and encode the event again.
+            alias.stamp(self.behind_the_server(wall_now));
         }
         let outcome = match EncodedEvent::prepare(&self.config, &alias, wall_now) {
             Err(invalid) => Some(AliasOutcome::Invalid(invalid)),
@@ -375,14 +377,7 @@ impl Delivery {
     /// send on, the time stays as it is, through every retry.
     fn no_time_ahead_of_the_server(&mut self, batch: &mut PendingBatch, now: Instant) {
         let wall_now = self.wall_clock(now);
-        let ahead = match self.server_clock {
-            ServerClock::Unknown => self.config.max_clock_ahead,
-            ServerClock::Untold => return,
-            ServerClock::Ahead(ahead) => ahead,
-        };
-        let Some(latest) = wall_now.checked_sub(ahead) else {
-            return;
-        };
+        let latest = self.behind_the_server(wall_now);
         for (event, position) in batch.events.iter_mut().zip(&batch.positions) {
             let index = usize::try_from(position - self.first_position).unwrap_or(usize::MAX);
             let Some(slot) = self.slots.get_mut(index) else {
@@ -406,6 +401,17 @@ impl Delivery {
     /// start: one reading of the wall clock, so that every time it derives agrees.
     fn wall_clock(&self, now: Instant) -> SystemTime {
         self.wall_at_start + now.saturating_duration_since(self.started)
+    }
+
+    /// `wall_now` set back by this machine's lead on the server's clock as far as it is
+    /// known: the whole allowance before any answer, nothing when answers tell no `Date`.
+    fn behind_the_server(&self, wall_now: SystemTime) -> SystemTime {
+        let lead = match self.server_clock {
+            ServerClock::Unknown => self.config.max_clock_ahead,
+            ServerClock::Untold => Duration::ZERO,
+            ServerClock::Ahead(ahead) => ahead,
+        };
+        wall_now.checked_sub(lead).unwrap_or(wall_now)
     }
 
     /// Reads the server's clock off an answer's `Date` header.
