@@ -184,9 +184,9 @@ impl Pacer {
             if now >= probe_at {
                 return None;
             }
-            return Some(probe_at.min(self.room_at(fits)));
+            return Some(probe_at.min(self.room_at(now, fits)));
         }
-        Some(self.room_at(fits))
+        Some(self.room_at(now, fits))
     }
 
     /// How long an unconfirmed limit holds sends back before a probe.
@@ -194,8 +194,9 @@ impl Pacer {
         PROBE_AFTER.min(self.window / 8)
     }
 
-    /// When enough of the window has rolled on for a request of `events` to fit.
-    fn room_at(&self, fits: impl Fn(u64) -> bool) -> Instant {
+    /// When enough of the window has rolled on for a request of `events` to fit; `now`
+    /// once the window is empty, which fits any request.
+    fn room_at(&self, now: Instant, fits: impl Fn(u64) -> bool) -> Instant {
         let mut held = self.held;
         for sent in &self.sent {
             held -= sent.events;
@@ -203,10 +204,7 @@ impl Pacer {
                 return self.expiry(sent.at);
             }
         }
-        // Unreachable: an empty window fits any request.
-        self.sent
-            .back()
-            .map_or_else(Instant::now, |s| self.expiry(s.at))
+        now
     }
 
     /// When a request sent at `at` leaves the server's window, as far as this client can
