@@ -437,16 +437,13 @@ impl Check {
         self.add(kind, line);
     }
 
-    /// The id of `text` in `role`, new or not.
     /// The two ids of a pair, as the system reads them.
     fn keys<'a>(&self, distinct_id: &'a str, alias: &'a str) -> [(Role, &'a str); 2] {
         match self.settings.system {
             // Sent as $device_id and $user_id: the device is the distinct_id column, read
             // as Simplified reads a distinct_id.
             IdentitySystem::Simplified => {
-                let device = match SimplifiedId::of_distinct_id(distinct_id) {
-                    SimplifiedId::Device(device) | SimplifiedId::User(device) => device,
-                };
+                let device = SimplifiedId::of_distinct_id(distinct_id).id();
                 [(Role::Device, device), (Role::User, alias)]
             }
             _ => [(Role::Id, distinct_id), (Role::Id, alias)],
@@ -465,6 +462,7 @@ impl Check {
         std::hint::black_box(seen);
     }
 
+    /// The id of `text` in `role`, new or not.
     fn intern(&mut self, role: Role, text: &str) -> u32 {
         let (id, new) = self.clusters.intern(hash(role, text));
         if new {

@@ -131,6 +131,13 @@ impl<'a> SimplifiedId<'a> {
             None => Self::User(distinct_id),
         }
     }
+
+    /// The id itself, without the [`DEVICE_PREFIX`] of a device.
+    pub fn id(self) -> &'a str {
+        match self {
+            Self::User(id) | Self::Device(id) => id,
+        }
+    }
 }
 
 /// An event, as the identity rules read it.
@@ -767,6 +774,7 @@ mod tests {
             SimplifiedId::of_distinct_id("abc"),
             SimplifiedId::User("abc")
         );
+        assert_eq!(SimplifiedId::of_distinct_id("$device:abc").id(), "abc");
         let mut graph = IdentityGraph::new();
         let system = IdentitySystem::Simplified;
         apply(

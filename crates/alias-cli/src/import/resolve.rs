@@ -65,9 +65,7 @@ pub(crate) struct Resolution {
 
 /// The key of the distinct_id column's text: a `$device:X` distinct_id is device X.
 fn anonymous_key(distinct_id: &str) -> u64 {
-    match SimplifiedId::of_distinct_id(distinct_id) {
-        SimplifiedId::Device(text) | SimplifiedId::User(text) => hash(Role::Id, text),
-    }
+    hash(Role::Id, SimplifiedId::of_distinct_id(distinct_id).id())
 }
 
 impl Resolution {
