@@ -171,18 +171,27 @@ pub struct Refusal {
     pub description: String,
 }
 
+/// Every property a refusal may write on an event, under any system
+/// ([`Refusal::recorded_as`]).
+pub const REFUSAL_PROPERTIES: [&str; 3] =
+    [FAILURE_REASON, FAILURE_DESCRIPTION, IDENTITY_FAILURE_REASON];
+
+const FAILURE_REASON: &str = "$failure_reason";
+const FAILURE_DESCRIPTION: &str = "$failure_description";
+const IDENTITY_FAILURE_REASON: &str = "$identity_failure_reason";
+
 impl Refusal {
     /// The properties Mixpanel writes on the refused event under `system`: none under
     /// Legacy, where no failure property is documented.
     pub fn recorded_as(&self, system: IdentitySystem) -> Vec<(&'static str, String)> {
         match system {
             IdentitySystem::Original => vec![
-                ("$failure_reason", self.reason.to_owned()),
-                ("$failure_description", self.description.clone()),
+                (FAILURE_REASON, self.reason.to_owned()),
+                (FAILURE_DESCRIPTION, self.description.clone()),
             ],
             IdentitySystem::Legacy => Vec::new(),
             IdentitySystem::Simplified => {
-                vec![("$identity_failure_reason", self.reason.to_owned())]
+                vec![(IDENTITY_FAILURE_REASON, self.reason.to_owned())]
             }
         }
     }

@@ -7,6 +7,8 @@ use alias_core::server::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use alias_core::identity::REFUSAL_PROPERTIES;
+
 use crate::identity::{Identity, IdentityEvent, IdentityGraph, IdentitySystem};
 
 /// Counters since the start or the last reset.
@@ -79,15 +81,6 @@ pub(crate) enum View {
     Raw,
 }
 
-/// The identity outcome a stored event carries: set when the first copy of a key is
-/// applied, and carried over to later copies, which are not applied again (a repeated
-/// alias would otherwise read as an alias used twice).
-const IDENTITY_PROPERTIES: [&str; 3] = [
-    "$failure_reason",
-    "$failure_description",
-    "$identity_failure_reason",
-];
-
 /// The stored data.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
@@ -110,7 +103,10 @@ impl Store {
         let key = DedupKey::of(&event);
         if let Some(&slot) = key.as_ref().and_then(|key| self.keys.get(key)) {
             let earlier = &self.raw[self.view[slot]];
-            for name in IDENTITY_PROPERTIES {
+            // The identity outcome is set when the first copy of a key is applied, and
+            // carried over to later copies, which are not applied again (a repeated alias
+            // would otherwise read as an alias used twice).
+            for name in REFUSAL_PROPERTIES {
                 match earlier.properties.get(name) {
                     Some(value) => event.properties.insert(name.to_owned(), value.clone()),
                     None => event.properties.remove(name),
