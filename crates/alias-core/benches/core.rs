@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alias_core::server::{DecodeLimits, decode_request};
 use alias_core::{
-    Config, CreateAlias, Credentials, Endpoint, Token, delivery::Action, delivery::Delivery,
+    Config, CreateAlias, Credentials, Endpoint, Token, delivery::Delivery, delivery::Input,
     wire::TrackBody, wire::parse_response,
 };
 use base64::Engine as _;
@@ -256,14 +256,12 @@ fn delivery_round(c: &mut Criterion) {
             let start = Instant::now();
             let mut delivery = Delivery::new(config(), start, now(), 1);
             for alias in input.iter().cloned() {
-                delivery.add(alias);
+                delivery.handle_input(Input::Alias(alias, now()), start);
             }
-            delivery.close();
-            let Action::Send(outgoing) = delivery.poll(start) else {
-                unreachable!("one batch is ready")
-            };
-            delivery.on_response(outgoing.id, &ok, start);
-            black_box(delivery.take_finished())
+            delivery.handle_input(Input::Ended, start);
+            let outgoing = delivery.poll_transmit(start).expect("one batch is ready");
+            delivery.handle_answer(outgoing.id, Ok(ok.clone()), start);
+            black_box(std::iter::from_fn(|| delivery.poll_finished()).collect::<Vec<_>>())
         })
     });
     group.finish();

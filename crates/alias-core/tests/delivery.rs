@@ -5,8 +5,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alias_core::server::{DecodeLimits, decode_request};
 use alias_core::{
     AliasOutcome, Config, CreateAlias, Credentials, DeliveryError, Endpoint, Rejection, Secret,
-    Token, delivery::Action, delivery::Delivery, delivery::Outgoing, driver::TransportError,
-    driver::TransportErrorKind, wire::BatchLimits, wire::Field, wire::RetryPolicy,
+    Token, delivery::Delivery, delivery::Input, delivery::Outgoing, delivery::ReportEntry,
+    driver::TransportError, driver::TransportErrorKind, wire::BatchLimits, wire::Field,
+    wire::RetryPolicy,
 };
 use http::Response;
 
@@ -45,24 +46,54 @@ fn start(config: Config, n: usize) -> (Delivery, Instant) {
     let now = Instant::now();
     let mut delivery = Delivery::new(config, now, wall(), 42);
     for alias in aliases(n) {
-        delivery.add(alias);
+        delivery.handle_input(Input::Alias(alias, wall()), now);
     }
-    delivery.close();
+    delivery.handle_input(Input::Ended, now);
     (delivery, now)
 }
 
+/// What the delivery asks of its driver at `now`.
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "matched at once, as a driver matches what it polls"
+)]
+enum Step {
+    Send(Outgoing),
+    /// Nothing to send: wait for an answer or, if given, until then.
+    Wait(Option<Instant>),
+    Done,
+}
+
+/// Asks the delivery what to do at `now`, as a driver does: a request to send, else
+/// whether it is over, else when to ask again.
+fn step(delivery: &mut Delivery, now: Instant) -> Step {
+    if let Some(outgoing) = delivery.poll_transmit(now) {
+        return Step::Send(outgoing);
+    }
+    if delivery.is_done() {
+        return Step::Done;
+    }
+    Step::Wait(delivery.poll_timeout())
+}
+
 fn expect_send(delivery: &mut Delivery, now: Instant) -> Outgoing {
-    match delivery.poll(now) {
-        Action::Send(outgoing) => outgoing,
+    match step(delivery, now) {
+        Step::Send(outgoing) => outgoing,
         other => panic!("expected a send, got {other:?}"),
     }
 }
 
 fn expect_wait(delivery: &mut Delivery, now: Instant) -> Option<Instant> {
-    match delivery.poll(now) {
-        Action::Wait(until) => until,
+    match step(delivery, now) {
+        Step::Wait(until) => until,
         other => panic!("expected a wait, got {other:?}"),
     }
+}
+
+/// Every entry that is final now, in order.
+fn take_finished(delivery: &mut Delivery) -> Vec<ReportEntry> {
+    std::iter::from_fn(|| delivery.poll_finished()).collect()
 }
 
 #[test]
@@ -71,8 +102,8 @@ fn accepted_batch_finishes() {
     let out = expect_send(&mut delivery, now);
     assert_eq!((out.attempt, out.aliases), (1, 3));
     assert_eq!(expect_wait(&mut delivery, now), None);
-    delivery.on_response(out.id, &answer(200, OK), now);
-    assert!(matches!(delivery.poll(now), Action::Done));
+    delivery.handle_answer(out.id, Ok(answer(200, OK)), now);
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     let report = delivery.into_report();
     assert_eq!(report.tally().accepted, 3);
     assert_eq!(report.stats.requests, 1);
@@ -92,7 +123,7 @@ fn concurrency_bounds_requests_in_flight() {
     let first = expect_send(&mut delivery, now);
     let _second = expect_send(&mut delivery, now);
     assert_eq!(expect_wait(&mut delivery, now), None);
-    delivery.on_response(first.id, &answer(200, "1"), now);
+    delivery.handle_answer(first.id, Ok(answer(200, "1")), now);
     let third = expect_send(&mut delivery, now);
     assert_eq!(third.aliases, 1);
 }
@@ -101,7 +132,7 @@ fn concurrency_bounds_requests_in_flight() {
 fn server_errors_back_off_as_documented_then_succeed() {
     let (mut delivery, t0) = start(config(), 2);
     let out = expect_send(&mut delivery, t0);
-    delivery.on_response(out.id, &answer(503, "<html>unavailable</html>"), t0);
+    delivery.handle_answer(out.id, Ok(answer(503, "<html>unavailable</html>")), t0);
     let until = expect_wait(&mut delivery, t0).expect("a retry time");
     let delay = until - t0;
     // First retry: 2 s backoff plus 1-5 s of jitter.
@@ -121,8 +152,8 @@ fn server_errors_back_off_as_documented_then_succeed() {
         out.request.body(),
         "a retry resends the same bytes"
     );
-    delivery.on_response(retry.id, &answer(200, OK), until);
-    assert!(matches!(delivery.poll(until), Action::Done));
+    delivery.handle_answer(retry.id, Ok(answer(200, OK)), until);
+    assert!(matches!(step(&mut delivery, until), Step::Done));
     let report = delivery.into_report();
     assert!(report.all_accepted());
     assert_eq!(report.stats.retries, 1);
@@ -140,7 +171,7 @@ fn retry_after_seconds_and_dates_win_and_are_capped() {
     ] {
         let (mut delivery, t0) = start(config(), 1);
         let out = expect_send(&mut delivery, t0);
-        delivery.on_response(out.id, &with_header(429, "retry-after", &header), t0);
+        delivery.handle_answer(out.id, Ok(with_header(429, "retry-after", &header)), t0);
         assert_eq!(
             expect_wait(&mut delivery, t0),
             Some(t0 + expected),
@@ -153,20 +184,20 @@ fn retry_after_seconds_and_dates_win_and_are_capped() {
 fn too_large_splits_in_halves_down_to_one_alias() {
     let (mut delivery, now) = start(config(), 3);
     let out = expect_send(&mut delivery, now);
-    delivery.on_response(out.id, &answer(413, "<html>413</html>"), now);
+    delivery.handle_answer(out.id, Ok(answer(413, "<html>413</html>")), now);
     let left = expect_send(&mut delivery, now);
     let right = expect_send(&mut delivery, now);
     assert_eq!((left.aliases, right.aliases), (1, 2));
-    delivery.on_response(
+    delivery.handle_answer(
         left.id,
-        &answer(
+        Ok(answer(
             413,
             r#"{"code":413,"error":"too big","status":"Request Entity Too Large"}"#,
-        ),
+        )),
         now,
     );
-    delivery.on_response(right.id, &answer(200, OK), now);
-    assert!(matches!(delivery.poll(now), Action::Done));
+    delivery.handle_answer(right.id, Ok(answer(200, OK)), now);
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     let report = delivery.into_report();
     let AliasOutcome::Rejected(rejection) = &report.entries[0].outcome else {
         panic!("{:?}", report.entries[0].outcome);
@@ -184,7 +215,7 @@ fn strict_failures_map_to_their_aliases() {
     let (mut delivery, now) = start(config().into_builder().strict(true).build(), 4);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"error":"some data points in the request failed validation","failed_records":[{"index":2,"insert_id":"x","field":"properties.alias","message":"bad alias"}],"num_records_imported":3,"status":"Bad Request"}"#;
-    delivery.on_response(out.id, &answer(400, body), now);
+    delivery.handle_answer(out.id, Ok(answer(400, body)), now);
     let report = delivery.into_report();
     let outcomes: Vec<_> = report
         .entries
@@ -206,7 +237,7 @@ const SIMPLIFIED_REFUSAL: &str = r#"{"code":400,"error":"some data points in the
 fn simplified_id_merge_refuses_every_alias_of_the_batch_by_name() {
     let (mut delivery, now) = start(config().into_builder().strict(true).build(), 3);
     let out = expect_send(&mut delivery, now);
-    delivery.on_response(out.id, &answer(400, SIMPLIFIED_REFUSAL), now);
+    delivery.handle_answer(out.id, Ok(answer(400, SIMPLIFIED_REFUSAL)), now);
     let report = delivery.into_report();
     assert_eq!(report.tally().rejected, 3);
     for entry in &report.entries {
@@ -232,7 +263,7 @@ fn string_and_object_records_mix_in_one_answer() {
     let (mut delivery, now) = start(config().into_builder().strict(true).build(), 3);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"failed_records":[{"index":1,"field":"properties.time","message":"too old"},"the rest is refused"],"num_records_imported":0,"status":"Bad Request"}"#;
-    delivery.on_response(out.id, &answer(400, body), now);
+    delivery.handle_answer(out.id, Ok(answer(400, body)), now);
     let report = delivery.into_report();
     let refusals: Vec<_> = report
         .entries
@@ -257,7 +288,7 @@ fn records_about_the_whole_request_beside_imported_events_are_not_guessed_at() {
     let (mut delivery, now) = start(config().into_builder().strict(true).build(), 3);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"failed_records":["something"],"num_records_imported":2,"status":"Bad Request"}"#;
-    delivery.on_response(out.id, &answer(400, body), now);
+    delivery.handle_answer(out.id, Ok(answer(400, body)), now);
     assert!(
         expect_wait(&mut delivery, now).is_some(),
         "retried, not settled"
@@ -269,7 +300,7 @@ fn failed_record_outside_the_request_is_not_trusted() {
     let (mut delivery, now) = start(config(), 2);
     let out = expect_send(&mut delivery, now);
     let body = r#"{"code":400,"failed_records":[{"index":7,"message":"?"}],"num_records_imported":1,"status":"Bad Request"}"#;
-    delivery.on_response(out.id, &answer(400, body), now);
+    delivery.handle_answer(out.id, Ok(answer(400, body)), now);
     assert!(
         expect_wait(&mut delivery, now).is_some(),
         "retried, not settled"
@@ -292,9 +323,9 @@ fn final_refusals_are_not_retried() {
         let aliases = if status == 200 { 1 } else { 2 };
         let (mut delivery, now) = start(config(), aliases);
         let out = expect_send(&mut delivery, now);
-        delivery.on_response(out.id, &answer(status, body), now);
+        delivery.handle_answer(out.id, Ok(answer(status, body)), now);
         assert!(
-            matches!(delivery.poll(now), Action::Done),
+            matches!(step(&mut delivery, now), Step::Done),
             "{status} {body}"
         );
         let report = delivery.into_report();
@@ -308,21 +339,21 @@ fn a_non_strict_zero_for_several_events_is_split_until_the_refused_one_is_found(
     let (mut delivery, now) = start(config().into_builder().strict(false).build(), 3);
     let whole = expect_send(&mut delivery, now);
     assert_eq!(whole.aliases, 3);
-    delivery.on_response(whole.id, &answer(200, "0"), now);
+    delivery.handle_answer(whole.id, Ok(answer(200, "0")), now);
     let (left, right) = (
         expect_send(&mut delivery, now),
         expect_send(&mut delivery, now),
     );
     assert_eq!((left.aliases, right.aliases), (1, 2));
-    delivery.on_response(left.id, &answer(200, "1"), now);
-    delivery.on_response(right.id, &answer(200, "0"), now);
+    delivery.handle_answer(left.id, Ok(answer(200, "1")), now);
+    delivery.handle_answer(right.id, Ok(answer(200, "0")), now);
     let (second, third) = (
         expect_send(&mut delivery, now),
         expect_send(&mut delivery, now),
     );
-    delivery.on_response(second.id, &answer(200, "0"), now);
-    delivery.on_response(third.id, &answer(200, "1"), now);
-    assert!(matches!(delivery.poll(now), Action::Done));
+    delivery.handle_answer(second.id, Ok(answer(200, "0")), now);
+    delivery.handle_answer(third.id, Ok(answer(200, "1")), now);
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     let report = delivery.into_report();
     let accepted: Vec<_> = report
         .entries
@@ -345,8 +376,8 @@ fn without_idempotent_delivery_a_non_strict_zero_is_undetermined_not_guessed() {
         2,
     );
     let out = expect_send(&mut delivery, now);
-    delivery.on_response(out.id, &answer(200, "0"), now);
-    assert!(matches!(delivery.poll(now), Action::Done));
+    delivery.handle_answer(out.id, Ok(answer(200, "0")), now);
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     let report = delivery.into_report();
     for entry in &report.entries {
         assert!(
@@ -372,12 +403,12 @@ fn attempt_budget_hands_aliases_back_undelivered() {
         let out = expect_send(&mut delivery, now);
         assert_eq!(out.attempt, attempt);
         let error = TransportError::new(TransportErrorKind::Closed, "connection reset");
-        delivery.on_transport_error(out.id, error, now);
-        if let Action::Wait(Some(until)) = delivery.poll(now) {
+        delivery.handle_answer(out.id, Err(error), now);
+        if let Step::Wait(Some(until)) = step(&mut delivery, now) {
             now = until;
         }
     }
-    assert!(matches!(delivery.poll(now), Action::Done));
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     let report = delivery.into_report();
     assert_eq!(report.tally().undelivered, 2);
     let AliasOutcome::Undelivered(undelivered) = &report.entries[0].outcome else {
@@ -398,14 +429,14 @@ fn attempt_budget_hands_aliases_back_undelivered() {
 fn fail_every_send(delivery: &mut Delivery, mut now: Instant, kind: TransportErrorKind) -> u32 {
     let mut sent = 0;
     loop {
-        match delivery.poll(now) {
-            Action::Send(out) => {
+        match step(delivery, now) {
+            Step::Send(out) => {
                 sent += 1;
-                delivery.on_transport_error(out.id, TransportError::new(kind, "refused"), now);
+                delivery.handle_answer(out.id, Err(TransportError::new(kind, "refused")), now);
             }
-            Action::Wait(Some(until)) => now = until,
-            Action::Done => return sent,
-            Action::Wait(None) => panic!("waits for nothing"),
+            Step::Wait(Some(until)) => now = until,
+            Step::Done => return sent,
+            Step::Wait(None) => panic!("waits for nothing"),
         }
     }
 }
@@ -463,7 +494,7 @@ fn after_one_answer_a_failing_connection_gets_the_whole_budget() {
         .build();
     let (mut delivery, now) = start(config, 2);
     let first = expect_send(&mut delivery, now);
-    delivery.on_response(first.id, &answer(200, OK), now);
+    delivery.handle_answer(first.id, Ok(answer(200, OK)), now);
     let sent = fail_every_send(&mut delivery, now, TransportErrorKind::Connect);
     assert_eq!(
         sent, 5,
@@ -488,8 +519,8 @@ fn elapsed_budget_stops_retries_that_would_end_too_late() {
     };
     let (mut delivery, t0) = start(config().into_builder().retry_policy(policy).build(), 1);
     let out = expect_send(&mut delivery, t0);
-    delivery.on_response(out.id, &with_header(429, "retry-after", "11"), t0);
-    assert!(matches!(delivery.poll(t0), Action::Done));
+    delivery.handle_answer(out.id, Ok(with_header(429, "retry-after", "11")), t0);
+    assert!(matches!(step(&mut delivery, t0), Step::Done));
     assert_eq!(delivery.into_report().tally().undelivered, 1);
 }
 
@@ -501,7 +532,7 @@ fn unexpected_answers_are_retried_then_reported() {
     };
     let (mut delivery, now) = start(config().into_builder().retry_policy(policy).build(), 1);
     let out = expect_send(&mut delivery, now);
-    delivery.on_response(out.id, &answer(200, "<html>captive portal</html>"), now);
+    delivery.handle_answer(out.id, Ok(answer(200, "<html>captive portal</html>")), now);
     let report = delivery.into_report();
     let AliasOutcome::Undelivered(undelivered) = &report.entries[0].outcome else {
         unreachable!()
@@ -520,12 +551,15 @@ fn invalid_aliases_are_reported_without_being_sent() {
         .unwrap()
         .with_time(wall() - Duration::from_secs(6 * 24 * 3600))
         .unwrap();
-    delivery.add(stale);
-    delivery.add(CreateAlias::from_ids("c", "d").unwrap());
-    delivery.close();
+    delivery.handle_input(Input::Alias(stale, wall()), now);
+    delivery.handle_input(
+        Input::Alias(CreateAlias::from_ids("c", "d").unwrap(), wall()),
+        now,
+    );
+    delivery.handle_input(Input::Ended, now);
     let out = expect_send(&mut delivery, now);
     assert_eq!(out.aliases, 1);
-    delivery.on_response(out.id, &answer(200, "1"), now);
+    delivery.handle_answer(out.id, Ok(answer(200, "1")), now);
     let report = delivery.into_report();
     assert!(matches!(
         report.entries[0].outcome,
@@ -543,7 +577,7 @@ fn a_configuration_without_the_token_its_endpoint_needs_sends_nothing() {
         .endpoint(Endpoint::Track)
         .build();
     let (mut delivery, now) = start(track, 2);
-    assert!(matches!(delivery.poll(now), Action::Done));
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     let report = delivery.into_report();
     assert_eq!(report.stats.requests, 0);
     for entry in &report.entries {
@@ -566,14 +600,13 @@ fn finished_entries_come_out_in_order_and_memory_is_released() {
     let (mut delivery, now) = start(config, 4);
     let first = expect_send(&mut delivery, now);
     let second = expect_send(&mut delivery, now);
-    delivery.on_response(second.id, &answer(200, "1"), now);
+    delivery.handle_answer(second.id, Ok(answer(200, "1")), now);
     assert!(
-        delivery.take_finished().is_empty(),
+        take_finished(&mut delivery).is_empty(),
         "the first batch is still out"
     );
-    delivery.on_response(first.id, &answer(200, "1"), now);
-    let positions: Vec<_> = delivery
-        .take_finished()
+    delivery.handle_answer(first.id, Ok(answer(200, "1")), now);
+    let positions: Vec<_> = take_finished(&mut delivery)
         .iter()
         .map(|e| e.position)
         .collect();
@@ -603,8 +636,8 @@ fn stopping_early_returns_every_alias() {
 fn unknown_request_ids_are_ignored() {
     let (mut delivery, now) = start(config(), 1);
     let out = expect_send(&mut delivery, now);
-    delivery.on_response(out.id, &answer(200, "1"), now);
-    delivery.on_response(out.id, &answer(500, ""), now);
+    delivery.handle_answer(out.id, Ok(answer(200, "1")), now);
+    delivery.handle_answer(out.id, Ok(answer(500, "")), now);
     assert!(delivery.into_report().all_accepted());
 }
 
@@ -638,20 +671,26 @@ fn a_project_level_refusal_stops_every_later_send() {
             1,
         );
         for alias in aliases(5) {
-            delivery.add(alias);
+            delivery.handle_input(Input::Alias(alias, wall()), now);
         }
         let first = expect_send(&mut delivery, now);
         let second = expect_send(&mut delivery, now);
-        delivery.on_response(first.id, &answer(status, body), now);
+        delivery.handle_answer(first.id, Ok(answer(status, body)), now);
         let refusal = delivery.refusal().expect("the refusal is kept").clone();
         assert!(refusal.is_project_level(), "{refusal:?}");
         // Nothing more goes out; the request already in flight is still answered.
         assert_eq!(expect_wait(&mut delivery, now), None);
-        delivery.on_response(second.id, &answer(status, body), now);
+        delivery.handle_answer(second.id, Ok(answer(status, body)), now);
         // Added later: handed back at once, never sent.
-        delivery.add(CreateAlias::from_ids("late-anon", "late-user").unwrap());
-        delivery.close();
-        assert!(matches!(delivery.poll(now), Action::Done), "{status}");
+        delivery.handle_input(
+            Input::Alias(
+                CreateAlias::from_ids("late-anon", "late-user").unwrap(),
+                wall(),
+            ),
+            now,
+        );
+        delivery.handle_input(Input::Ended, now);
+        assert!(matches!(step(&mut delivery, now), Step::Done), "{status}");
         let report = delivery.into_report();
         assert_eq!(report.stats.requests, 2, "{status}");
         let tally = report.tally();
@@ -685,8 +724,8 @@ fn the_retry_budget_belongs_to_each_batch_through_hours_of_429s_and_5xx() {
     let t0 = now;
     let mut request = 0_u64;
     loop {
-        match delivery.poll(now) {
-            Action::Send(out) => {
+        match step(&mut delivery, now) {
+            Step::Send(out) => {
                 request += 1;
                 now += Duration::from_secs(5);
                 let answer = if request % 500 < 6 {
@@ -697,11 +736,11 @@ fn the_retry_budget_belongs_to_each_batch_through_hours_of_429s_and_5xx() {
                 } else {
                     answer(200, OK)
                 };
-                delivery.on_response(out.id, &answer, now);
+                delivery.handle_answer(out.id, Ok(answer), now);
             }
-            Action::Wait(Some(until)) => now = now.max(until),
-            Action::Wait(None) => unreachable!("nothing in flight between polls"),
-            Action::Done => break,
+            Step::Wait(Some(until)) => now = now.max(until),
+            Step::Wait(None) => unreachable!("nothing in flight between polls"),
+            Step::Done => break,
         }
     }
     assert!(now - t0 > Duration::from_secs(3 * 3600), "{:?}", now - t0);
@@ -725,7 +764,7 @@ fn max_rate_paces_sends_from_the_first_request() {
         expect_wait(&mut delivery, t0),
         Some(t0 + Duration::from_millis(500))
     );
-    delivery.on_response(first.id, &answer(200, OK), t0);
+    delivery.handle_answer(first.id, Ok(answer(200, OK)), t0);
     assert_eq!(
         expect_wait(&mut delivery, t0 + Duration::from_millis(499)),
         Some(t0 + Duration::from_millis(500))
@@ -743,7 +782,7 @@ fn retry_after_holds_every_batch_back_not_only_the_refused_one() {
         2,
     );
     let first = expect_send(&mut delivery, t0);
-    delivery.on_response(first.id, &with_header(503, "retry-after", "30"), t0);
+    delivery.handle_answer(first.id, Ok(with_header(503, "retry-after", "30")), t0);
     // The second batch is ready, yet waits for the server's time too.
     assert_eq!(
         expect_wait(&mut delivery, t0),
@@ -754,7 +793,7 @@ fn retry_after_holds_every_batch_back_not_only_the_refused_one() {
         next.attempt, 2,
         "the refused batch first: its budget is running"
     );
-    delivery.on_response(next.id, &answer(200, OK), t0 + Duration::from_secs(30));
+    delivery.handle_answer(next.id, Ok(answer(200, OK)), t0 + Duration::from_secs(30));
     let other = expect_send(&mut delivery, t0 + Duration::from_secs(30));
     assert_eq!(other.attempt, 1);
 }
@@ -774,10 +813,10 @@ fn run_against_rolling_window(
     let mut refused = 0;
     let mut now = t0;
     loop {
-        match delivery.poll(now) {
-            Action::Send(out) => in_flight.push((now + latency, out)),
-            Action::Done => return (now, refused),
-            Action::Wait(until) => {
+        match step(delivery, now) {
+            Step::Send(out) => in_flight.push((now + latency, out)),
+            Step::Done => return (now, refused),
+            Step::Wait(until) => {
                 let answer_at = in_flight.iter().map(|(at, _)| *at).min();
                 now = match (until, answer_at) {
                     (Some(a), Some(b)) => a.min(b),
@@ -795,7 +834,7 @@ fn run_against_rolling_window(
                         refused += 1;
                         answer(429, "")
                     };
-                    delivery.on_response(out.id, &reply, now);
+                    delivery.handle_answer(out.id, Ok(reply), now);
                 }
             }
         }
@@ -837,8 +876,8 @@ fn chance_429s_do_not_slow_a_delivery_down_for_good() {
     let mut draws = 7_u64;
     let mut longest_wait = Duration::ZERO;
     loop {
-        match delivery.poll(now) {
-            Action::Send(out) => {
+        match step(&mut delivery, now) {
+            Step::Send(out) => {
                 // A fixed pseudo-random sequence (a linear congruential generator).
                 draws = draws
                     .wrapping_mul(6_364_136_223_846_793_005)
@@ -849,14 +888,14 @@ fn chance_429s_do_not_slow_a_delivery_down_for_good() {
                     answer(200, OK)
                 };
                 now += Duration::from_millis(1);
-                delivery.on_response(out.id, &reply, now);
+                delivery.handle_answer(out.id, Ok(reply), now);
             }
-            Action::Wait(Some(until)) => {
+            Step::Wait(Some(until)) => {
                 longest_wait = longest_wait.max(until - now);
                 now = until;
             }
-            Action::Wait(None) => panic!("a delivery waiting for nothing"),
-            Action::Done => break,
+            Step::Wait(None) => panic!("a delivery waiting for nothing"),
+            Step::Done => break,
         }
     }
     let report = delivery.into_report();
@@ -887,13 +926,13 @@ fn stop_hands_back_what_is_not_in_flight_at_once_and_waits_for_the_rest() {
         3,
     );
     let first = expect_send(&mut delivery, t0);
-    delivery.on_response(first.id, &answer(503, ""), t0);
+    delivery.handle_answer(first.id, Ok(answer(503, "")), t0);
     let second = expect_send(&mut delivery, t0);
     delivery.stop();
     assert!(delivery.is_stopped());
     assert_eq!(expect_wait(&mut delivery, t0), None, "the answer in flight");
-    delivery.on_response(second.id, &answer(503, ""), t0);
-    assert!(matches!(delivery.poll(t0), Action::Done));
+    delivery.handle_answer(second.id, Ok(answer(503, "")), t0);
+    assert!(matches!(step(&mut delivery, t0), Step::Done));
     let outcomes: Vec<_> = delivery
         .into_report()
         .entries
@@ -915,8 +954,11 @@ fn a_final_status_decides_even_when_the_body_could_not_be_read() {
     let (mut delivery, now) = start(config(), 2);
     let out = expect_send(&mut delivery, now);
     let error = TransportError::body_too_large(http::StatusCode::BAD_REQUEST, 1024);
-    delivery.on_transport_error(out.id, error, now);
-    assert!(matches!(delivery.poll(now), Action::Done), "not retried");
+    delivery.handle_answer(out.id, Err(error), now);
+    assert!(
+        matches!(step(&mut delivery, now), Step::Done),
+        "not retried"
+    );
     let report = delivery.into_report();
     let AliasOutcome::Rejected(rejection) = &report.entries[0].outcome else {
         panic!("{:?}", report.entries[0].outcome);
@@ -933,8 +975,8 @@ fn a_request_the_http_client_cannot_build_is_not_retried() {
     let (mut delivery, now) = start(config(), 1);
     let out = expect_send(&mut delivery, now);
     let error = TransportError::new(TransportErrorKind::InvalidRequest, "invalid port");
-    delivery.on_transport_error(out.id, error, now);
-    assert!(matches!(delivery.poll(now), Action::Done));
+    delivery.handle_answer(out.id, Err(error), now);
+    assert!(matches!(step(&mut delivery, now), Step::Done));
     assert_eq!(delivery.into_report().stats.retries, 0);
 }
 
@@ -948,12 +990,12 @@ fn ordered_delivery_sends_one_batch_at_a_time_and_retries_before_moving_on() {
     let (mut delivery, t0) = start(config, 3);
     let first = expect_send(&mut delivery, t0);
     assert_eq!(expect_wait(&mut delivery, t0), None, "one at a time");
-    delivery.on_response(first.id, &answer(503, ""), t0);
+    delivery.handle_answer(first.id, Ok(answer(503, "")), t0);
     // The second batch is ready, yet waits behind the first's retry.
     let retry_at = expect_wait(&mut delivery, t0).expect("the first batch's retry");
     let again = expect_send(&mut delivery, retry_at);
     assert_eq!((again.batch, again.attempt), (first.batch, 2));
-    delivery.on_response(again.id, &answer(200, OK), retry_at);
+    delivery.handle_answer(again.id, Ok(answer(200, OK)), retry_at);
     let second = expect_send(&mut delivery, retry_at);
     assert_ne!(second.batch, first.batch);
 }
@@ -980,22 +1022,23 @@ fn times_the_delivery_gives_are_never_ahead_of_the_servers_clock() {
         .build();
     let now = Instant::now();
     let mut delivery = Delivery::new(config, now, wall(), 1);
-    delivery.add(aliases(1).remove(0));
-    delivery.flush();
+    delivery.handle_input(Input::Alias(aliases(1).remove(0), wall()), now);
+    // The input has nothing more for now: the alias goes out after the linger.
+    delivery.handle_input(Input::Idle, now);
     // Before any answer: set back by the whole allowance, ten minutes.
-    let first = expect_send(&mut delivery, now);
+    let first = expect_send(&mut delivery, now + Delivery::LINGER);
     let backdated = millis(wall() - Config::MAX_CLOCK_AHEAD);
     assert_eq!(sent_times(&first), [backdated]);
     // The server's clock reads five minutes behind this machine's.
     let behind = httpdate::fmt_http_date(wall() - Duration::from_secs(300));
     let lost = with_header(503, "date", &behind);
-    delivery.on_response(first.id, &lost, now);
+    delivery.handle_answer(first.id, Ok(lost), now);
     // The retry carries the same time, whatever is learnt meanwhile.
     let retry = loop {
-        match delivery.poll(now + Duration::from_secs(120)) {
-            Action::Send(out) => break out,
-            Action::Wait(_) => continue,
-            Action::Done => panic!("done before the retry"),
+        match step(&mut delivery, now + Duration::from_secs(120)) {
+            Step::Send(out) => break out,
+            Step::Wait(_) => continue,
+            Step::Done => panic!("done before the retry"),
         }
     };
     assert_eq!(retry.attempt, 2);
@@ -1005,21 +1048,24 @@ fn times_the_delivery_gives_are_never_ahead_of_the_servers_clock() {
         .header("date", &behind)
         .body(OK.as_bytes().to_vec())
         .unwrap();
-    delivery.on_response(retry.id, &accepted, now);
+    delivery.handle_answer(retry.id, Ok(accepted), now);
     // Later aliases: moved back to the server's clock; one with its own time: as given.
     let later = wall() + Duration::from_secs(10);
     let [own, given] = <[CreateAlias; 2]>::try_from(aliases(3).split_off(1)).unwrap();
     let given_time = later + Duration::from_secs(30);
-    delivery.add_at(own, later);
-    delivery.add_at(given.with_time(given_time).unwrap(), later);
-    delivery.close();
+    delivery.handle_input(Input::Alias(own, later), now);
+    delivery.handle_input(
+        Input::Alias(given.with_time(given_time).unwrap(), later),
+        now,
+    );
+    delivery.handle_input(Input::Ended, now);
     let at = now + Duration::from_secs(10);
     let own_sent = expect_send(&mut delivery, at);
     assert_eq!(
         sent_times(&own_sent),
         [millis(later - Duration::from_secs(300))]
     );
-    delivery.on_response(own_sent.id, &answer(200, OK), at);
+    delivery.handle_answer(own_sent.id, Ok(answer(200, OK)), at);
     let given_sent = expect_send(&mut delivery, at);
     assert_eq!(sent_times(&given_sent), [millis(given_time)]);
 }

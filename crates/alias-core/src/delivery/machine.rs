@@ -1,10 +1,11 @@
 //! The delivery state machine: owns aliases until each has a final outcome.
 //!
-//! Driven like quinn-proto's connections: the caller asks [`Delivery::poll`] what to do
-//! next, performs it (send a request, sleep), and reports back what happened
-//! ([`Delivery::on_response`], [`Delivery::on_transport_error`]). Time is always passed in;
-//! jitter comes from a generator seeded by the caller. Nothing here blocks or does I/O, so
-//! every retry, split and pacing decision is tested with a scripted server and a fake clock.
+//! Driven like quinn-proto's connections: events go in through `handle_*` calls (input,
+//! answers), and what to do comes out of `poll_*` calls (a request to send, when to wake
+//! up, the outcomes that are final). Time is always passed in; jitter comes from a
+//! generator seeded by the caller. Every timer lives here (retries, pacing, the linger of a
+//! partly filled batch), so a driver is a plain I/O loop, and every retry, split, pacing and
+//! linger decision is tested with a scripted server and a fake clock.
 //!
 //! Budgets belong to each batch: its attempts and the time since its first send. An import
 //! that runs for hours at Mixpanel's rate limit retries every batch as patiently as the
@@ -26,7 +27,7 @@ use crate::wire::create_alias::CreateAlias;
 use crate::wire::encode::EncodedEvent;
 use crate::wire::parse::{FailedRecord, Verdict, parse_response};
 
-/// Names one request handed out by [`Delivery::poll`], to report its answer against.
+/// Names one request handed out by [`Delivery::poll_transmit`], to report its answer against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(u64);
 
@@ -45,27 +46,25 @@ pub struct Outgoing {
     pub request: Request<Vec<u8>>,
 }
 
-/// What the driver of a [`Delivery`] should do next.
+/// What a driver tells a [`Delivery`] about its input, with [`Delivery::handle_input`].
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "an Action is matched at once and moved into the send; boxing would allocate per request"
-)]
-pub enum Action {
-    /// Send this request and report its answer under its id.
-    Send(Outgoing),
-    /// Nothing to send now. Wait for an answer to a request in flight, or, if given, until
-    /// this instant, whichever comes first; then poll again.
-    Wait(Option<Instant>),
-    /// Every alias has its outcome and no more input is expected.
-    Done,
+pub enum Input {
+    /// The next alias, read when the wall clock showed the time given: an alias without a
+    /// time of its own is stamped with it.
+    Alias(CreateAlias, SystemTime),
+    /// The input has nothing ready right now (an async stream that is pending). A partly
+    /// filled batch, if nothing else is under way, then waits at most [`Delivery::LINGER`]
+    /// for more before it goes out as it is. A driver whose input blocks never says it.
+    Idle,
+    /// The input ended: no more aliases will come, and the last batch goes out.
+    Ended,
 }
 
 /// What [`Delivery::next_request`] found.
 #[derive(Debug)]
 #[expect(
     clippy::large_enum_variant,
-    reason = "matched at once, as an Action is; boxing would allocate per request"
+    reason = "matched at once and moved into the send; boxing would allocate per request"
 )]
 enum Next {
     Send(Outgoing),
@@ -87,27 +86,59 @@ struct Slot {
 /// Owns a set of aliases and decides, request by request, how to get each one a final
 /// outcome: accepted, rejected with a reason, invalid, or handed back undelivered.
 ///
-/// Aliases can be added at any time ([`Delivery::add`]); outcomes can be taken as they
-/// become final ([`Delivery::take_finished`]) so that a stream of any length runs in
-/// bounded memory, or all at once at the end ([`Delivery::into_report`]).
+/// A driver runs it with a handful of calls, passing the time in each:
+///
+/// - in: [`handle_input`](Delivery::handle_input) while
+///   [`wants_input`](Delivery::wants_input) says so (an alias, "nothing ready yet", or the
+///   end), [`handle_answer`](Delivery::handle_answer) for each request's answer, and
+///   [`stop`](Delivery::stop) to give up early;
+/// - out: [`poll_transmit`](Delivery::poll_transmit) until it has nothing to send,
+///   [`poll_finished`](Delivery::poll_finished) for the outcomes that are final (in input
+///   order, so that a stream of any length runs in bounded memory),
+///   [`is_done`](Delivery::is_done) to end, and [`poll_timeout`](Delivery::poll_timeout)
+///   for the instant to call [`poll_transmit`](Delivery::poll_transmit) again if no answer
+///   or input comes first.
+///
+/// Every policy (batching, retries and their backoff, pacing, splitting, the linger of a
+/// partly filled batch, what to do when memory is at its bound) lives here; a driver only
+/// does the I/O. Outcomes not taken with `poll_finished` come with
+/// [`into_report`](Delivery::into_report).
 ///
 /// ```
 /// use std::time::{Instant, SystemTime};
-/// use alias_core::{delivery::Action, Config, CreateAlias, delivery::Delivery, Token};
+/// use alias_core::delivery::{Delivery, Input};
+/// use alias_core::{Config, CreateAlias, Token};
 ///
 /// let config = Config::new(Token::new("YOUR_PROJECT_TOKEN")?);
-/// let start = Instant::now();
-/// let mut delivery = Delivery::new(config, start, SystemTime::now(), 7);
-/// delivery.add(CreateAlias::from_ids("anon-123", "user@example.com")?);
-/// delivery.close();
-///
-/// let Action::Send(outgoing) = delivery.poll(start) else { unreachable!() };
-/// assert_eq!(outgoing.request.uri().path(), "/track");
-/// // ... send it with any HTTP client, then:
-/// let answer = http::Response::builder().status(200).body(b"{\"status\":1,\"error\":null}".to_vec())?;
-/// delivery.on_response(outgoing.id, &answer, start);
-/// assert!(matches!(delivery.poll(start), Action::Done));
-/// assert!(delivery.into_report().all_accepted());
+/// let mut input = vec![CreateAlias::from_ids("anon-123", "user@example.com")?].into_iter();
+/// let mut now = Instant::now();
+/// let mut delivery = Delivery::new(config, now, SystemTime::now(), 7);
+/// let mut accepted = 0;
+/// loop {
+///     while delivery.wants_input() {
+///         match input.next() {
+///             Some(alias) => delivery.handle_input(Input::Alias(alias, SystemTime::now()), now),
+///             None => delivery.handle_input(Input::Ended, now),
+///         }
+///     }
+///     while let Some(outgoing) = delivery.poll_transmit(now) {
+///         assert_eq!(outgoing.request.uri().path(), "/track");
+///         // Send `outgoing.request` with any HTTP client; this server accepts at once.
+///         let answer = http::Response::builder()
+///             .status(200)
+///             .body(b"{\"status\":1,\"error\":null}".to_vec())?;
+///         delivery.handle_answer(outgoing.id, Ok(answer), now);
+///     }
+///     while let Some(entry) = delivery.poll_finished() {
+///         accepted += usize::from(entry.outcome.is_accepted());
+///     }
+///     if delivery.is_done() {
+///         break;
+///     }
+///     // Wait for an answer, more input, or this instant, whichever comes first.
+///     now = delivery.poll_timeout().map_or(now, |at| at.max(now));
+/// }
+/// assert_eq!(accepted, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -119,7 +150,7 @@ pub struct Delivery {
     /// Slots from position `first_position` on, in order.
     slots: VecDeque<Slot>,
     first_position: u64,
-    /// The batch being filled by `add`.
+    /// The batch being filled by the input.
     open: PendingBatch,
     ready: VecDeque<PendingBatch>,
     waiting: Vec<(Instant, PendingBatch)>,
@@ -129,6 +160,13 @@ pub struct Delivery {
     closed: bool,
     /// Set by [`Delivery::stop`]: nothing more is sent.
     stopped: bool,
+    /// The input said it has nothing ready ([`Input::Idle`]), and no alias came since.
+    input_idle: bool,
+    /// Since when the partly filled batch waits for more input, if it does.
+    lingering_since: Option<Instant>,
+    /// Until when pacing holds the next ready batch, as of the last
+    /// [`poll_transmit`](Delivery::poll_transmit).
+    paced_until: Option<Instant>,
     /// A refusal that every later request to the project would get too.
     refused: Option<Rejection>,
     /// The failure that made the host count as unreachable, which ends the sending.
@@ -174,6 +212,9 @@ impl Delivery {
             next_batch: 1,
             closed: false,
             stopped: false,
+            input_idle: false,
+            lingering_since: None,
+            paced_until: None,
             refused: None,
             unreachable: None,
             pacer,
@@ -187,19 +228,36 @@ impl Delivery {
         &self.config
     }
 
-    /// Adds an alias and returns its position. It is validated, stamped (time and
-    /// `$insert_id`, when delivery is idempotent) and encoded now; an invalid one gets its
-    /// [`AliasOutcome::Invalid`] at once and is never sent.
+    /// How long a partly filled batch waits for more input once the input has nothing
+    /// ready ([`Input::Idle`]) and nothing else is under way, before it goes out as it is.
     ///
-    /// The time stamp is the delivery's wall clock at start; call [`Delivery::add_at`] to
-    /// give the current time in a long-running delivery.
-    pub fn add(&mut self, alias: CreateAlias) -> u64 {
-        let wall = self.wall_at_start;
-        self.add_at(alias, wall)
+    /// Long enough for input that comes in bursts (lines from a pipe, a channel another
+    /// task feeds) to fill batches instead of leaving alias by alias; short beside a
+    /// request's round trip to Mixpanel (tens to hundreds of milliseconds), so that a lone
+    /// alias is not held back noticeably. The wait runs from the first time the input had
+    /// nothing: aliases that come meanwhile join the batch without making it longer.
+    pub const LINGER: Duration = Duration::from_millis(20);
+
+    /// Takes what the driver's input has to say at `now`: an alias (validated, stamped
+    /// with its time and `$insert_id` when delivery is idempotent, and encoded at once; an
+    /// invalid one gets its [`AliasOutcome::Invalid`] and is never sent), that nothing is
+    /// ready yet, or that the input ended.
+    pub fn handle_input(&mut self, input: Input, now: Instant) {
+        match input {
+            Input::Alias(alias, wall_now) => {
+                self.input_idle = false;
+                self.add_at(alias, wall_now);
+            }
+            Input::Idle => {
+                self.input_idle = true;
+                self.linger(now);
+            }
+            Input::Ended => self.close(),
+        }
     }
 
-    /// Adds an alias, as [`Delivery::add`], stamping it with `wall_now` if it has no time.
-    pub fn add_at(&mut self, mut alias: CreateAlias, wall_now: SystemTime) -> u64 {
+    /// Adds an alias, stamping it with `wall_now` if it has no time.
+    fn add_at(&mut self, mut alias: CreateAlias, wall_now: SystemTime) {
         debug_assert!(!self.closed || self.stopped, "alias added after close");
         let position = self.first_position + self.slots.len() as u64;
         let own_time = self.config.stamps_events() && alias.time().is_none();
@@ -224,7 +282,6 @@ impl Delivery {
             outcome,
             own_time,
         });
-        position
     }
 
     fn push_event(&mut self, position: u64, event: EncodedEvent) {
@@ -235,7 +292,7 @@ impl Delivery {
     }
 
     /// Queues the partly filled batch for sending now, instead of waiting for it to fill.
-    pub fn flush(&mut self) {
+    fn flush(&mut self) {
         if self.open.len() > 0 {
             let next = PendingBatch::new(self.next_batch, &self.config);
             let batch = std::mem::replace(&mut self.open, next);
@@ -245,24 +302,24 @@ impl Delivery {
     }
 
     /// Declares that no more aliases will be added, and queues the last batch.
-    pub fn close(&mut self) {
+    fn close(&mut self) {
         self.flush();
         self.closed = true;
     }
 
-    /// How many aliases are held: added, and not yet taken with [`Delivery::take_finished`].
+    /// How many aliases are held: given, and not yet taken with
+    /// [`Delivery::poll_finished`].
     pub fn held(&self) -> usize {
         self.slots.len()
     }
 
-    /// Whether the batch being filled by [`Delivery::add`] is all there is to send: it
-    /// holds aliases, no batch is queued and no request is in flight. A driver may then
-    /// wait a moment for more input before it [flushes](Delivery::flush) the batch.
-    pub fn only_a_partial_batch_waits(&self) -> bool {
+    /// Whether the batch being filled by the input is all there is to send: it holds
+    /// aliases, no batch is queued and no request is in flight.
+    fn only_a_partial_batch_waits(&self) -> bool {
         self.open.len() > 0 && self.ready.is_empty() && self.in_flight.is_empty()
     }
 
-    /// Whether a driver should add more input now: the delivery is open, no batch waits to
+    /// Whether a driver should read more input now: the delivery is open, no batch waits to
     /// be sent, and the aliases held stay within what the requests in flight and their
     /// retries need, so that memory stays bounded whatever the input's length.
     pub fn wants_input(&self) -> bool {
@@ -270,15 +327,29 @@ impl Delivery {
     }
 
     /// Queues the partly filled batch when nothing else can move (the aliases held reach
-    /// their bound, and wait on retries only), and says whether it did.
-    pub fn flush_if_stalled(&mut self) -> bool {
+    /// their bound, and wait on retries only).
+    fn flush_if_stalled(&mut self) {
         let stalled = !self.closed
             && self.only_a_partial_batch_waits()
             && self.slots.len() >= self.max_held();
         if stalled {
             self.flush();
         }
-        stalled
+    }
+
+    /// Starts the linger of a partly filled batch when the input has nothing and nothing
+    /// else is under way, and queues the batch once the linger is over.
+    fn linger(&mut self, now: Instant) {
+        if self.input_idle && self.lingering_since.is_none() && self.only_a_partial_batch_waits() {
+            self.lingering_since = Some(now);
+        }
+        if self
+            .lingering_since
+            .is_some_and(|since| now >= since + Self::LINGER)
+        {
+            self.lingering_since = None;
+            self.flush();
+        }
     }
 
     /// The most aliases held before input waits: four full batches for each request that
@@ -292,32 +363,58 @@ impl Delivery {
         self.stats
     }
 
-    /// What to do next, as of `now`.
-    pub fn poll(&mut self, now: Instant) -> Action {
+    /// The next request to send as of `now`, if one may go: a new batch, a retry that is
+    /// due, or the partly filled batch once its linger is over or memory is at its bound.
+    /// Call it until it gives nothing, after every `handle_*` call and whenever
+    /// [`Delivery::poll_timeout`]'s instant comes.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing> {
         self.wake_due(now);
-        let mut paced_until = None;
+        self.flush_if_stalled();
+        self.linger(now);
+        self.paced_until = None;
         // In order: one request at a time, and none past a batch waiting for its retry.
         let (max_in_flight, held_back) = if self.config.ordered {
             (1, !self.waiting.is_empty())
         } else {
             (self.config.concurrency, false)
         };
-        if self.in_flight.len() < max_in_flight && !held_back {
-            match self.next_request(now) {
-                Next::Send(outgoing) => return Action::Send(outgoing),
-                Next::NotBefore(at) => paced_until = Some(at),
-                Next::Nothing => {}
+        if self.in_flight.len() >= max_in_flight || held_back {
+            return None;
+        }
+        match self.next_request(now) {
+            Next::Send(outgoing) => {
+                self.lingering_since = None;
+                Some(outgoing)
             }
+            Next::NotBefore(at) => {
+                self.paced_until = Some(at);
+                None
+            }
+            Next::Nothing => None,
         }
-        let idle = self.ready.is_empty() && self.waiting.is_empty() && self.in_flight.is_empty();
-        if idle && self.closed {
-            return Action::Done;
-        }
+    }
+
+    /// When to call [`Delivery::poll_transmit`] again if no answer or input comes first:
+    /// the earliest of the next retry, the end of the pacing wait and the end of the
+    /// linger, as of the last `poll_transmit`. `None`: only an answer or input moves the
+    /// delivery on.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let retry_at = self.waiting.iter().map(|(at, _)| *at).min();
-        Action::Wait(match (retry_at, paced_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        })
+        let linger_ends = self
+            .lingering_since
+            .filter(|_| self.open.len() > 0)
+            .map(|since| since + Self::LINGER);
+        [retry_at, self.paced_until, linger_ends]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether the delivery is over: the input ended (or the delivery was stopped), and
+    /// no request is queued, waiting for a retry or in flight. Every alias then has its
+    /// outcome, for [`Delivery::poll_finished`] or [`Delivery::into_report`].
+    pub fn is_done(&self) -> bool {
+        self.closed && self.ready.is_empty() && self.waiting.is_empty() && self.in_flight.is_empty()
     }
 
     /// Moves the batches whose retry is due to the front of the queue: their budget is
@@ -441,14 +538,25 @@ impl Delivery {
         self.ready.push_front(left);
     }
 
-    /// Reports the answer to request `id`, received at `now`. An id that is not in flight
-    /// (already answered, or never handed out) is ignored.
-    pub fn on_response<B: AsRef<[u8]>>(
+    /// Takes the answer to request `id`, received at `now`: the server's response, or the
+    /// failure below HTTP that kept it from coming. A request that failed may have reached
+    /// the server, so it is retried; the events' `$insert_id` lets the server drop a second
+    /// copy. An id that is not in flight (already answered, or never handed out) is
+    /// ignored.
+    pub fn handle_answer(
         &mut self,
         id: RequestId,
-        response: &Response<B>,
+        answer: Result<Response<Vec<u8>>, TransportError>,
         now: Instant,
     ) {
+        match answer {
+            Ok(response) => self.on_response(id, &response, now),
+            Err(error) => self.on_transport_error(id, error, now),
+        }
+    }
+
+    /// Takes the answer to request `id`, received at `now`.
+    fn on_response<B: AsRef<[u8]>>(&mut self, id: RequestId, response: &Response<B>, now: Instant) {
         let Some(batch) = self.in_flight.remove(&id) else {
             return;
         };
@@ -558,10 +666,8 @@ impl Delivery {
         }
     }
 
-    /// Reports that request `id` failed below HTTP at `now`. The request may have reached
-    /// the server, so it is retried; the events' `$insert_id` lets the server drop a
-    /// second copy.
-    pub fn on_transport_error(&mut self, id: RequestId, error: TransportError, now: Instant) {
+    /// Takes the failure of request `id` below HTTP at `now`.
+    fn on_transport_error(&mut self, id: RequestId, error: TransportError, now: Instant) {
         if let Some(status) = error.status.filter(|s| decides_alone(*s)) {
             // The head came and its status settles the request whatever the body said (a
             // 400 stays final, a 413 is split): the failure stands in for the body.
@@ -644,7 +750,7 @@ impl Delivery {
     /// Stops the delivery: nothing more is sent. Aliases waiting for a send or a retry,
     /// and any added from now on, are handed back undelivered ([`DeliveryError::Abandoned`])
     /// at once; the answers to requests already in flight are still taken. Once they are
-    /// in, [`Delivery::poll`] says [`Action::Done`].
+    /// in, the delivery [is done](Delivery::is_done).
     ///
     /// This is how a driver honours a stop signal promptly, whatever the retry schedule.
     pub fn stop(&mut self) {
@@ -722,26 +828,18 @@ impl Delivery {
         }
     }
 
-    /// Takes the entries that are final, oldest first, stopping at the first alias still
-    /// under way, so that entries always come out in the order they were added.
-    pub fn take_finished(&mut self) -> Vec<ReportEntry> {
-        let mut finished = Vec::new();
-        while self.slots.front().is_some_and(|s| s.outcome.is_some()) {
-            if let Some(Slot {
-                alias,
-                outcome: Some(outcome),
-                ..
-            }) = self.slots.pop_front()
-            {
-                finished.push(ReportEntry {
-                    position: self.first_position,
-                    alias,
-                    outcome,
-                });
-                self.first_position += 1;
-            }
-        }
-        finished
+    /// The next entry that is final, oldest first: none while the oldest alias held is
+    /// still under way, so that entries always come out in the order they were given.
+    pub fn poll_finished(&mut self) -> Option<ReportEntry> {
+        let outcome = self.slots.front_mut()?.outcome.take()?;
+        let slot = self.slots.pop_front()?;
+        let position = self.first_position;
+        self.first_position += 1;
+        Some(ReportEntry {
+            position,
+            alias: slot.alias,
+            outcome,
+        })
     }
 
     /// Ends the delivery and reports every alias still held. Those without an outcome yet

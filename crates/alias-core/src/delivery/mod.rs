@@ -9,5 +9,5 @@ pub(crate) mod report;
 pub(crate) mod retry;
 
 pub use batch::Batch;
-pub use machine::{Action, Delivery, Outgoing, RequestId};
+pub use machine::{Delivery, Input, Outgoing, RequestId};
 pub use report::{AliasError, DeliveryStats, ReportEntry, Undelivered};

@@ -1,51 +1,44 @@
 //! One async loop that runs a [`Delivery`] over any HTTP client and any runtime.
 //!
 //! The loop owns no I/O: the adapter supplies the [`HttpClient`] (send one request) and
-//! the [`Timer`] (sleep until a deadline). Every async client drives its deliveries with
-//! this one loop, so retries, backoff, splitting and concurrency cannot drift apart.
+//! the [`Timer`] (sleep until a deadline). Nor does it own any policy: it hands the delivery
+//! what happens (input, answers, the stop, the time) and does what the delivery asks.
+//! Every async client drives its deliveries with this one loop.
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
-use std::time::{Duration, Instant};
 
-use futures_util::future::{Either, select};
+use futures_util::future::{Either, FutureExt, select};
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
 use http::Response;
 use tracing::Instrument;
 
-use crate::delivery::machine::{Action, Delivery, Outgoing, RequestId};
+use crate::delivery::machine::{Delivery, Input, Outgoing, RequestId};
 use crate::delivery::report::ReportEntry;
 use crate::driver::http::{HttpClient, Timer, TransportLimits};
 use crate::driver::trace;
 use crate::error::{TransportError, TransportErrorKind};
 use crate::wire::create_alias::CreateAlias;
 
-/// How long a partly filled batch waits for more input that is slow to come, when nothing
-/// else is under way, before it is sent as it is.
-const LINGER: Duration = Duration::from_millis(20);
-
 /// What the loop woke up for.
 enum Wake<A> {
     Answered(A),
     Input(Option<CreateAlias>),
-    /// The input has nothing ready, while a partly filled batch waits and nothing else is
-    /// under way: time to start lingering.
+    /// The input has nothing ready (told once until it yields again).
     InputIdle,
     Stop,
     Timer,
 }
 
-/// Runs `delivery` until every alias from `input` (and any added before) has its outcome,
+/// Runs `delivery` until every alias from `input` (and any given before) has its outcome,
 /// handing each finished entry to `on_finished` in input order, or until `stop` completes
 /// and the requests in flight are answered.
 ///
-/// Input is pulled only while no batch is waiting to be sent, so memory stays bounded by
-/// the requests in flight and their retries, whatever the length of `input`; an input that
-/// is slow to yield never holds the loop up (answers, timers and the stop are served
-/// meanwhile), and a partly filled batch goes out after a short linger when nothing else is
-/// under way. The delivery is closed once `input` ends. Each request is sent over `http`
-/// under `limits`, and cut off at `limits.request_timeout` on `timer` whatever `http` does.
+/// Input is pulled only while the delivery wants it, so memory stays bounded whatever the
+/// length of `input`; an input that is slow to yield never holds the loop up (answers,
+/// timers and the stop are served meanwhile). Each request is sent over `http` under
+/// `limits`, and cut off at `limits.request_timeout` on `timer` whatever `http` does.
 pub async fn drive<H: HttpClient, T: Timer>(
     delivery: &mut Delivery,
     http: &H,
@@ -56,55 +49,39 @@ pub async fn drive<H: HttpClient, T: Timer>(
     mut on_finished: impl FnMut(ReportEntry),
 ) {
     let mut input = pin!(input);
-    let mut stop = pin!(stop);
+    // Fused: once it has fired, it is not polled again.
+    let mut stop = pin!(stop.fuse());
     let mut in_flight = FuturesUnordered::new();
     let mut wakeup = None;
-    let mut lingering_since: Option<Instant> = None;
+    let mut idle_told = false;
     loop {
-        for entry in delivery.take_finished() {
+        while let Some(outgoing) = delivery.poll_transmit(timer.now()) {
+            in_flight.push(attempt(http, limits, timer, outgoing));
+        }
+        while let Some(entry) = delivery.poll_finished() {
             on_finished(entry);
         }
-        let mut deadline = match delivery.poll(timer.now()) {
-            Action::Send(outgoing) => {
-                lingering_since = None;
-                in_flight.push(attempt(http, limits, timer, outgoing));
-                continue;
-            }
-            Action::Done => break,
-            Action::Wait(deadline) => deadline,
-        };
-        if delivery.flush_if_stalled() {
-            continue;
+        if delivery.is_done() {
+            break;
         }
-        let wants_input = delivery.wants_input();
-        if let Some(since) = lingering_since {
-            let flush_at = since + LINGER;
-            if timer.now() >= flush_at {
-                lingering_since = None;
-                delivery.flush();
-                continue;
-            }
-            deadline = Some(deadline.map_or(flush_at, |d| d.min(flush_at)));
-        }
-        match deadline {
+        match delivery.poll_timeout() {
             // The same deadline keeps its timer: input arrives many times between two.
             Some(at) if wakeup.as_ref().is_some_and(|(set, _)| *set == at) => {}
             Some(at) => wakeup = Some((at, Box::pin(timer.sleep_until(at)))),
             None => wakeup = None,
         }
-        let stopped = delivery.is_stopped();
-        let may_linger = lingering_since.is_none() && delivery.only_a_partial_batch_waits();
+        let wants_input = delivery.wants_input();
         let wake = poll_fn(|cx| {
             if let Poll::Ready(Some(answered)) = in_flight.poll_next_unpin(cx) {
                 return Poll::Ready(Wake::Answered(answered));
             }
-            if !stopped && stop.as_mut().poll(cx).is_ready() {
+            if stop.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Wake::Stop);
             }
             if wants_input {
                 match input.as_mut().poll_next(cx) {
                     Poll::Ready(item) => return Poll::Ready(Wake::Input(item)),
-                    Poll::Pending if may_linger => return Poll::Ready(Wake::InputIdle),
+                    Poll::Pending if !idle_told => return Poll::Ready(Wake::InputIdle),
                     Poll::Pending => {}
                 }
             }
@@ -116,22 +93,21 @@ pub async fn drive<H: HttpClient, T: Timer>(
             Poll::Pending
         })
         .await;
+        let now = timer.now();
         match wake {
-            Wake::Answered((id, Ok(response))) => delivery.on_response(id, &response, timer.now()),
-            Wake::Answered((id, Err(error))) => {
-                delivery.on_transport_error(id, error, timer.now());
-            }
+            Wake::Answered((id, answer)) => delivery.handle_answer(id, answer, now),
             Wake::Input(Some(alias)) => {
-                delivery.add_at(alias, timer.wall_now());
+                idle_told = false;
+                delivery.handle_input(Input::Alias(alias, timer.wall_now()), now);
             }
-            Wake::InputIdle => lingering_since = Some(timer.now()),
-            Wake::Input(None) => delivery.close(),
+            Wake::Input(None) => delivery.handle_input(Input::Ended, now),
+            Wake::InputIdle => {
+                idle_told = true;
+                delivery.handle_input(Input::Idle, now);
+            }
             Wake::Stop => delivery.stop(),
             Wake::Timer => wakeup = None,
         }
-    }
-    for entry in delivery.take_finished() {
-        on_finished(entry);
     }
 }
 
@@ -170,7 +146,7 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
-    use std::time::SystemTime;
+    use std::time::{Duration, Instant, SystemTime};
 
     use http::Request;
 

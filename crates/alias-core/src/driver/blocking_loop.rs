@@ -1,5 +1,6 @@
 //! The synchronous loop: the same [`Delivery`] as the async one, over a blocking HTTP client
-//! and a fixed pool of worker threads, for code without an async runtime.
+//! and a fixed pool of worker threads, for code without an async runtime. Like the async
+//! loop, it owns no policy: it hands the delivery what happens and does what it asks.
 //!
 //! The calling thread runs the delivery and waits on a channel; each worker thread (as
 //! many as the requests allowed in flight, scoped to the call) sends one request at a time.
@@ -12,11 +13,12 @@ use std::pin::pin;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Wake, Waker};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
+use futures_util::FutureExt;
 use http::{Request, Response};
 
-use crate::delivery::machine::{Action, Delivery, RequestId};
+use crate::delivery::machine::{Delivery, Input, RequestId};
 use crate::delivery::report::ReportEntry;
 use crate::driver::http::{BlockingHttpClient, TransportLimits};
 use crate::driver::trace;
@@ -47,14 +49,14 @@ impl Wake for StopWaker {
     }
 }
 
-/// Runs `delivery` until every alias from `input` (and any added before) has its outcome,
+/// Runs `delivery` until every alias from `input` (and any given before) has its outcome,
 /// or until `stop` completes and the requests in flight are answered, handing each
 /// finished entry to `on_finished` in input order.
 ///
 /// Requests go out over `http` from as many worker threads as the configuration allows
 /// requests in flight; `limits` are `http`'s to apply. Input is pulled on the calling
-/// thread, only while no batch is waiting to be sent, so memory stays bounded whatever the
-/// length of `input`; the delivery is closed once it ends.
+/// thread, only while the delivery wants it, so memory stays bounded whatever the length
+/// of `input`.
 pub fn drive_blocking<H: BlockingHttpClient>(
     delivery: &mut Delivery,
     http: &H,
@@ -74,60 +76,48 @@ pub fn drive_blocking<H: BlockingHttpClient>(
             scope.spawn(move || work(http, limits, queue, &events));
         }
         let waker = Waker::from(Arc::new(StopWaker(Mutex::new(events))));
-        let mut stop = pin!(stop);
+        let mut stop = pin!(stop.fuse());
         let mut input = input.into_iter();
         // Each request's `attempt` span, opened here on the caller's thread (whose tracing
         // subscriber sees it) and entered again for its answer.
         let mut in_flight: HashMap<RequestId, tracing::Span> = HashMap::new();
         loop {
-            for entry in delivery.take_finished() {
-                on_finished(entry);
-            }
-            if !delivery.is_stopped()
-                && stop
-                    .as_mut()
-                    .poll(&mut Context::from_waker(&waker))
-                    .is_ready()
+            if stop
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
             {
                 delivery.stop();
             }
-            let deadline = match delivery.poll(Instant::now()) {
-                Action::Send(outgoing) => {
-                    in_flight.insert(outgoing.id, trace::attempt_span(&outgoing));
-                    // The workers live until `jobs` is dropped, after this loop.
-                    let _ = jobs.send((outgoing.id, outgoing.request));
-                    continue;
-                }
-                Action::Done => break,
-                Action::Wait(deadline) => deadline,
-            };
-            if delivery.flush_if_stalled() {
-                continue;
+            while let Some(outgoing) = delivery.poll_transmit(Instant::now()) {
+                in_flight.insert(outgoing.id, trace::attempt_span(&outgoing));
+                // The workers live until `jobs` is dropped, after this loop.
+                let _ = jobs.send((outgoing.id, outgoing.request));
+            }
+            while let Some(entry) = delivery.poll_finished() {
+                on_finished(entry);
+            }
+            if delivery.is_done() {
+                break;
             }
             if delivery.wants_input() {
-                match input.next() {
-                    Some(alias) => {
-                        delivery.add_at(alias, std::time::SystemTime::now());
-                    }
-                    None => delivery.close(),
-                }
+                // A blocking input is never idle: reading it waits for the next alias.
+                let next = match input.next() {
+                    Some(alias) => Input::Alias(alias, SystemTime::now()),
+                    None => Input::Ended,
+                };
+                delivery.handle_input(next, Instant::now());
                 continue;
             }
-            match wait(&answers, deadline) {
-                Some(Event::Answered(id, result)) => {
+            match wait(&answers, delivery.poll_timeout()) {
+                Some(Event::Answered(id, answer)) => {
                     let span = in_flight.remove(&id).unwrap_or_else(tracing::Span::none);
-                    span.in_scope(|| trace::answer(&result));
-                    match result {
-                        Ok(response) => delivery.on_response(id, &response, Instant::now()),
-                        Err(error) => delivery.on_transport_error(id, error, Instant::now()),
-                    }
+                    span.in_scope(|| trace::answer(&answer));
+                    delivery.handle_answer(id, answer, Instant::now());
                 }
-                Some(Event::Stop) => delivery.stop(),
-                None => {}
+                // The stop is read at the top of the loop; its event only ends the wait.
+                Some(Event::Stop) | None => {}
             }
-        }
-        for entry in delivery.take_finished() {
-            on_finished(entry);
         }
         drop(jobs);
     });
