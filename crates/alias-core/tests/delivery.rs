@@ -1069,3 +1069,142 @@ fn times_the_delivery_gives_are_never_ahead_of_the_servers_clock() {
     let given_sent = expect_send(&mut delivery, at);
     assert_eq!(sent_times(&given_sent), [millis(given_time)]);
 }
+
+/// A delivery given `n` aliases at `now`, its input still open.
+fn open_with(config: Config, n: usize, now: Instant) -> Delivery {
+    let mut delivery = Delivery::new(config, now, wall(), 5);
+    for alias in aliases(n) {
+        delivery.handle_input(Input::Alias(alias, wall()), now);
+    }
+    delivery
+}
+
+#[test]
+fn a_partial_batch_waits_for_input_while_the_input_may_have_more() {
+    let t0 = Instant::now();
+    let mut delivery = open_with(config(), 2, t0);
+    // Without word that the input is idle, only input moves the delivery on.
+    assert_eq!(expect_wait(&mut delivery, t0), None);
+    assert_eq!(
+        expect_wait(&mut delivery, t0 + Duration::from_secs(3600)),
+        None
+    );
+    assert!(delivery.wants_input());
+}
+
+#[test]
+fn an_idle_input_sends_the_partial_batch_once_the_linger_is_over() {
+    let t0 = Instant::now();
+    let mut delivery = open_with(config(), 2, t0);
+    delivery.handle_input(Input::Idle, t0);
+    let linger_ends = t0 + Delivery::LINGER;
+    assert_eq!(expect_wait(&mut delivery, t0), Some(linger_ends));
+    assert_eq!(
+        expect_wait(&mut delivery, linger_ends - Duration::from_millis(1)),
+        Some(linger_ends)
+    );
+    let out = expect_send(&mut delivery, linger_ends);
+    assert_eq!((out.attempt, out.aliases), (1, 2));
+    assert_eq!(expect_wait(&mut delivery, linger_ends), None, "the answer");
+}
+
+#[test]
+fn input_that_comes_during_the_linger_joins_the_batch_without_extending_the_wait() {
+    let t0 = Instant::now();
+    let mut delivery = open_with(config(), 1, t0);
+    delivery.handle_input(Input::Idle, t0);
+    assert_eq!(expect_wait(&mut delivery, t0), Some(t0 + Delivery::LINGER));
+    let later = t0 + Delivery::LINGER / 2;
+    for alias in aliases(3).split_off(1) {
+        delivery.handle_input(Input::Alias(alias, wall()), later);
+    }
+    assert_eq!(
+        expect_wait(&mut delivery, later),
+        Some(t0 + Delivery::LINGER),
+        "nothing goes out before the linger is over, and the linger is not moved"
+    );
+    let out = expect_send(&mut delivery, t0 + Delivery::LINGER);
+    assert_eq!(out.aliases, 3, "one request, not one per alias");
+}
+
+#[test]
+fn input_that_fills_the_batch_during_the_linger_sends_it_at_once() {
+    let config = config()
+        .into_builder()
+        .batch_limits(BatchLimits {
+            max_events: 2,
+            ..BatchLimits::default()
+        })
+        .build();
+    let t0 = Instant::now();
+    let mut delivery = open_with(config, 1, t0);
+    delivery.handle_input(Input::Idle, t0);
+    let soon = t0 + Duration::from_millis(1);
+    for alias in aliases(3).split_off(1) {
+        delivery.handle_input(Input::Alias(alias, wall()), soon);
+    }
+    let full = expect_send(&mut delivery, soon);
+    assert_eq!(full.aliases, 2);
+    // The third alias came after the idle spell: it waits for more input, lingering no more.
+    assert_eq!(expect_wait(&mut delivery, t0 + Delivery::LINGER), None);
+}
+
+#[test]
+fn the_linger_starts_only_once_nothing_else_is_under_way() {
+    let config = config()
+        .into_builder()
+        .batch_limits(BatchLimits {
+            max_events: 2,
+            ..BatchLimits::default()
+        })
+        .build();
+    let t0 = Instant::now();
+    let mut delivery = open_with(config, 3, t0);
+    delivery.handle_input(Input::Idle, t0);
+    let first = expect_send(&mut delivery, t0);
+    assert_eq!(first.aliases, 2);
+    // A request is out: its answer may come long after a linger, and the third alias
+    // waits for it rather than going out alone.
+    assert_eq!(expect_wait(&mut delivery, t0 + Delivery::LINGER), None);
+    let answered = t0 + Duration::from_secs(1);
+    delivery.handle_answer(first.id, Ok(answer(200, OK)), answered);
+    assert_eq!(
+        expect_wait(&mut delivery, answered),
+        Some(answered + Delivery::LINGER)
+    );
+    let rest = expect_send(&mut delivery, answered + Delivery::LINGER);
+    assert_eq!(rest.aliases, 1);
+}
+
+#[test]
+fn a_partial_batch_goes_out_at_once_when_the_aliases_held_reach_their_bound() {
+    let config = one_per_batch(config())
+        .into_builder()
+        .concurrency(1)
+        .build();
+    let t0 = Instant::now();
+    let mut delivery = Delivery::new(config, t0, wall(), 3);
+    let mut input = aliases(100).into_iter();
+    let mut sent = 0;
+    // Every request is answered 503, and the clock stands still: each batch waits on a
+    // retry seconds away. The input is never said to be idle.
+    loop {
+        while delivery.wants_input() {
+            let alias = input.next().expect("the delivery stops reading first");
+            delivery.handle_input(Input::Alias(alias, wall()), t0);
+        }
+        let Some(out) = delivery.poll_transmit(t0) else {
+            break;
+        };
+        sent += 1;
+        delivery.handle_answer(out.id, Ok(answer(503, "")), t0);
+    }
+    // Four batches for the request in flight and two more, one alias each: the last one
+    // was sent without waiting for input the delivery no longer reads.
+    assert_eq!((sent, delivery.held()), (12, 12));
+    assert!(!delivery.wants_input());
+    assert!(
+        delivery.poll_timeout().is_some_and(|at| at > t0),
+        "the retries"
+    );
+}

@@ -1,6 +1,7 @@
 //! Delivery: what happens to aliases between requests. The state machine that owns them
-//! until each has an outcome, the one batching rule, the retry and pacing decisions, and
-//! the report. Built on the wire layer; time and randomness are passed in.
+//! until each has an outcome (and every timer: retries, pacing, the linger of a partly
+//! filled batch), the one batching rule, the retry and pacing decisions, and the report.
+//! Built on the wire layer; time and randomness are passed in.
 
 pub(crate) mod batch;
 pub(crate) mod machine;

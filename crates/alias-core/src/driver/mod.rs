@@ -2,7 +2,9 @@
 //! timer, and the client type every adapter offers. The only part of the crate that reads
 //! the clock, draws a random seed or waits: the async loop waits on the adapter's
 //! [`Timer`], the blocking one on a channel from worker threads of its own,
-//! never on a runtime; every request goes out through the adapter's HTTP client.
+//! never on a runtime; every request goes out through the adapter's HTTP client. The loops
+//! hold no policy: what to send, when to retry and when to stop waiting for input is the
+//! delivery's to say.
 
 pub(crate) mod async_loop;
 pub(crate) mod blocking_loop;
