@@ -1170,6 +1170,12 @@ fn the_linger_starts_only_once_nothing_else_is_under_way() {
     delivery.handle_answer(first.id, Ok(answer(200, OK)), answered);
     assert_eq!(
         expect_wait(&mut delivery, answered),
+        None,
+        "the input may have more by now"
+    );
+    delivery.handle_input(Input::Idle, answered);
+    assert_eq!(
+        expect_wait(&mut delivery, answered),
         Some(answered + Delivery::LINGER)
     );
     let rest = expect_send(&mut delivery, answered + Delivery::LINGER);

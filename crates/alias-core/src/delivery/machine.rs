@@ -52,9 +52,11 @@ pub enum Input {
     /// The next alias, read when the wall clock showed the time given: an alias without a
     /// time of its own is stamped with it.
     Alias(CreateAlias, SystemTime),
-    /// The input has nothing ready right now (an async stream that is pending). A partly
-    /// filled batch, if nothing else is under way, then waits at most [`Delivery::LINGER`]
-    /// for more before it goes out as it is. A driver whose input blocks never says it.
+    /// The input was found with nothing ready (an async stream that is pending). If a
+    /// partly filled batch is all there is to send, it waits at most [`Delivery::LINGER`]
+    /// from now for more, then goes out as it is. Say it each time the input is found
+    /// pending after something else happened (an answer, a timer); once is enough until
+    /// then. A driver whose input blocks never says it.
     Idle,
     /// The input ended: no more aliases will come, and the last batch goes out.
     Ended,
@@ -160,8 +162,6 @@ pub struct Delivery {
     closed: bool,
     /// Set by [`Delivery::stop`]: nothing more is sent.
     stopped: bool,
-    /// The input said it has nothing ready ([`Input::Idle`]), and no alias came since.
-    input_idle: bool,
     /// Since when the partly filled batch waits for more input, if it does.
     lingering_since: Option<Instant>,
     /// Until when pacing holds the next ready batch, as of the last
@@ -212,7 +212,6 @@ impl Delivery {
             next_batch: 1,
             closed: false,
             stopped: false,
-            input_idle: false,
             lingering_since: None,
             paced_until: None,
             refused: None,
@@ -244,13 +243,11 @@ impl Delivery {
     /// ready yet, or that the input ended.
     pub fn handle_input(&mut self, input: Input, now: Instant) {
         match input {
-            Input::Alias(alias, wall_now) => {
-                self.input_idle = false;
-                self.add_at(alias, wall_now);
-            }
+            Input::Alias(alias, wall_now) => self.add_at(alias, wall_now),
             Input::Idle => {
-                self.input_idle = true;
-                self.linger(now);
+                if self.lingering_since.is_none() && self.only_a_partial_batch_waits() {
+                    self.lingering_since = Some(now);
+                }
             }
             Input::Ended => self.close(),
         }
@@ -337,12 +334,8 @@ impl Delivery {
         }
     }
 
-    /// Starts the linger of a partly filled batch when the input has nothing and nothing
-    /// else is under way, and queues the batch once the linger is over.
-    fn linger(&mut self, now: Instant) {
-        if self.input_idle && self.lingering_since.is_none() && self.only_a_partial_batch_waits() {
-            self.lingering_since = Some(now);
-        }
+    /// Queues the partly filled batch once its linger is over.
+    fn linger_over(&mut self, now: Instant) {
         if self
             .lingering_since
             .is_some_and(|since| now >= since + Self::LINGER)
@@ -370,7 +363,7 @@ impl Delivery {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Outgoing> {
         self.wake_due(now);
         self.flush_if_stalled();
-        self.linger(now);
+        self.linger_over(now);
         self.paced_until = None;
         // In order: one request at a time, and none past a batch waiting for its retry.
         let (max_in_flight, held_back) = if self.config.ordered {

@@ -25,7 +25,7 @@ use crate::wire::create_alias::CreateAlias;
 enum Wake<A> {
     Answered(A),
     Input(Option<CreateAlias>),
-    /// The input has nothing ready (told once until it yields again).
+    /// The input has nothing ready.
     InputIdle,
     Stop,
     Timer,
@@ -53,6 +53,8 @@ pub async fn drive<H: HttpClient, T: Timer>(
     let mut stop = pin!(stop.fuse());
     let mut in_flight = FuturesUnordered::new();
     let mut wakeup = None;
+    // The input's being idle is told once after each other wake-up, so that a pending
+    // input does not spin the loop.
     let mut idle_told = false;
     loop {
         while let Some(outgoing) = delivery.poll_transmit(timer.now()) {
@@ -94,17 +96,14 @@ pub async fn drive<H: HttpClient, T: Timer>(
         })
         .await;
         let now = timer.now();
+        idle_told = matches!(wake, Wake::InputIdle);
         match wake {
             Wake::Answered((id, answer)) => delivery.handle_answer(id, answer, now),
             Wake::Input(Some(alias)) => {
-                idle_told = false;
                 delivery.handle_input(Input::Alias(alias, timer.wall_now()), now);
             }
             Wake::Input(None) => delivery.handle_input(Input::Ended, now),
-            Wake::InputIdle => {
-                idle_told = true;
-                delivery.handle_input(Input::Idle, now);
-            }
+            Wake::InputIdle => delivery.handle_input(Input::Idle, now),
             Wake::Stop => delivery.stop(),
             Wake::Timer => wakeup = None,
         }
