@@ -24,9 +24,7 @@ use crate::wire::create_alias::CreateAlias;
 /// What the loop woke up for.
 enum Wake<A> {
     Answered(A),
-    Input(Option<CreateAlias>),
-    /// The input has nothing ready.
-    InputIdle,
+    Input(Input),
     Stop,
     Timer,
 }
@@ -81,10 +79,13 @@ pub async fn drive<H: HttpClient, T: Timer>(
                 return Poll::Ready(Wake::Stop);
             }
             if wants_input {
-                match input.as_mut().poll_next(cx) {
-                    Poll::Ready(item) => return Poll::Ready(Wake::Input(item)),
-                    Poll::Pending if !idle_told => return Poll::Ready(Wake::InputIdle),
-                    Poll::Pending => {}
+                let read = match input.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(alias)) => Some(Input::Alias(alias, timer.wall_now())),
+                    Poll::Ready(None) => Some(Input::Ended),
+                    Poll::Pending => (!idle_told).then_some(Input::Idle),
+                };
+                if let Some(read) = read {
+                    return Poll::Ready(Wake::Input(read));
                 }
             }
             if let Some((_, sleep)) = wakeup.as_mut() {
@@ -96,14 +97,10 @@ pub async fn drive<H: HttpClient, T: Timer>(
         })
         .await;
         let now = timer.now();
-        idle_told = matches!(wake, Wake::InputIdle);
+        idle_told = matches!(wake, Wake::Input(Input::Idle));
         match wake {
             Wake::Answered((id, answer)) => delivery.handle_answer(id, answer, now),
-            Wake::Input(Some(alias)) => {
-                delivery.handle_input(Input::Alias(alias, timer.wall_now()), now);
-            }
-            Wake::Input(None) => delivery.handle_input(Input::Ended, now),
-            Wake::InputIdle => delivery.handle_input(Input::Idle, now),
+            Wake::Input(input) => delivery.handle_input(input, now),
             Wake::Stop => delivery.stop(),
             Wake::Timer => wakeup = None,
         }
