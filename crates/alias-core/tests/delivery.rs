@@ -1109,6 +1109,24 @@ fn an_idle_input_sends_the_partial_batch_once_the_linger_is_over() {
 }
 
 #[test]
+fn the_end_of_the_input_sends_the_lingering_batch_at_once() {
+    let t0 = Instant::now();
+    let mut delivery = open_with(config(), 2, t0);
+    delivery.handle_input(Input::Idle, t0);
+    let ended = t0 + Duration::from_millis(1);
+    delivery.handle_input(Input::Ended, ended);
+    let out = expect_send(&mut delivery, ended);
+    assert_eq!(out.aliases, 2);
+    assert_eq!(
+        expect_wait(&mut delivery, ended),
+        None,
+        "no timer is left for the linger"
+    );
+    delivery.handle_answer(out.id, Ok(answer(200, OK)), ended);
+    assert!(matches!(step(&mut delivery, ended), Step::Done));
+}
+
+#[test]
 fn input_that_comes_during_the_linger_joins_the_batch_without_extending_the_wait() {
     let t0 = Instant::now();
     let mut delivery = open_with(config(), 1, t0);

@@ -334,17 +334,6 @@ impl Delivery {
         }
     }
 
-    /// Queues the partly filled batch once its linger is over.
-    fn linger_over(&mut self, now: Instant) {
-        if self
-            .lingering_since
-            .is_some_and(|since| now >= since + Self::LINGER)
-        {
-            self.lingering_since = None;
-            self.flush();
-        }
-    }
-
     /// The most aliases held before input waits: four full batches for each request that
     /// may be in flight, and two more.
     fn max_held(&self) -> usize {
@@ -384,6 +373,17 @@ impl Delivery {
                 None
             }
             Next::Nothing => None,
+        }
+    }
+
+    /// Queues the partly filled batch once its linger is over.
+    fn linger_over(&mut self, now: Instant) {
+        if self
+            .lingering_since
+            .is_some_and(|since| now >= since + Self::LINGER)
+        {
+            self.lingering_since = None;
+            self.flush();
         }
     }
 
