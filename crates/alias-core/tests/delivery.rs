@@ -864,6 +864,42 @@ fn a_rolling_window_without_retry_after_is_learnt_from_429s_and_kept_to() {
 }
 
 #[test]
+fn batches_refused_before_the_limit_was_learnt_go_when_the_window_has_room() {
+    let window = Duration::from_secs(1);
+    let config = one_per_batch(config())
+        .into_builder()
+        .concurrency(4)
+        .rate_window(window)
+        .build();
+    let (mut delivery, t0) = start(config, 8);
+    let first = expect_send(&mut delivery, t0);
+    delivery.handle_answer(first.id, Ok(answer(200, OK)), t0);
+    // The server's window is full: the next three are refused, and the third 429 in a
+    // row teaches the limit. The first two were scheduled for the documented backoff.
+    let refused: Vec<Outgoing> = (0..3).map(|_| expect_send(&mut delivery, t0)).collect();
+    for outgoing in &refused {
+        delivery.handle_answer(outgoing.id, Ok(answer(429, "")), t0);
+    }
+    // They go again as the window rolls on, first in input order, not seconds later
+    // after the batches behind them.
+    let mut now = t0;
+    let mut resent = Vec::new();
+    while resent.len() < 3 {
+        match step(&mut delivery, now) {
+            Step::Send(outgoing) => {
+                resent.push(outgoing.batch);
+                delivery.handle_answer(outgoing.id, Ok(answer(200, OK)), now);
+            }
+            Step::Wait(Some(until)) => now = until,
+            other => panic!("expected a send or a wait, got {other:?}"),
+        }
+    }
+    let refused_batches: Vec<u64> = refused.iter().map(|o| o.batch).collect();
+    assert_eq!(resent, refused_batches);
+    assert!(now - t0 < window * 2, "{:?}", now - t0);
+}
+
+#[test]
 fn chance_429s_do_not_slow_a_delivery_down_for_good() {
     // 30% of the answers are 429s, by a fixed pattern; there is no limit.
     let config = one_per_batch(config())

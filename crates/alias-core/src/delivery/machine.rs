@@ -413,14 +413,17 @@ impl Delivery {
     /// Moves the batches whose retry is due to the front of the queue: their budget is
     /// running, and the outcomes behind them wait for theirs.
     fn wake_due(&mut self, now: Instant) {
-        let mut i = 0;
-        while i < self.waiting.len() {
-            if self.waiting[i].0 <= now {
-                let (_, batch) = self.waiting.swap_remove(i);
-                self.ready.push_front(batch);
-            } else {
-                i += 1;
-            }
+        if self.waiting.iter().all(|(at, _)| *at > now) {
+            return;
+        }
+        let (mut due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.waiting = waiting;
+        // Several due at once go in input order, the first at the front.
+        due.sort_by_key(|(_, batch)| std::cmp::Reverse(batch.positions.first().copied()));
+        for (_, batch) in due {
+            self.ready.push_front(batch);
         }
     }
 
@@ -640,7 +643,11 @@ impl Delivery {
                     batch.throttled += 1;
                     self.stats.rate_limited += 1;
                     let sent_at = batch.last_sent.unwrap_or(now);
+                    let had_limit = self.pacer.has_limit();
                     self.pacer.rate_limited(sent_at, batch.events.len());
+                    if !had_limit && self.pacer.has_limit() {
+                        self.throttled_go_when_the_window_has_room(now);
+                    }
                     // Once the pacer holds the project's limit, it decides when the window
                     // has room again: a backoff on top would only hold the batch (and the
                     // outcomes behind it) back.
@@ -704,6 +711,16 @@ impl Delivery {
             return;
         }
         self.retry_later(batch, DeliveryError::Transport(error), None, now);
+    }
+
+    /// Ends the backoff of the batches refused with 429 before the limit was learnt: they
+    /// were refused by that limit, and the pacer now knows when its window has room.
+    fn throttled_go_when_the_window_has_room(&mut self, now: Instant) {
+        for (at, batch) in &mut self.waiting {
+            if batch.throttled > 0 {
+                *at = now;
+            }
+        }
     }
 
     fn retry_later(

@@ -27,7 +27,13 @@
 //!   confirmed. A confirmed limit grows by [`GROWTH`] of the events accepted, to find
 //!   headroom again.
 //! - Once a limit is held, a batch refused with 429 goes again as soon as the window has
-//!   room (the delivery skips its backoff): the pacer knows when that is.
+//!   room (the delivery skips its backoff): the pacer knows when that is. So do the
+//!   batches refused before the limit was learnt.
+//! - A request leaves this copy of the window one window after its own answer: the server
+//!   counted it on arrival, before it answered, and one it took long over stays in its
+//!   window that much longer. A 429 while pushing against a confirmed limit says the
+//!   server holds more than this copy all the same: nothing goes until the oldest request
+//!   leaves.
 //! - A `Retry-After` pauses every send until it has passed.
 //!
 //! [`Config::max_rate`](crate::Config::max_rate) caps the rate from the first send with a
@@ -198,24 +204,33 @@ impl Pacer {
     /// once the window is empty, which fits any request.
     fn room_at(&self, now: Instant, fits: impl Fn(u64) -> bool) -> Instant {
         let mut held = self.held;
+        // Requests leave in the order they were sent: one answered late holds back those
+        // sent after it, which keeps this copy of the window on the full side.
+        let mut leaves = now;
         for sent in &self.sent {
             held -= sent.events;
+            leaves = leaves.max(self.expiry(sent));
             if fits(held) {
-                return self.expiry(sent.at);
+                return leaves;
             }
         }
         now
     }
 
-    /// When a request sent at `at` leaves the server's window, as far as this client can
-    /// tell: the server counted it when it arrived, before its answer came back.
-    fn expiry(&self, at: Instant) -> Instant {
-        at + self.window + self.round_trip
+    /// When a request leaves the server's window, as far as this client can tell: the
+    /// server counted it when it arrived, so no later than its answer came back. One still
+    /// in flight is given the last round trip.
+    ///
+    /// Its own answer, not a round trip averaged over others: a request the server took
+    /// long to count stays in its window that much longer, and a send timed by a shorter
+    /// round trip would be refused.
+    fn expiry(&self, sent: &Sent) -> Instant {
+        sent.accepted.unwrap_or(sent.at + self.round_trip) + self.window
     }
 
     fn expire(&mut self, now: Instant) {
         while let Some(oldest) = self.sent.front() {
-            if self.expiry(oldest.at) > now {
+            if self.expiry(oldest) > now {
                 break;
             }
             self.held -= oldest.events;
@@ -240,6 +255,7 @@ impl Pacer {
                 self.probing = Some(now);
             }
         }
+        tracing::trace!(events, held = self.held, limit = ?self.limit, round_trip_ms = self.round_trip.as_millis() as u64, "sent");
         self.sent.push_back(Sent {
             at: now,
             events: events as u64,
@@ -267,6 +283,7 @@ impl Pacer {
             self.refused_probes = 0;
             self.limit = None;
             self.blocked_since = None;
+            tracing::debug!("a probe past the rate limit learnt was accepted: no limit");
             return;
         }
         if let Some(limit) = &mut self.limit {
@@ -299,6 +316,9 @@ impl Pacer {
             self.refused_probes += 1;
             if let Some(limit) = &mut self.limit {
                 limit.confirmed = self.refused_probes >= CONFIRMING_PROBES;
+                if limit.confirmed {
+                    tracing::debug!(events = limit.events, "rate limit confirmed");
+                }
             }
         }
         // What the server took over the window: requests still in flight are likely
@@ -309,11 +329,24 @@ impl Pacer {
             .filter(|s| s.accepted.is_some())
             .map(|s| s.events)
             .sum();
-        if self.streak < STREAK || taken == 0 {
-            return;
-        }
-        let held = taken as f64;
         let pushing = (self.held + events as u64) as f64;
+        if self.streak >= STREAK && taken > 0 {
+            self.learn(taken as f64, pushing);
+        }
+        // Refused while pushing against a confirmed limit: the server's window is fuller
+        // than this copy of it (a request it counted late), so nothing more goes until the
+        // oldest request held leaves it. Sent at once, the batch would be refused again.
+        // (Refusals of an unconfirmed limit's probes are what confirms it.)
+        if let (Some(limit), Some(oldest)) = (self.limit, self.sent.front()) {
+            if limit.confirmed && pushing > PUSHING * limit.events {
+                self.pause(self.expiry(oldest));
+            }
+        }
+    }
+
+    /// Sets or lowers the limit after a streak of 429s: `held` events taken by the server
+    /// over the window, while `pushing` events were asked for.
+    fn learn(&mut self, held: f64, pushing: f64) {
         self.limit = Some(match self.limit {
             None => {
                 self.refused_probes = 0;
@@ -328,6 +361,7 @@ impl Pacer {
             },
             Some(limit) => limit,
         });
+        tracing::debug!(limit = ?self.limit, held, "rate limit learnt from 429s");
     }
 
     /// Pauses every send until `until` (a server's `Retry-After`).
@@ -518,6 +552,56 @@ mod tests {
         }
         // 6000 held, 10,000 pushed: lowered to the 6000 the window holds.
         assert_eq!(pacer.limit(), Some(6000.0));
+    }
+
+    /// A pacer holding a confirmed limit of `events` per [`WINDOW`].
+    fn confirmed(events: f64) -> Pacer {
+        let mut pacer = Pacer::new(None, true, WINDOW);
+        pacer.limit = Some(Limit {
+            events,
+            confirmed: true,
+        });
+        pacer
+    }
+
+    #[test]
+    fn a_request_answered_late_stays_in_the_window_until_its_own_answer() {
+        let mut pacer = confirmed(10_000.0);
+        let t0 = Instant::now();
+        // The server took two seconds over the first request, then answered four more at
+        // once: the last round trip is 10 ms, but the first was counted up to 2 s late.
+        pacer.sent(t0, 2000);
+        pacer.accepted(t0, 2000, t0 + secs(2.0));
+        for _ in 0..4 {
+            pacer.sent(t0 + secs(2.0), 2000);
+            pacer.accepted(t0 + secs(2.0), 2000, t0 + secs(2.01));
+        }
+        assert_eq!(pacer.round_trip, secs(0.01));
+        // Timed by the last round trip, the next send would go at 60.01 s and be refused.
+        assert_eq!(pacer.ready_at(t0 + secs(2.02), 2000), Some(t0 + secs(62.0)));
+        assert_eq!(pacer.ready_at(t0 + secs(62.0), 2000), None);
+    }
+
+    #[test]
+    fn a_429_while_pushing_a_confirmed_limit_waits_for_the_oldest_request_to_leave() {
+        let mut pacer = confirmed(10_000.0);
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            accept(&mut pacer, t0, 2000);
+        }
+        // By this copy of the window, 2000 more fit; the server counts otherwise.
+        assert_eq!(pacer.ready_at(t0 + secs(1.0), 2000), None);
+        refuse(&mut pacer, t0 + secs(1.0), 2000);
+        assert_eq!(
+            pacer.ready_at(t0 + secs(1.0), 2000),
+            Some(t0 + WINDOW),
+            "the refused batch waits for the first request to leave"
+        );
+        // Far under the limit, a 429 is not about the pace: nothing waits.
+        let mut under = confirmed(10_000.0);
+        accept(&mut under, t0, 2000);
+        refuse(&mut under, t0 + secs(1.0), 2000);
+        assert_eq!(under.ready_at(t0 + secs(1.0), 2000), None);
     }
 
     #[test]
