@@ -268,6 +268,11 @@ pub(crate) struct Batching {
     pub(crate) concurrency: usize,
 }
 
+/// How long an import's partly filled batch waits for the reader: an import wants full
+/// batches more than a prompt lone row, and a reader thread descheduled for a moment on a
+/// busy machine should not split a batch in two.
+const IMPORT_LINGER: Duration = Duration::from_millis(250);
+
 /// The validated common flags.
 #[derive(Debug)]
 pub(crate) struct Settings {
@@ -316,7 +321,9 @@ impl CommonArgs {
                 max_body_bytes: self.max_body_bytes,
             });
         if let Some(batching) = batching {
-            config = config.concurrency(batching.concurrency);
+            config = config
+                .concurrency(batching.concurrency)
+                .linger(IMPORT_LINGER);
         }
         if self.no_strict {
             config = config.strict(false);
@@ -580,6 +587,22 @@ mod tests {
         "--project-id",
         "42",
     ];
+
+    #[test]
+    fn an_import_lingers_longer_than_a_single_send() {
+        let argv = ["test", "--token", "tok-secret-1"];
+        let common = Cli::try_parse_from(argv).unwrap().common;
+        let batching = Batching {
+            batch_size: 2000,
+            concurrency: 4,
+        };
+        let import = common.settings(Some(batching)).unwrap().config;
+        assert_eq!(import.linger(), IMPORT_LINGER);
+        assert_eq!(
+            common.settings(None).unwrap().config.linger(),
+            Config::LINGER
+        );
+    }
 
     #[test]
     fn api_host_overrides_the_region() {

@@ -1062,7 +1062,7 @@ fn times_the_delivery_gives_are_never_ahead_of_the_servers_clock() {
     // The input has nothing more for now: the alias goes out after the linger.
     delivery.handle_input(Input::Idle, now);
     // Before any answer: set back by the whole allowance, ten minutes.
-    let first = expect_send(&mut delivery, now + Delivery::LINGER);
+    let first = expect_send(&mut delivery, now + Config::LINGER);
     let backdated = millis(wall() - Config::MAX_CLOCK_AHEAD);
     assert_eq!(sent_times(&first), [backdated]);
     // The server's clock reads five minutes behind this machine's.
@@ -1133,7 +1133,7 @@ fn an_idle_input_sends_the_partial_batch_once_the_linger_is_over() {
     let t0 = Instant::now();
     let mut delivery = open_with(config(), 2, t0);
     delivery.handle_input(Input::Idle, t0);
-    let linger_ends = t0 + Delivery::LINGER;
+    let linger_ends = t0 + Config::LINGER;
     assert_eq!(expect_wait(&mut delivery, t0), Some(linger_ends));
     assert_eq!(
         expect_wait(&mut delivery, linger_ends - Duration::from_millis(1)),
@@ -1167,18 +1167,32 @@ fn input_that_comes_during_the_linger_joins_the_batch_without_extending_the_wait
     let t0 = Instant::now();
     let mut delivery = open_with(config(), 1, t0);
     delivery.handle_input(Input::Idle, t0);
-    assert_eq!(expect_wait(&mut delivery, t0), Some(t0 + Delivery::LINGER));
-    let later = t0 + Delivery::LINGER / 2;
+    assert_eq!(expect_wait(&mut delivery, t0), Some(t0 + Config::LINGER));
+    let later = t0 + Config::LINGER / 2;
     for alias in aliases(3).split_off(1) {
         delivery.handle_input(Input::Alias(alias, wall()), later);
     }
     assert_eq!(
         expect_wait(&mut delivery, later),
-        Some(t0 + Delivery::LINGER),
+        Some(t0 + Config::LINGER),
         "nothing goes out before the linger is over, and the linger is not moved"
     );
-    let out = expect_send(&mut delivery, t0 + Delivery::LINGER);
+    let out = expect_send(&mut delivery, t0 + Config::LINGER);
     assert_eq!(out.aliases, 3, "one request, not one per alias");
+}
+
+#[test]
+fn the_linger_is_the_configured_one() {
+    let t0 = Instant::now();
+    let linger = Duration::from_millis(250);
+    let config = config().into_builder().linger(linger).build();
+    let mut delivery = open_with(config, 1, t0);
+    delivery.handle_input(Input::Idle, t0);
+    assert_eq!(
+        expect_wait(&mut delivery, t0 + Config::LINGER),
+        Some(t0 + linger)
+    );
+    assert_eq!(expect_send(&mut delivery, t0 + linger).aliases, 1);
 }
 
 #[test]
@@ -1200,7 +1214,7 @@ fn input_that_fills_the_batch_during_the_linger_sends_it_at_once() {
     let full = expect_send(&mut delivery, soon);
     assert_eq!(full.aliases, 2);
     // The third alias came after the idle spell: it waits for more input, lingering no more.
-    assert_eq!(expect_wait(&mut delivery, t0 + Delivery::LINGER), None);
+    assert_eq!(expect_wait(&mut delivery, t0 + Config::LINGER), None);
 }
 
 #[test]
@@ -1219,7 +1233,7 @@ fn the_linger_starts_only_once_nothing_else_is_under_way() {
     assert_eq!(first.aliases, 2);
     // A request is out: its answer may come long after a linger, and the third alias
     // waits for it rather than going out alone.
-    assert_eq!(expect_wait(&mut delivery, t0 + Delivery::LINGER), None);
+    assert_eq!(expect_wait(&mut delivery, t0 + Config::LINGER), None);
     let answered = t0 + Duration::from_secs(1);
     delivery.handle_answer(first.id, Ok(answer(200, OK)), answered);
     assert_eq!(
@@ -1230,9 +1244,9 @@ fn the_linger_starts_only_once_nothing_else_is_under_way() {
     delivery.handle_input(Input::Idle, answered);
     assert_eq!(
         expect_wait(&mut delivery, answered),
-        Some(answered + Delivery::LINGER)
+        Some(answered + Config::LINGER)
     );
-    let rest = expect_send(&mut delivery, answered + Delivery::LINGER);
+    let rest = expect_send(&mut delivery, answered + Config::LINGER);
     assert_eq!(rest.aliases, 1);
 }
 

@@ -53,7 +53,7 @@ pub enum Input {
     /// time of its own is stamped with it.
     Alias(CreateAlias, SystemTime),
     /// The input was found with nothing ready (an async stream that is pending). If a
-    /// partly filled batch is all there is to send, it waits at most [`Delivery::LINGER`]
+    /// partly filled batch is all there is to send, it waits at most [`Config::linger`]
     /// from now for more, then goes out as it is. Say it each time the input is found
     /// pending after something else happened (an answer, a timer); once is enough until
     /// then. A driver whose input blocks never says it.
@@ -227,16 +227,6 @@ impl Delivery {
         &self.config
     }
 
-    /// How long a partly filled batch waits for more input once the input has nothing
-    /// ready ([`Input::Idle`]) and nothing else is under way, before it goes out as it is.
-    ///
-    /// Long enough for input that comes in bursts (lines from a pipe, a channel another
-    /// task feeds) to fill batches instead of leaving alias by alias; short beside a
-    /// request's round trip to Mixpanel (tens to hundreds of milliseconds), so that a lone
-    /// alias is not held back noticeably. The wait runs from the first time the input had
-    /// nothing: aliases that come meanwhile join the batch without making it longer.
-    pub const LINGER: Duration = Duration::from_millis(20);
-
     /// Takes what the driver's input has to say at `now`: an alias (validated, stamped
     /// with its time and `$insert_id` when delivery is idempotent, and encoded at once; an
     /// invalid one gets its [`AliasOutcome::Invalid`] and is never sent), that nothing is
@@ -380,7 +370,7 @@ impl Delivery {
     fn linger_over(&mut self, now: Instant) {
         if self
             .lingering_since
-            .is_some_and(|since| now >= since + Self::LINGER)
+            .is_some_and(|since| now >= since + self.config.linger)
         {
             self.lingering_since = None;
             self.flush();
@@ -396,7 +386,7 @@ impl Delivery {
         let linger_ends = self
             .lingering_since
             .filter(|_| self.open.len() > 0)
-            .map(|since| since + Self::LINGER);
+            .map(|since| since + self.config.linger);
         [retry_at, self.paced_until, linger_ends]
             .into_iter()
             .flatten()

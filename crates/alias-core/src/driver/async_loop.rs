@@ -36,7 +36,7 @@ enum Wake<A> {
 /// Input is pulled only while the delivery wants it, so memory stays bounded whatever the
 /// length of `input`; an input that is slow to yield never holds the loop up (answers,
 /// timers and the stop are served meanwhile), and a partly filled batch waits for it at
-/// most [`Delivery::LINGER`] when nothing else is under way. Each request is sent over
+/// most [`Config::linger`](crate::Config::linger) when nothing else is under way. Each request is sent over
 /// `http` under `limits`, and cut off at `limits.request_timeout` on `timer` whatever
 /// `http` does.
 pub async fn drive<H: HttpClient, T: Timer>(

@@ -94,6 +94,7 @@ pub struct Config {
     pub(crate) adaptive_pacing: bool,
     pub(crate) rate_window: Duration,
     pub(crate) max_clock_ahead: Duration,
+    pub(crate) linger: Duration,
     pub(crate) link: Link,
     pub(crate) ordered: bool,
 }
@@ -123,6 +124,15 @@ impl Config {
     /// How far ahead of Mixpanel's this machine's clock may run with every retry still
     /// deduplicated, by default: 10 minutes.
     pub const MAX_CLOCK_AHEAD: Duration = Duration::from_secs(600);
+
+    /// How long a partly filled batch waits for more input, by default, once the input
+    /// has nothing ready and nothing else is under way: 20 ms.
+    ///
+    /// Long enough for input that comes in bursts (lines from a pipe, a channel another
+    /// task feeds) to fill batches instead of leaving alias by alias; short beside a
+    /// request's round trip to Mixpanel (tens to hundreds of milliseconds), so that a lone
+    /// alias is not held back noticeably.
+    pub const LINGER: Duration = Duration::from_millis(20);
 
     /// A configuration for the project with this token, every setting at its default: US
     /// host, `/track`, form JSON body, verbose and strict answers, idempotent delivery,
@@ -194,6 +204,7 @@ impl Config {
             adaptive_pacing: true,
             rate_window: Self::RATE_WINDOW,
             max_clock_ahead: Self::MAX_CLOCK_AHEAD,
+            linger: Self::LINGER,
             link: Link::CreateAlias,
             ordered: false,
         }
@@ -285,6 +296,12 @@ impl Config {
     /// delivery gives (see [`ConfigBuilder::max_clock_ahead`]).
     pub fn max_clock_ahead(&self) -> Duration {
         self.max_clock_ahead
+    }
+
+    /// How long a partly filled batch waits for more input (see
+    /// [`ConfigBuilder::linger`]).
+    pub fn linger(&self) -> Duration {
+        self.linger
     }
 
     /// How each pair of ids is linked.
@@ -479,6 +496,17 @@ impl ConfigBuilder {
     /// sent as given.
     pub fn max_clock_ahead(mut self, allowance: Duration) -> Self {
         self.0.max_clock_ahead = allowance;
+        self
+    }
+
+    /// How long a partly filled batch waits for more input once the input has nothing
+    /// ready and nothing else is under way, before it goes out as it is
+    /// ([`Config::LINGER`] by default). The wait runs from the first moment the input had
+    /// nothing: aliases that come meanwhile join the batch without making it longer. A
+    /// bulk import, which wants full batches more than a prompt lone alias, may wait
+    /// longer; zero sends whatever is there as soon as the input pauses.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.0.linger = linger;
         self
     }
 
