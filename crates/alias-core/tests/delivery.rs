@@ -590,13 +590,7 @@ fn a_configuration_without_the_token_its_endpoint_needs_sends_nothing() {
 
 #[test]
 fn finished_entries_come_out_in_order_and_memory_is_released() {
-    let config = config()
-        .into_builder()
-        .batch_limits(BatchLimits {
-            max_events: 2,
-            ..BatchLimits::default()
-        })
-        .build();
+    let config = per_batch(config(), 2);
     let (mut delivery, now) = start(config, 4);
     let first = expect_send(&mut delivery, now);
     let second = expect_send(&mut delivery, now);
@@ -642,10 +636,24 @@ fn unknown_request_ids_are_ignored() {
 }
 
 fn one_per_batch(config: Config) -> Config {
+    per_batch(config, 1)
+}
+
+/// `config` with `concurrency` requests in flight against a rate limit counted over
+/// `window`.
+fn paced(config: Config, concurrency: usize, window: Duration) -> Config {
+    config
+        .into_builder()
+        .concurrency(concurrency)
+        .rate_window(window)
+        .build()
+}
+
+fn per_batch(config: Config, max_events: usize) -> Config {
     config
         .into_builder()
         .batch_limits(BatchLimits {
-            max_events: 1,
+            max_events,
             ..BatchLimits::default()
         })
         .build()
@@ -844,11 +852,7 @@ fn run_against_rolling_window(
 #[test]
 fn a_rolling_window_without_retry_after_is_learnt_from_429s_and_kept_to() {
     let window = Duration::from_secs(10);
-    let config = one_per_batch(config())
-        .into_builder()
-        .concurrency(8)
-        .rate_window(window)
-        .build();
+    let config = paced(one_per_batch(config()), 8, window);
     let (mut delivery, t0) = start(config, 100);
     let (ended, refused) =
         run_against_rolling_window(&mut delivery, t0, 4, window, Duration::from_millis(20));
@@ -866,11 +870,7 @@ fn a_rolling_window_without_retry_after_is_learnt_from_429s_and_kept_to() {
 #[test]
 fn batches_refused_before_the_limit_was_learnt_go_when_the_window_has_room() {
     let window = Duration::from_secs(1);
-    let config = one_per_batch(config())
-        .into_builder()
-        .concurrency(4)
-        .rate_window(window)
-        .build();
+    let config = paced(one_per_batch(config()), 4, window);
     let (mut delivery, t0) = start(config, 8);
     let first = expect_send(&mut delivery, t0);
     delivery.handle_answer(first.id, Ok(answer(200, OK)), t0);
@@ -1197,13 +1197,7 @@ fn the_linger_is_the_configured_one() {
 
 #[test]
 fn input_that_fills_the_batch_during_the_linger_sends_it_at_once() {
-    let config = config()
-        .into_builder()
-        .batch_limits(BatchLimits {
-            max_events: 2,
-            ..BatchLimits::default()
-        })
-        .build();
+    let config = per_batch(config(), 2);
     let t0 = Instant::now();
     let mut delivery = open_with(config, 1, t0);
     delivery.handle_input(Input::Idle, t0);
@@ -1219,13 +1213,7 @@ fn input_that_fills_the_batch_during_the_linger_sends_it_at_once() {
 
 #[test]
 fn the_linger_starts_only_once_nothing_else_is_under_way() {
-    let config = config()
-        .into_builder()
-        .batch_limits(BatchLimits {
-            max_events: 2,
-            ..BatchLimits::default()
-        })
-        .build();
+    let config = per_batch(config(), 2);
     let t0 = Instant::now();
     let mut delivery = open_with(config, 3, t0);
     delivery.handle_input(Input::Idle, t0);
