@@ -16,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{Request, Response, StatusCode};
 
+use crate::delivery::answer::{decides_alone, per_alias};
 use crate::delivery::batch::PendingBatch;
+use crate::delivery::clocks::Clocks;
 use crate::delivery::pacing::Pacer;
 use crate::delivery::report::{
     AliasOutcome, DeliveryError, DeliveryStats, Rejection, Report, ReportEntry, Undelivered,
@@ -25,7 +27,7 @@ use crate::error::{TransportError, TransportErrorKind};
 use crate::wire::config::Config;
 use crate::wire::create_alias::CreateAlias;
 use crate::wire::encode::EncodedEvent;
-use crate::wire::parse::{FailedRecord, Verdict, parse_response};
+use crate::wire::parse::{Verdict, parse_response};
 
 /// Names one request handed out by [`Delivery::poll_transmit`], to report its answer against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,8 +148,7 @@ struct Slot {
 #[derive(Debug)]
 pub struct Delivery {
     config: Config,
-    started: Instant,
-    wall_at_start: SystemTime,
+    clocks: Clocks,
     rng: fastrand::Rng,
     /// Slots from position `first_position` on, in order.
     slots: VecDeque<Slot>,
@@ -172,22 +173,7 @@ pub struct Delivery {
     /// The failure that made the host count as unreachable, which ends the sending.
     unreachable: Option<TransportError>,
     pacer: Pacer,
-    /// Mixpanel's clock as its answers' `Date` headers tell it: how far this machine's
-    /// wall clock is ahead of it (zero or more), once an answer carried one.
-    server_clock: ServerClock,
     stats: DeliveryStats,
-}
-
-/// What the delivery knows of the server's clock. Until the first answer it knows nothing,
-/// and a host that cannot be reached ends the delivery early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ServerClock {
-    /// No answer yet.
-    Unknown,
-    /// Answers came without a `Date`: nothing to go by.
-    Untold,
-    /// This machine's clock is this much ahead of the server's (zero when behind).
-    Ahead(Duration),
 }
 
 impl Delivery {
@@ -198,9 +184,8 @@ impl Delivery {
         let pacer = Pacer::new(config.max_rate, config.adaptive_pacing, config.rate_window);
         let open = PendingBatch::new(0, &config);
         Self {
+            clocks: Clocks::new(now, wall_now, config.max_clock_ahead),
             config,
-            started: now,
-            wall_at_start: wall_now,
             rng: fastrand::Rng::with_seed(jitter_seed),
             slots: VecDeque::new(),
             first_position: 0,
@@ -217,7 +202,6 @@ impl Delivery {
             refused: None,
             unreachable: None,
             pacer,
-            server_clock: ServerClock::Unknown,
             stats: DeliveryStats::default(),
         }
     }
@@ -251,7 +235,7 @@ impl Delivery {
         if self.config.stamps_events() {
             // Behind the server's clock from the start, so that the send rarely has to move
             // the time back and encode the event again.
-            alias.stamp(self.behind_the_server(wall_now));
+            alias.stamp(self.clocks.behind_the_server(wall_now));
         }
         let outcome = match EncodedEvent::prepare(&self.config, &alias, wall_now) {
             Err(invalid) => Some(AliasOutcome::Invalid(invalid)),
@@ -459,8 +443,8 @@ impl Delivery {
     /// server's clock, the times are set back by [`Config::max_clock_ahead`]. From this
     /// send on, the time stays as it is, through every retry.
     fn no_time_ahead_of_the_server(&mut self, batch: &mut PendingBatch, now: Instant) {
-        let wall_now = self.wall_clock(now);
-        let latest = self.behind_the_server(wall_now);
+        let wall_now = self.clocks.wall(now);
+        let latest = self.clocks.behind_the_server(wall_now);
         for (event, position) in batch.events.iter_mut().zip(&batch.positions) {
             let index = usize::try_from(position - self.first_position).unwrap_or(usize::MAX);
             let Some(slot) = self.slots.get_mut(index) else {
@@ -478,43 +462,6 @@ impl Delivery {
                 slot.alias = moved;
             }
         }
-    }
-
-    /// The wall clock at the monotonic instant `now`, as the delivery reckons it from its
-    /// start: one reading of the wall clock, so that every time it derives agrees.
-    fn wall_clock(&self, now: Instant) -> SystemTime {
-        self.wall_at_start + now.saturating_duration_since(self.started)
-    }
-
-    /// `wall_now` set back by this machine's lead on the server's clock as far as it is
-    /// known: the whole allowance before any answer, nothing when answers tell no `Date`.
-    fn behind_the_server(&self, wall_now: SystemTime) -> SystemTime {
-        let lead = match self.server_clock {
-            ServerClock::Unknown => self.config.max_clock_ahead,
-            ServerClock::Untold => Duration::ZERO,
-            ServerClock::Ahead(ahead) => ahead,
-        };
-        wall_now.checked_sub(lead).unwrap_or(wall_now)
-    }
-
-    /// Reads the server's clock off an answer's `Date` header.
-    fn read_server_clock<B>(&mut self, response: &Response<B>, now: Instant) {
-        let date = response
-            .headers()
-            .get(http::header::DATE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| httpdate::parse_http_date(value).ok());
-        let Some(date) = date else {
-            if self.server_clock == ServerClock::Unknown {
-                self.server_clock = ServerClock::Untold;
-            }
-            return;
-        };
-        let wall_now = self.wall_clock(now);
-        // `Date` is the server's time rounded down to the second: reading this machine's
-        // lead off it errs on the side of a lead too large, never too small.
-        let ahead = wall_now.duration_since(date).unwrap_or(Duration::ZERO);
-        self.server_clock = ServerClock::Ahead(ahead);
     }
 
     fn split_to_front(&mut self, batch: PendingBatch) {
@@ -546,7 +493,7 @@ impl Delivery {
         let Some(batch) = self.in_flight.remove(&id) else {
             return;
         };
-        self.read_server_clock(response, now);
+        self.clocks.read(response, now);
         match parse_response(response) {
             Ok(Verdict::Accepted { .. }) => {
                 self.pacer
@@ -617,7 +564,7 @@ impl Delivery {
                 retry_after,
                 message,
             }) => {
-                let wall_now = self.wall_clock(now);
+                let wall_now = self.clocks.wall(now);
                 let asked = retry_after.map(|r| {
                     r.delay_from(wall_now)
                         .min(self.config.retry_policy.max_retry_after)
@@ -679,7 +626,7 @@ impl Delivery {
             self.settle_all(&batch, &undelivered);
             return;
         }
-        let unanswered = self.server_clock == ServerClock::Unknown
+        let unanswered = self.clocks.never_answered()
             && matches!(
                 error.kind,
                 TransportErrorKind::Connect | TransportErrorKind::Timeout
@@ -877,54 +824,4 @@ impl Delivery {
             stats: self.stats,
         }
     }
-}
-
-/// Whether an answer's status settles a request without its body: a refusal (4xx) that is
-/// not a passing one (408, 429). Success needs the body (it may list failed records), and a
-/// 5xx is retried either way.
-fn decides_alone(status: StatusCode) -> bool {
-    status.is_client_error()
-        && status != StatusCode::REQUEST_TIMEOUT
-        && status != StatusCode::TOO_MANY_REQUESTS
-}
-
-/// The outcome of each of the `len` events of a request answered with `failed` records.
-///
-/// A record with an index names one event. Records without one (Simplified ID Merge answers
-/// plain strings) are about the request: they refuse every event no indexed record names,
-/// when the answer says nothing was imported. An answer that names an event outside the
-/// request, or that mixes unindexed records with imported events, cannot be mapped back:
-/// the error says why.
-fn per_alias(
-    status: StatusCode,
-    len: usize,
-    imported: Option<u64>,
-    failed: Vec<FailedRecord>,
-) -> Result<Vec<AliasOutcome>, String> {
-    if failed.iter().any(|f| f.index.is_some_and(|i| i >= len)) {
-        return Err("failed_records names an index outside the request".to_owned());
-    }
-    let (indexed, whole): (Vec<_>, Vec<_>) = failed.into_iter().partition(|f| f.index.is_some());
-    let whole_request = (!whole.is_empty()).then(|| {
-        let messages: Vec<String> = whole.into_iter().map(|f| f.message).collect();
-        Rejection::classify(status, None, messages.join("; "))
-    });
-    if whole_request.is_some() && imported.is_some_and(|n| n > 0) {
-        return Err(
-            "failed_records holds records about the whole request, yet some events were imported"
-                .to_owned(),
-        );
-    }
-    let unnamed = match whole_request {
-        Some(rejection) => AliasOutcome::Rejected(rejection),
-        None => AliasOutcome::Accepted,
-    };
-    let mut outcomes = vec![unnamed; len];
-    for record in indexed {
-        if let Some(index) = record.index {
-            outcomes[index] =
-                AliasOutcome::Rejected(Rejection::classify(status, record.field, record.message));
-        }
-    }
-    Ok(outcomes)
 }

@@ -3,7 +3,9 @@
 //! filled batch), the one batching rule, the retry and pacing decisions, and the report.
 //! Built on the wire layer; time and randomness are passed in.
 
+pub(crate) mod answer;
 pub(crate) mod batch;
+pub(crate) mod clocks;
 pub(crate) mod machine;
 pub(crate) mod pacing;
 pub(crate) mod report;
