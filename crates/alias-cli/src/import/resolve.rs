@@ -13,7 +13,7 @@ use alias_core::identity::SimplifiedId;
 use alias_core::{Alias, CreateAlias, InsertId};
 use serde_json::Value;
 
-use super::input::{FormatArg, Header, Input, InputPath, Row, Source};
+use super::input::{FormatArg, Header, Input, InputPath, PairRow, Pass, Row, Source};
 use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::exit::UsageError;
 
@@ -312,19 +312,15 @@ fn for_each_pair(
     format: FormatArg,
     mut each: impl FnMut(u64, u64, &str, &str),
 ) -> Result<Option<Header>, UsageError> {
-    let (mut input, options, mut resume) = Input::open_for_a_pass(path, format)?;
+    let mut input = Pass::open(path, format)?;
     let header = input.header().cloned();
-    while let Some(row) = input
-        .next_row(&options, &mut resume)
+    let mut row = PairRow::default();
+    while input
+        .next(&mut row)
         .map_err(|error| crate::check::unreadable(path, "resolve chains in", error))?
     {
-        if let Ok(link) = &row.alias {
-            each(
-                row.line,
-                row.end.offset,
-                link.distinct_id().as_str(),
-                link.alias().as_str(),
-            );
+        if let Some((distinct_id, alias)) = row.pair() {
+            each(row.line, row.end, distinct_id, alias);
         }
     }
     Ok(header)

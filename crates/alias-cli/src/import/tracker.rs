@@ -580,7 +580,7 @@ mod tests {
         Mark {
             offset,
             line: offset,
-            sha256: [0; 32],
+            sha256: Some([0; 32]),
         }
     }
 
