@@ -46,8 +46,8 @@ use self::compression::CompressedBytes;
 use self::csv_rows::CsvRows;
 pub(crate) use self::csv_rows::Header;
 use self::ndjson_rows::NdjsonRows;
-pub(crate) use self::tape::Mark;
-use self::tape::{Digests, Tape};
+use self::tape::Tape;
+pub(crate) use self::tape::{Digests, Mark};
 use crate::exit::UsageError;
 
 /// Fields with a meaning of their own; any other field is an extra property (with
@@ -262,8 +262,8 @@ pub(crate) struct Row {
     /// row's end in a plain input; in a compressed one, the compressed bytes read by then
     /// (a little past the row, by what the decoder reads ahead).
     pub(crate) position: u64,
-    /// The row as read.
-    pub(crate) source: Source,
+    /// The row as read, when [`RowOptions::keep_rows`] asks for it.
+    pub(crate) source: Option<Source>,
     /// The alias it asks for, or why it cannot be sent.
     pub(crate) alias: Result<CreateAlias, String>,
 }
@@ -271,7 +271,12 @@ pub(crate) struct Row {
 impl Row {
     /// A row read from the text, ending at `end`; its position is that end until the
     /// input says otherwise (a compressed one, in [`Input::spawn`]'s reader).
-    fn new(line: u64, end: Mark, source: Source, alias: Result<CreateAlias, String>) -> Self {
+    fn new(
+        line: u64,
+        end: Mark,
+        source: Option<Source>,
+        alias: Result<CreateAlias, String>,
+    ) -> Self {
         Self {
             line,
             position: end.offset,
@@ -344,6 +349,8 @@ pub(crate) struct RowOptions {
     /// The `time` of rows without one: fixed for a whole import, so that a row sent again
     /// after an interruption is the same event, which the server deduplicates.
     pub(crate) default_time: SystemTime,
+    /// Each row as read is kept ([`Row::source`]), for a failures file to write it back.
+    pub(crate) keep_rows: bool,
 }
 
 impl RowOptions {
@@ -352,6 +359,7 @@ impl RowOptions {
         Self {
             extra_columns: false,
             default_time: SystemTime::now(),
+            keep_rows: false,
         }
     }
 
@@ -361,6 +369,7 @@ impl RowOptions {
         Self {
             extra_columns: true,
             default_time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            keep_rows: true,
         }
     }
 }
@@ -382,16 +391,9 @@ enum Reader {
 }
 
 impl Input {
-    /// Opens `path`, decompressed if it is gzip, and, for CSV, reads and checks its header.
+    /// Opens `path`, decompressed if it is gzip, and, for CSV, reads and checks its header;
+    /// its rows' marks have digests as `digests` says.
     pub(crate) fn open(
-        path: &InputPath,
-        format: Format,
-        extra_columns: bool,
-    ) -> Result<Self, UsageError> {
-        Self::open_with(path, format, extra_columns, Digests::Kept)
-    }
-
-    fn open_with(
         path: &InputPath,
         format: Format,
         extra_columns: bool,
@@ -558,7 +560,7 @@ pub(crate) struct Pass {
 impl Pass {
     /// Opens the file at `path` in `format`.
     pub(crate) fn open(path: &InputPath, format: FormatArg) -> Result<Self, UsageError> {
-        let input = Input::open_with(path, format.resolve(path), false, Digests::Skipped)?;
+        let input = Input::open(path, format.resolve(path), false, Digests::Skipped)?;
         Ok(Self::of(input))
     }
 
@@ -607,16 +609,19 @@ pub(crate) fn both_readings(text: &[u8], format: Format) -> (Vec<Seen>, Vec<Seen
     match open(Digests::Kept) {
         Err(error) => full.push(Err(error)),
         Ok(mut input) => {
-            let options = RowOptions::for_a_pass();
+            let options = RowOptions {
+                keep_rows: true,
+                ..RowOptions::for_a_pass()
+            };
             let mut resume = Resume::at(Mark::start());
             loop {
                 match input.next_row(&options, &mut resume) {
                     Ok(Some(row)) => {
                         let ids = match (&row.source, input.header()) {
-                            (Source::Csv(record), Some(header)) => header
+                            (Some(Source::Csv(record)), Some(header)) => header
                                 .ids
                                 .map(|at| record.get(at).and_then(|f| std::str::from_utf8(f).ok())),
-                            (Source::Json(fields), _) => ["distinct_id", "alias"]
+                            (Some(Source::Json(fields)), _) => ["distinct_id", "alias"]
                                 .map(|name| fields.get(name).and_then(Value::as_str)),
                             _ => [None, None],
                         };
@@ -866,7 +871,7 @@ mod tests {
         std::fs::write(&path, gzip(text.as_bytes())).unwrap();
         let stored = std::fs::metadata(&path).unwrap().len();
 
-        let input = Input::open(&InputPath::File(path), Format::Csv, false).unwrap();
+        let input = Input::open(&InputPath::File(path), Format::Csv, false, Digests::Kept).unwrap();
         assert_eq!((input.size(), input.text_size()), (Some(stored), None));
         assert_eq!(input.position_of(&Mark::start()), Some(0));
         let rows: Vec<Row> = read_all(input).into_iter().map(Result::unwrap).collect();
@@ -886,7 +891,8 @@ mod tests {
         let path = dir.path().join("aliases.csv.gz");
         let text = "distinct_id,alias\nanon-1,user-1\n";
         std::fs::write(&path, text).unwrap();
-        let input = Input::open(&InputPath::File(path), Format::Csv, false).unwrap();
+        let input =
+            Input::open(&InputPath::File(path), Format::Csv, false, Digests::Skipped).unwrap();
         let size = Some(text.len() as u64);
         assert_eq!((input.size(), input.text_size()), (size, size));
         let mark = Mark {

@@ -37,7 +37,9 @@ use futures_util::{Stream, StreamExt};
 use self::checkpoint::{Checkpoint, Location};
 use self::ending::Ending;
 use self::failures::Failures;
-use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
+use self::input::{
+    Digests, FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead,
+};
 use self::outcomes::Outcomes;
 use self::progress::Progress;
 use self::resolve::{OnAmbiguous, Resolution};
@@ -256,17 +258,24 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
         refuse_stamps_too_old_for_track(found, checkpoint, &settings.config, SystemTime::now())?;
     }
-    let input = Input::open(&path, format, args.extra_columns)?;
+    // Only a checkpoint needs the digest of the input before each row.
+    let digests = if checkpoint.is_some() {
+        Digests::Kept
+    } else {
+        Digests::Skipped
+    };
+    let input = Input::open(&path, format, args.extra_columns, digests)?;
     let input_name = path.name();
-    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
-        refuse_a_shorter_input(&input, found, checkpoint)?;
-        if !found.complete {
-            console::message(&format!(
-                "resuming from line {} (checkpoint {})",
-                found.resume.line,
-                checkpoint.path().display()
-            ));
-        }
+    // Whether the input is the one the checkpoint was written for is decided as it is read
+    // (`Resume`), whatever its length, so a shorter one is refused there too.
+    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint)
+        && !found.complete
+    {
+        console::message(&format!(
+            "resuming from line {} (checkpoint {})",
+            found.resume.line,
+            checkpoint.path().display()
+        ));
     }
     // Rows without a time get the import's start, fixed for every retry and resume so
     // that a copy sent twice is the same event. Set back by the clock lead tolerated: a
@@ -309,6 +318,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let options = RowOptions {
         extra_columns: args.extra_columns,
         default_time: start.default_time(),
+        keep_rows: args.failures.is_some(),
     };
     let resume = Resume::at(start.resume.clone());
     let rows = input.spawn(options, resume, stop.clone()).map_err(|e| {
@@ -418,27 +428,6 @@ fn refuse_stamps_too_old_for_track(
         location.path().display(),
         age.as_secs() / 86_400
     )))
-}
-
-/// Refuses, before reading it, an input file shorter than the part of it `checkpoint`
-/// says was imported: it cannot be the same input. A compressed file's size says nothing
-/// of its text's length: reading it checks it.
-fn refuse_a_shorter_input(
-    input: &Input,
-    checkpoint: &Checkpoint,
-    location: &Location,
-) -> Result<(), UsageError> {
-    match input.text_size() {
-        Some(size) if size < checkpoint.resume.offset => Err(UsageError::new(format!(
-            "the input is not the one --checkpoint {} was written for: it is {size} bytes long, \
-             but {} bytes of it were imported then. Pass the input that checkpoint belongs to; \
-             or, to import this input from its start, pass another --checkpoint path or delete \
-             that one",
-            location.path().display(),
-            checkpoint.resume.offset
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// Explains on stderr what is left to do.

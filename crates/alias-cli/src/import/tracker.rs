@@ -37,7 +37,8 @@ struct Unsettled {
     start: Mark,
     /// How far into the input as stored it reaches, for progress.
     position: u64,
-    source: Source,
+    /// As read, with `--failures`.
+    source: Option<Source>,
     /// Why it cannot be sent; `None` for a row handed to the delivery.
     invalid: Option<String>,
 }
@@ -268,7 +269,7 @@ impl Tracker {
         if let Some(reason) = outcome::reason(&entry.outcome)
             && (ended.is_none() || self.failures.is_some())
         {
-            self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
+            self.record_failure(row.line, row.source.as_ref(), Some(&entry.alias), &reason);
         }
         self.settle_invalid();
     }
@@ -294,7 +295,7 @@ impl Tracker {
                 self.output_broken(Output::Outcomes, &error);
             }
             let reason = format!("invalid: {invalid}");
-            self.record_failure(row.line, &row.source, None, &reason);
+            self.record_failure(row.line, row.source.as_ref(), None, &reason);
         }
         self.progress
             .update(&self.tally, self.rows, self.done_position);
@@ -368,11 +369,12 @@ impl Tracker {
     fn record_failure(
         &mut self,
         line: u64,
-        source: &Source,
+        source: Option<&Source>,
         sent: Option<&CreateAlias>,
         reason: &str,
     ) {
-        let Some(failures) = &mut self.failures else {
+        // The import keeps the rows whenever it writes a failures file.
+        let (Some(failures), Some(source)) = (&mut self.failures, source) else {
             self.progress.println(&format!("line {line}: {reason}"));
             return;
         };
@@ -589,7 +591,7 @@ mod tests {
             line,
             position: line + 1,
             end: mark(line + 1),
-            source: Source::Text(format!("row {line}")),
+            source: Some(Source::Text(format!("row {line}"))),
             alias,
         }
     }

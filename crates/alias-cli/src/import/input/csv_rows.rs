@@ -273,7 +273,7 @@ impl<R: Read> CsvRows<R> {
         Ok(Some(Row::new(
             line,
             end,
-            Source::Csv(self.record.clone()),
+            options.keep_rows.then(|| Source::Csv(self.record.clone())),
             alias,
         )))
     }

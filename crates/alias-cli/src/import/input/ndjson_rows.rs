@@ -48,7 +48,7 @@ impl<R: Read> NdjsonRows<R> {
         Ok(Some(Row::new(
             line,
             self.reader.get_ref().mark(),
-            source,
+            options.keep_rows.then_some(source),
             alias,
         )))
     }
@@ -160,11 +160,11 @@ mod tests {
         assert!(first.alias.is_ok());
         let second = next(&mut rows).unwrap().unwrap();
         assert_eq!((second.line, second.end.offset), (3, 37));
-        assert_eq!(second.source, Source::Text("[]".into()));
+        assert_eq!(second.source, Some(Source::Text("[]".into())));
         assert_eq!(second.alias.unwrap_err(), "is not a JSON object");
         let last = next(&mut rows).unwrap().unwrap();
         assert_eq!((last.line, last.end.offset), (4, 41));
-        assert_eq!(last.source, Source::Text("last".into()));
+        assert_eq!(last.source, Some(Source::Text("last".into())));
         assert!(next(&mut rows).unwrap().is_none());
     }
 
@@ -188,7 +188,7 @@ mod tests {
         let line = "x".repeat(100_000);
         let mut rows = NdjsonRows::new(line.as_bytes(), Digests::Kept);
         let row = next(&mut rows).unwrap().unwrap();
-        assert_eq!(row.source, Source::Text(line));
+        assert_eq!(row.source, Some(Source::Text(line)));
     }
 
     #[test]
