@@ -13,6 +13,7 @@ use alias_reqwest::{ReqwestClient, TokioTimer};
 use alias_surf::SurfClient;
 use futures_util::Stream;
 use tokio::runtime::Runtime;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::dry_run::Printer;
 use crate::exit::UsageError;
@@ -95,31 +96,45 @@ impl Sender {
         self.client.config()
     }
 
-    /// Delivers every alias of `input`, handing each outcome to `on_finished` in input
-    /// order; blocks until the last one, or until `stop` completes and the requests in
-    /// flight are answered. Memory stays bounded whatever the input's length: input is
-    /// pulled only as requests go out. `on_tick` is called every second meanwhile, so that
-    /// progress shows even while no answer comes.
-    pub(crate) fn send_stream(
+    /// Delivers every alias of `input`, putting each outcome on `events` in input order;
+    /// blocks until the last one, or until `stop` completes and the requests in flight are
+    /// answered. Memory stays bounded whatever the input's length: input is pulled only as
+    /// requests go out.
+    ///
+    /// Meanwhile `on_event` takes each event of the queue in turn (`input` may put its own
+    /// on it too), and `None` every second, so that progress shows even while no answer
+    /// comes; it is done once every sender of the queue is gone, `input`'s and the
+    /// delivery's with it. `on_event` is the only one to handle what happens, so it owns
+    /// whatever it keeps.
+    pub(crate) fn send_stream<E: From<ReportEntry>>(
         &self,
         input: impl Stream<Item = CreateAlias>,
         stop: impl Future<Output = ()>,
-        on_finished: impl FnMut(ReportEntry),
-        mut on_tick: impl FnMut(),
+        (events, mut received): (UnboundedSender<E>, UnboundedReceiver<E>),
+        mut on_event: impl FnMut(Option<E>),
     ) -> DeliveryStats {
+        let on_finished = move |entry: ReportEntry| {
+            // The receiver outlives the delivery (it is drained below until every sender
+            // is gone), so the send cannot fail.
+            let _ = events.send(E::from(entry));
+        };
         self.runtime.block_on(async {
-            let delivery = std::pin::pin!(self.client.send_stream_until(input, stop, on_finished));
-            let ticks = std::pin::pin!(async {
+            let delivery = self.client.send_stream_until(input, stop, on_finished);
+            let handling = async {
                 let mut interval = tokio::time::interval(TICK);
                 loop {
-                    interval.tick().await;
-                    on_tick();
+                    tokio::select! {
+                        // What happened comes first, in order, before any tick.
+                        biased;
+                        event = received.recv() => match event {
+                            Some(event) => on_event(Some(event)),
+                            None => break,
+                        },
+                        _ = interval.tick() => on_event(None),
+                    }
                 }
-            });
-            match futures_util::future::select(delivery, ticks).await {
-                futures_util::future::Either::Left((stats, _)) => stats,
-                futures_util::future::Either::Right((never, _)) => never,
-            }
+            };
+            futures_util::future::join(delivery, handling).await.0
         })
     }
 }

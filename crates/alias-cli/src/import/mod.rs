@@ -6,6 +6,12 @@
 //! stream (see `feed`), which never holds up its answers, timers or a stop;
 //! [`tracker::Tracker`] follows each row to its outcome and keeps [`failures`],
 //! [`checkpoint`] and [`progress`] in step.
+//!
+//! The tracker has one owner, the loop that hands it what happens: the stream tells it
+//! of each row read, and the delivery of each outcome, through one queue, so it sees a
+//! row before the row's outcome, and nothing else reaches into it. Each row's work is
+//! asked for by a flag: a digest of the input before it only with `--checkpoint`, the row
+//! as read kept only with `--failures`.
 
 mod appended;
 pub(crate) mod checkpoint;
@@ -21,7 +27,6 @@ mod same_file;
 mod signals;
 mod tracker;
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::task::Poll;
@@ -33,6 +38,7 @@ use alias_core::{
     wire::IDENTITY_EVENTS_NOT_ALLOWED,
 };
 use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc::UnboundedSender;
 
 use self::checkpoint::{Checkpoint, Location};
 use self::ending::Ending;
@@ -43,7 +49,7 @@ use self::input::{
 use self::outcomes::Outcomes;
 use self::progress::Progress;
 use self::resolve::{OnAmbiguous, Resolution};
-use self::tracker::{Summary, Tracker};
+use self::tracker::{Event, Read, Summary, Tracker};
 use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::{Batching, CommonArgs};
@@ -338,15 +344,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     if resumed.is_none() {
         tracker.write_first_checkpoint()?;
     }
-    let tracker = RefCell::new(tracker);
+    let (events, received) = tokio::sync::mpsc::unbounded_channel();
     let stats = sender.send_stream(
-        feed(rows, &tracker, resolution.as_mut()),
+        feed(rows, events.clone(), resolution.as_mut()),
         stop,
-        |entry| tracker.borrow_mut().finished(entry),
-        || tracker.borrow_mut().tick(),
+        (events, received),
+        |event| match event {
+            Some(event) => tracker.handle(event),
+            None => tracker.tick(),
+        },
     );
     tracing::debug!(?stats, "delivery ended");
-    let summary = tracker.into_inner().end();
+    let summary = tracker.end();
     if let Some(resolution) = &resolution {
         let coverage = resolution.coverage();
         console::message(&format!(
@@ -543,32 +552,51 @@ fn epoch_millis(time: SystemTime) -> u64 {
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The rows read, as the delivery pulls them: invalid rows are recorded on the way and
-/// skipped, and the stream ends at the end of the input or on a read error.
+/// The rows read, as the delivery pulls them: each is told to the tracker through
+/// `events` before its alias goes on, invalid rows are skipped, and the stream ends at the
+/// end of the input or on a read error.
+///
+/// The tracker is not shared: it takes what happens from one queue, in order, from this
+/// reading side and from the delivery's outcomes alike, and an outcome always comes after
+/// the row it is for. A run of invalid rows hands the queue over to the tracker every
+/// [`READ_TURN`] rows, so that it settles them and they never pile up in the queue.
 fn feed<'a>(
     rows: read_ahead::Receiver<Result<Row, ReadError>>,
-    tracker: &'a RefCell<Tracker>,
+    events: UnboundedSender<Event>,
     mut resolution: Option<&'a mut Resolution>,
 ) -> impl Stream<Item = CreateAlias> + 'a {
     let mut rows = Some(rows);
     futures_util::stream::poll_fn(move |cx| {
+        // The receiver is drained until this stream and the delivery are gone: sending
+        // cannot fail.
+        let tell = |event| {
+            let _ = events.send(event);
+        };
+        let mut turn = 0;
         while let Some(receiver) = rows.as_mut() {
+            if turn == READ_TURN {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            turn += 1;
             match receiver.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(mut row))) => {
                     if let Some(resolution) = resolution.as_deref_mut() {
                         row = resolution.resolve(row);
                     }
-                    if let Some(alias) = tracker.borrow_mut().read(row) {
+                    let (read, alias) = Read::of(row);
+                    tell(Event::Read(read));
+                    if let Some(alias) = alias {
                         return Poll::Ready(Some(alias));
                     }
                 }
                 Poll::Ready(Some(Err(error))) => {
-                    tracker.borrow_mut().read_failed(error);
+                    tell(Event::ReadFailed(error));
                     rows = None;
                 }
                 Poll::Ready(None) => {
-                    tracker.borrow_mut().input_ended();
+                    tell(Event::InputEnded);
                     rows = None;
                 }
             }
@@ -576,3 +604,6 @@ fn feed<'a>(
         Poll::Ready(None)
     })
 }
+
+/// Rows the reading side takes in one go before the tracker's turn.
+const READ_TURN: usize = 1024;

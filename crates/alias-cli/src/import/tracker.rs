@@ -43,6 +43,56 @@ struct Unsettled {
     invalid: Option<String>,
 }
 
+/// A row read, as the tracker follows it: all of it but the alias, which goes on to the
+/// delivery.
+#[derive(Debug)]
+pub(crate) struct Read {
+    line: u64,
+    end: Mark,
+    position: u64,
+    source: Option<Source>,
+    /// Why it cannot be sent; `None` for a row handed to the delivery.
+    invalid: Option<String>,
+}
+
+impl Read {
+    /// Splits `row` into what the tracker follows and the alias to send, if it is valid.
+    pub(crate) fn of(row: Row) -> (Self, Option<CreateAlias>) {
+        let (alias, invalid) = match row.alias {
+            Ok(alias) => (Some(alias), None),
+            Err(reason) => (None, Some(reason)),
+        };
+        let read = Self {
+            line: row.line,
+            end: row.end,
+            position: row.position,
+            source: row.source,
+            invalid,
+        };
+        (read, alias)
+    }
+}
+
+/// What happens to an import, in the order it happens: the reading side (the stream the
+/// delivery pulls) and the delivery's outcomes both report here, through one queue.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A row was read (and, if valid, handed to the delivery right after).
+    Read(Read),
+    /// Reading failed or was refused.
+    ReadFailed(ReadError),
+    /// Every row was read.
+    InputEnded,
+    /// The delivery's outcome for the oldest row under way.
+    Finished(ReportEntry),
+}
+
+impl From<ReportEntry> for Event {
+    fn from(entry: ReportEntry) -> Self {
+        Self::Finished(entry)
+    }
+}
+
 /// The state of one import run.
 #[derive(Debug)]
 pub(crate) struct Tracker {
@@ -174,26 +224,31 @@ impl Tracker {
         }
     }
 
-    /// Takes a row just read: a valid one goes on to the delivery, an invalid one is
-    /// settled once the rows before it are.
-    pub(crate) fn read(&mut self, row: Row) -> Option<CreateAlias> {
+    /// Takes what happened next.
+    pub(crate) fn handle(&mut self, event: Event) {
+        match event {
+            Event::Read(read) => self.read(read),
+            Event::ReadFailed(error) => self.read_failed(error),
+            Event::InputEnded => self.input_ended(),
+            Event::Finished(entry) => self.finished(entry),
+        }
+    }
+
+    /// Takes a row just read: a valid one waits for its outcome, an invalid one is settled
+    /// once the rows before it are.
+    fn read(&mut self, row: Read) {
         let start = std::mem::replace(&mut self.read_to, row.end);
-        let (alias, invalid) = match row.alias {
-            Ok(alias) => (Some(alias), None),
-            Err(reason) => (None, Some(reason)),
-        };
+        let invalid = row.invalid.is_some();
         self.unsettled.push_back(Unsettled {
             line: row.line,
             start,
             position: row.position,
             source: row.source,
-            invalid,
+            invalid: row.invalid,
         });
-        // A valid row waits for its outcome; only an invalid one can settle now.
-        if alias.is_none() {
+        if invalid {
             self.settle_invalid();
         }
-        alias
     }
 
     /// Takes the outcome of the oldest row under way.
@@ -202,7 +257,7 @@ impl Tracker {
     /// stays first among the unsettled rows, so that the checkpoint stays before it and a
     /// resumed run sends it again, with the same stamps. The outcomes after it are not
     /// recorded either, since the checkpoint cannot pass it.
-    pub(crate) fn finished(&mut self, entry: ReportEntry) {
+    fn finished(&mut self, entry: ReportEntry) {
         let abandoned = matches!(
             &entry.outcome,
             AliasOutcome::Undelivered(Undelivered {
@@ -312,12 +367,12 @@ impl Tracker {
     }
 
     /// The input ended: every row was read.
-    pub(crate) fn input_ended(&mut self) {
+    fn input_ended(&mut self) {
         self.input_ended = true;
     }
 
     /// Reading the input failed or was refused: stop, keeping what was done.
-    pub(crate) fn read_failed(&mut self, error: ReadError) {
+    fn read_failed(&mut self, error: ReadError) {
         match error {
             ReadError::Unreadable(error) => {
                 let message = format!(
@@ -596,6 +651,13 @@ mod tests {
         }
     }
 
+    /// Hands `row` to `tracker` as the import does; gives the alias sent.
+    fn read(tracker: &mut Tracker, row: Row) -> Option<CreateAlias> {
+        let (read, alias) = Read::of(row);
+        tracker.handle(Event::Read(read));
+        alias
+    }
+
     fn tracker() -> Tracker {
         let start = Checkpoint::start("in.ndjson".into(), UNIX_EPOCH);
         let progress = Progress::new(None, Some(0), Duration::from_secs(3600));
@@ -609,9 +671,9 @@ mod tests {
     fn an_invalid_row_is_settled_after_the_rows_read_before_it() {
         let mut tracker = tracker();
         let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
-        assert!(tracker.read(row(1, Ok(valid.clone()))).is_some());
-        assert!(tracker.read(row(2, Err("bad".into()))).is_none());
-        assert!(tracker.read(row(3, Ok(valid.clone()))).is_some());
+        assert!(read(&mut tracker, row(1, Ok(valid.clone()))).is_some());
+        assert!(read(&mut tracker, row(2, Err("bad".into()))).is_none());
+        assert!(read(&mut tracker, row(3, Ok(valid.clone()))).is_some());
         // Row 1 is under way: nothing after its start is settled, the invalid row included.
         assert_eq!(tracker.tally.invalid, 0);
         assert_eq!(tracker.resume_mark(), &mark(1));
@@ -634,7 +696,7 @@ mod tests {
         let mut tracker = tracker();
         let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
         for line in 1..=3 {
-            tracker.read(row(line, Ok(valid.clone())));
+            read(&mut tracker, row(line, Ok(valid.clone())));
         }
         let outcome = |outcome| ReportEntry {
             position: 0,
@@ -656,7 +718,7 @@ mod tests {
     #[test]
     fn an_invalid_row_with_nothing_under_way_is_settled_at_once() {
         let mut tracker = tracker();
-        assert!(tracker.read(row(1, Err("bad".into()))).is_none());
+        assert!(read(&mut tracker, row(1, Err("bad".into()))).is_none());
         assert_eq!(tracker.tally.invalid, 1);
         assert_eq!(tracker.resume_mark(), &mark(2));
     }
