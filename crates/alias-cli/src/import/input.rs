@@ -377,17 +377,31 @@ impl RowOptions {
 /// An opened input, its header read.
 #[derive(Debug)]
 pub(crate) struct Input {
-    reader: Reader,
+    reader: Box<dyn ReadRows>,
     /// The file's size as stored, when it is a file.
     size: Option<u64>,
     /// For a compressed input, how much of it was read.
     compressed: Option<CompressedBytes>,
 }
 
-#[derive(Debug)]
-enum Reader {
-    Csv(CsvRows<Box<dyn Read + Send>>),
-    Ndjson(NdjsonRows<Box<dyn Read + Send>>),
+/// What reads the rows of an input's text, whatever its format: the one way rows are read,
+/// whole for an import or lean for a pass.
+trait ReadRows: std::fmt::Debug + Send {
+    /// The next row after `resume`; `None` at the end.
+    fn next(&mut self, options: &RowOptions, resume: &mut Resume)
+    -> Result<Option<Row>, ReadError>;
+
+    /// Reads the next row after `resume` into `row`, its buffers reused; `false` at the
+    /// end.
+    fn next_pair(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+        row: &mut PairRow,
+    ) -> Result<bool, ReadError>;
+
+    /// The CSV header; `None` for a format without one.
+    fn header(&self) -> Option<&Header>;
 }
 
 impl Input {
@@ -449,9 +463,9 @@ impl Input {
         name: &str,
         digests: Digests,
     ) -> Result<Self, UsageError> {
-        let reader = match format {
-            Format::Ndjson => Reader::Ndjson(NdjsonRows::new(text, digests)),
-            Format::Csv => Reader::Csv(CsvRows::open(text, extra_columns, name, digests)?),
+        let reader: Box<dyn ReadRows> = match format {
+            Format::Ndjson => Box::new(NdjsonRows::new(text, digests)),
+            Format::Csv => Box::new(CsvRows::open(text, extra_columns, name, digests)?),
         };
         Ok(Self {
             reader,
@@ -466,18 +480,12 @@ impl Input {
         options: &RowOptions,
         resume: &mut Resume,
     ) -> Result<Option<Row>, ReadError> {
-        match &mut self.reader {
-            Reader::Csv(csv) => csv.next(options, resume),
-            Reader::Ndjson(ndjson) => ndjson.next(options, resume),
-        }
+        self.reader.next(options, resume)
     }
 
     /// The CSV header; `None` for NDJSON.
     pub(crate) fn header(&self) -> Option<&Header> {
-        match &self.reader {
-            Reader::Csv(csv) => Some(csv.header()),
-            Reader::Ndjson(_) => None,
-        }
+        self.reader.header()
     }
 
     /// The input's size in bytes as stored (compressed, for a gzip file), when it is a
@@ -584,10 +592,9 @@ impl Pass {
 
     /// Reads the next row into `row`; `false` at the end of the input.
     pub(crate) fn next(&mut self, row: &mut PairRow) -> Result<bool, ReadError> {
-        match &mut self.input.reader {
-            Reader::Csv(csv) => csv.next_pair(&self.options, &mut self.resume, row),
-            Reader::Ndjson(ndjson) => ndjson.next_pair(&self.options, &mut self.resume, row),
-        }
+        self.input
+            .reader
+            .next_pair(&self.options, &mut self.resume, row)
     }
 }
 

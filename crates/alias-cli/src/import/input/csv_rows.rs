@@ -11,8 +11,8 @@ use super::super::failure_columns;
 use super::excerpt::{cut, excerpt};
 use super::tape::{self, Digests, Tape};
 use super::{
-    Fields, KNOWN_FIELDS, MAX_ROW_BYTES, PairRow, ReadError, Resume, Row, RowOptions, Source,
-    alias_of,
+    Fields, KNOWN_FIELDS, MAX_ROW_BYTES, PairRow, ReadError, ReadRows, Resume, Row, RowOptions,
+    Source, alias_of,
 };
 use crate::exit::UsageError;
 
@@ -254,49 +254,6 @@ impl<R: Read> CsvRows<R> {
         })
     }
 
-    /// The header.
-    pub(crate) fn header(&self) -> &Header {
-        &self.header
-    }
-
-    /// The next record after `resume`, as a row; `None` at the end.
-    pub(crate) fn next(
-        &mut self,
-        options: &RowOptions,
-        resume: &mut Resume,
-    ) -> Result<Option<Row>, ReadError> {
-        let Some(line) = self.read(resume)? else {
-            return Ok(None);
-        };
-        let alias = self.alias(options);
-        let end = self.csv.get_ref().mark();
-        Ok(Some(Row::new(
-            line,
-            end,
-            options.keep_rows.then(|| Source::Csv(self.record.clone())),
-            alias,
-        )))
-    }
-
-    /// Reads the next record after `resume` into `row`, its buffers reused; `false` at the
-    /// end.
-    pub(crate) fn next_pair(
-        &mut self,
-        options: &RowOptions,
-        resume: &mut Resume,
-        row: &mut PairRow,
-    ) -> Result<bool, ReadError> {
-        let Some(line) = self.read(resume)? else {
-            return Ok(false);
-        };
-        row.line = line;
-        row.end = self.csv.get_ref().offset();
-        row.is_pair = self.alias(options).is_ok();
-        row.held = super::Held::Csv(self.header.ids);
-        std::mem::swap(&mut row.record, &mut self.record);
-        Ok(true)
-    }
-
     /// Reads the next record after `resume` into `self.record` and gives the line it
     /// starts on; `None` at the end.
     fn read(&mut self, resume: &mut Resume) -> Result<Option<u64>, ReadError> {
@@ -336,6 +293,47 @@ impl<R: Read> CsvRows<R> {
         self.header
             .fields(&self.record)
             .and_then(|fields| alias_of(&fields, options))
+    }
+}
+
+impl<R: Read + Send> ReadRows for CsvRows<R> {
+    fn header(&self) -> Option<&Header> {
+        Some(&self.header)
+    }
+
+    fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
+        let Some(line) = self.read(resume)? else {
+            return Ok(None);
+        };
+        let alias = self.alias(options);
+        let end = self.csv.get_ref().mark();
+        Ok(Some(Row::new(
+            line,
+            end,
+            options.keep_rows.then(|| Source::Csv(self.record.clone())),
+            alias,
+        )))
+    }
+
+    fn next_pair(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+        row: &mut PairRow,
+    ) -> Result<bool, ReadError> {
+        let Some(line) = self.read(resume)? else {
+            return Ok(false);
+        };
+        row.line = line;
+        row.end = self.csv.get_ref().offset();
+        row.is_pair = self.alias(options).is_ok();
+        row.held = super::Held::Csv(self.header.ids);
+        std::mem::swap(&mut row.record, &mut self.record);
+        Ok(true)
     }
 }
 

@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::super::failure_columns;
 use super::tape::{self, Digests, Tape};
-use super::{Held, MAX_ROW_BYTES, PairRow, ReadError, Resume, Row, RowOptions, Source, alias_of};
+use super::{
+    Held, MAX_ROW_BYTES, PairRow, ReadError, ReadRows, Resume, Row, RowOptions, Source, alias_of,
+};
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
@@ -34,43 +36,6 @@ impl<R: Read> NdjsonRows<R> {
         Self {
             reader: BufReader::with_capacity(READ_BYTES, Tape::new(input, MAX_ROW_BYTES, digests)),
         }
-    }
-
-    /// The next non-blank line after `resume`, as a row; `None` at the end.
-    pub(crate) fn next(
-        &mut self,
-        options: &RowOptions,
-        resume: &mut Resume,
-    ) -> Result<Option<Row>, ReadError> {
-        let Some((line, (source, alias))) = self.read(resume, |text| parse(text, options))? else {
-            return Ok(None);
-        };
-        Ok(Some(Row::new(
-            line,
-            self.reader.get_ref().mark(),
-            options.keep_rows.then_some(source),
-            alias,
-        )))
-    }
-
-    /// Reads the next non-blank line after `resume` into `row`; `false` at the end.
-    pub(crate) fn next_pair(
-        &mut self,
-        options: &RowOptions,
-        resume: &mut Resume,
-        row: &mut PairRow,
-    ) -> Result<bool, ReadError> {
-        let Some((line, (source, alias))) = self.read(resume, |text| parse(text, options))? else {
-            return Ok(false);
-        };
-        row.line = line;
-        row.end = self.reader.get_ref().offset();
-        row.is_pair = alias.is_ok();
-        row.held = match source {
-            Source::Json(fields) => Held::Json(fields),
-            Source::Csv(_) | Source::Text(_) => Held::Nothing,
-        };
-        Ok(true)
     }
 
     /// The line the next non-blank line after `resume` starts on, and what `each` makes of
@@ -124,6 +89,47 @@ impl<R: Read> NdjsonRows<R> {
     }
 }
 
+impl<R: Read + Send> ReadRows for NdjsonRows<R> {
+    fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
+        let Some((line, (source, alias))) = self.read(resume, |text| parse(text, options))? else {
+            return Ok(None);
+        };
+        Ok(Some(Row::new(
+            line,
+            self.reader.get_ref().mark(),
+            options.keep_rows.then_some(source),
+            alias,
+        )))
+    }
+
+    fn next_pair(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+        row: &mut PairRow,
+    ) -> Result<bool, ReadError> {
+        let Some((line, (source, alias))) = self.read(resume, |text| parse(text, options))? else {
+            return Ok(false);
+        };
+        row.line = line;
+        row.end = self.reader.get_ref().offset();
+        row.is_pair = alias.is_ok();
+        row.held = match source {
+            Source::Json(fields) => Held::Json(fields),
+            Source::Csv(_) | Source::Text(_) => Held::Nothing,
+        };
+        Ok(true)
+    }
+
+    fn header(&self) -> Option<&super::Header> {
+        None
+    }
+}
+
 /// A line as read, and the alias it asks for or why it cannot be sent.
 fn parse(text: &[u8], options: &RowOptions) -> (Source, Result<CreateAlias, String>) {
     let unreadable = |reason: String| {
@@ -147,7 +153,7 @@ mod tests {
     use super::super::tape::Mark;
     use super::*;
 
-    fn next<R: io::Read>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
+    fn next<R: io::Read + Send>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
         rows.next(&RowOptions::for_tests(), &mut Resume::at(Mark::start()))
     }
 
