@@ -607,3 +607,56 @@ fn feed<'a>(
 
 /// Rows the reading side takes in one go before the tracker's turn.
 const READ_TURN: usize = 1024;
+
+#[cfg(test)]
+mod tests {
+    use std::task::Context;
+
+    use super::input::Mark;
+    use super::*;
+
+    fn row(line: u64, alias: Result<CreateAlias, String>) -> Row {
+        Row {
+            line,
+            end: Mark::start(),
+            position: 0,
+            source: None,
+            alias,
+        }
+    }
+
+    /// The tracker learns of every row before its alias goes on, and a long run of invalid
+    /// rows, which the delivery never pulls, hands over every [`READ_TURN`] rows rather
+    /// than piling up in the queue.
+    #[test]
+    fn a_run_of_invalid_rows_gives_the_tracker_its_turn() {
+        let invalid = 3 * READ_TURN;
+        let (rows, received) = read_ahead::queue(invalid + 1, u64::MAX);
+        for line in 0..invalid as u64 {
+            rows.send(Ok(row(line, Err("bad".into()))), 0).unwrap();
+        }
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        rows.send(Ok(row(99_999, Ok(valid.clone()))), 0).unwrap();
+        drop(rows);
+        let (events, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = std::pin::pin!(feed(received, events, None));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+
+        for turn in 1..=3 {
+            assert!(
+                stream.as_mut().poll_next(&mut cx).is_pending(),
+                "turn {turn}"
+            );
+            assert_eq!(queued.len(), READ_TURN, "turn {turn}");
+            while let Ok(event) = queued.try_recv() {
+                assert!(matches!(event, Event::Read(_)), "{event:?}");
+            }
+        }
+        assert_eq!(stream.as_mut().poll_next(&mut cx), Poll::Ready(Some(valid)));
+        assert!(matches!(queued.try_recv(), Ok(Event::Read(_))));
+        assert_eq!(stream.as_mut().poll_next(&mut cx), Poll::Ready(None));
+        assert!(matches!(queued.try_recv(), Ok(Event::InputEnded)));
+        assert!(queued.try_recv().is_err(), "nothing else");
+    }
+}
