@@ -126,10 +126,17 @@ impl Sender {
                     tokio::select! {
                         // What happened comes first, in order, before any tick.
                         biased;
-                        event = received.recv() => match event {
-                            Some(event) => on_event(Some(event)),
-                            None => break,
-                        },
+                        event = received.recv() => {
+                            let Some(event) = event else { break };
+                            on_event(Some(event));
+                            // All that is queued, at once: `recv` gives only so many per
+                            // turn of the runtime (its cooperative budget), and an input
+                            // that queues more per turn (a run of invalid rows) would
+                            // outrun it, the queue growing without bound.
+                            while let Ok(event) = received.try_recv() {
+                                on_event(Some(event));
+                            }
+                        }
                         _ = interval.tick() => on_event(None),
                     }
                 }
@@ -152,4 +159,67 @@ where
             "--transport {name} cannot start: {e}; try another --transport"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::task::Poll;
+
+    use alias_core::Token;
+
+    use super::*;
+
+    /// An event of the test's own, beside the delivery's outcomes.
+    #[derive(Debug)]
+    enum Event {
+        Queued,
+        Finished,
+    }
+
+    impl From<ReportEntry> for Event {
+        fn from(_: ReportEntry) -> Self {
+            Self::Finished
+        }
+    }
+
+    /// Whatever the input queues in one turn is handled before the input is polled again:
+    /// the queue never holds more than one turn's worth.
+    #[test]
+    fn what_the_input_queues_is_handled_before_its_next_turn() {
+        const QUEUED: usize = 10_000;
+        let sender = Sender::new(Settings {
+            config: Config::builder(Token::new("test-token").unwrap()).build(),
+            transport: TransportArg::Reqwest,
+            dry_run: true,
+            limits: TransportLimits::default(),
+        })
+        .unwrap();
+        let (events, received) = tokio::sync::mpsc::unbounded_channel();
+        let handled = Cell::new(0);
+        let mut turns = 0;
+        let queue = events.clone();
+        let seen = &handled;
+        // Owns its end of the queue, as the import's input does, so that the queue closes
+        // once the delivery is done with it.
+        let input = futures_util::stream::poll_fn(move |cx| {
+            turns += 1;
+            if turns == 1 {
+                for _ in 0..QUEUED {
+                    queue.send(Event::Queued).unwrap();
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            assert_eq!(seen.get(), QUEUED, "handled before turn {turns}");
+            Poll::Ready(None)
+        });
+        sender.send_stream(input, std::future::pending(), (events, received), |event| {
+            if let Some(event) = event {
+                assert!(matches!(event, Event::Queued), "{event:?}");
+                handled.set(handled.get() + 1);
+            }
+        });
+        assert_eq!(handled.get(), QUEUED);
+    }
 }
