@@ -39,8 +39,27 @@ struct Unsettled {
     position: u64,
     /// As read, with `--failures`.
     source: Option<Source>,
-    /// Why it cannot be sent; `None` for a row handed to the delivery.
-    invalid: Option<String>,
+    fate: Fate,
+}
+
+/// What became of a row read.
+#[derive(Debug)]
+enum Fate {
+    /// Handed to the delivery, at this place among the aliases it was given (from 0): the
+    /// [`ReportEntry::position`] of its outcome.
+    Sent(u64),
+    /// Not sent, for this reason.
+    Invalid(String),
+}
+
+impl Fate {
+    /// Why it was not sent, if it was not.
+    fn reason(self) -> Option<String> {
+        match self {
+            Self::Sent(_) => None,
+            Self::Invalid(reason) => Some(reason),
+        }
+    }
 }
 
 /// A row read, as the tracker follows it: all of it but the alias, which goes on to the
@@ -134,6 +153,8 @@ pub(crate) struct Tracker {
     held_at: Option<u64>,
     /// Writing the failures file failed: it does not hold every row that failed.
     failures_unwritable: bool,
+    /// Aliases handed to the delivery in this run.
+    sent: u64,
 }
 
 /// What a run did, for the final report.
@@ -221,6 +242,7 @@ impl Tracker {
             sending_ended: None,
             held_at: None,
             failures_unwritable: false,
+            sent: 0,
         }
     }
 
@@ -238,13 +260,20 @@ impl Tracker {
     /// once the rows before it are.
     fn read(&mut self, row: Read) {
         let start = std::mem::replace(&mut self.read_to, row.end);
-        let invalid = row.invalid.is_some();
+        let fate = match row.invalid {
+            Some(reason) => Fate::Invalid(reason),
+            None => {
+                self.sent += 1;
+                Fate::Sent(self.sent - 1)
+            }
+        };
+        let invalid = matches!(fate, Fate::Invalid(_));
         self.unsettled.push_back(Unsettled {
             line: row.line,
             start,
             position: row.position,
             source: row.source,
-            invalid: row.invalid,
+            fate,
         });
         if invalid {
             self.settle_invalid();
@@ -297,12 +326,30 @@ impl Tracker {
             self.stopped_short = true;
             return;
         }
-        let Some(row) = self.unsettled.pop_front() else {
-            // The delivery reports exactly the aliases it was given, in order.
-            debug_assert!(false, "an outcome for a row that was not sent");
+        // Outcomes come in the order the aliases went in, so the row of this one is the
+        // oldest unsettled (invalid rows before it have settled): its place says so. A
+        // delivery that broke that order would put outcomes on the wrong rows; the run
+        // stops instead, its checkpoint before them.
+        let its_row =
+            |row: &Unsettled| matches!(row.fate, Fate::Sent(sent) if sent == entry.position);
+        let Some(row) = self
+            .unsettled
+            .front()
+            .is_some_and(its_row)
+            .then(|| self.unsettled.pop_front())
+            .flatten()
+        else {
+            let message = format!(
+                "the delivery reported the outcome of alias {} out of the order the aliases \
+                 were sent in, so it cannot be matched to its row: the run stopped there. \
+                 Run the same command again{}",
+                entry.position,
+                self.resume_hint()
+            );
+            self.halt(Ending::Failed(message), true);
+            self.stopped_short = true;
             return;
         };
-        debug_assert!(row.invalid.is_none(), "an invalid row settles on its own");
         self.rows += 1;
         self.done_position = Some(row.position);
         match (&mut self.dry_run, entry.outcome.is_accepted()) {
@@ -335,7 +382,7 @@ impl Tracker {
         while self
             .unsettled
             .front()
-            .is_some_and(|row| row.invalid.is_some())
+            .is_some_and(|row| matches!(row.fate, Fate::Invalid(_)))
         {
             let Some(row) = self.unsettled.pop_front() else {
                 break;
@@ -343,7 +390,7 @@ impl Tracker {
             self.tally.invalid += 1;
             self.rows += 1;
             self.done_position = Some(row.position);
-            let invalid = row.invalid.unwrap_or_default();
+            let invalid = row.fate.reason().unwrap_or_default();
             if let Some(outcomes) = &mut self.outcomes
                 && let Err(error) = outcomes.write(row.line, None, "invalid", Some(&invalid))
             {
@@ -698,21 +745,49 @@ mod tests {
         for line in 1..=3 {
             read(&mut tracker, row(line, Ok(valid.clone())));
         }
-        let outcome = |outcome| ReportEntry {
-            position: 0,
+        let outcome = |position, outcome| ReportEntry {
+            position,
             alias: valid.clone(),
             outcome,
         };
-        tracker.finished(outcome(AliasOutcome::Accepted));
-        tracker.finished(outcome(AliasOutcome::Undelivered(Undelivered {
-            attempts: 1,
-            last_error: DeliveryError::Abandoned,
-        })));
-        tracker.finished(outcome(AliasOutcome::Accepted));
+        tracker.finished(outcome(0, AliasOutcome::Accepted));
+        tracker.finished(outcome(
+            1,
+            AliasOutcome::Undelivered(Undelivered {
+                attempts: 1,
+                last_error: DeliveryError::Abandoned,
+            }),
+        ));
+        tracker.finished(outcome(2, AliasOutcome::Accepted));
         assert_eq!((tracker.tally.accepted, tracker.tally.undelivered), (1, 0));
         assert_eq!(tracker.resume_mark(), &mark(2), "row 2 is sent again");
         tracker.input_ended();
         assert_eq!(tracker.end().ending, Ending::Interrupted);
+    }
+
+    /// An outcome is matched to its row by its place among the aliases sent: one that
+    /// does not come in that order stops the run rather than landing on another row.
+    #[test]
+    fn an_outcome_out_of_order_stops_the_run() {
+        let mut tracker = tracker();
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        read(&mut tracker, row(1, Ok(valid.clone())));
+        read(&mut tracker, row(2, Err("bad".into())));
+        read(&mut tracker, row(3, Ok(valid.clone())));
+        tracker.finished(ReportEntry {
+            position: 1,
+            alias: valid,
+            outcome: AliasOutcome::Accepted,
+        });
+        assert_eq!(tracker.tally.accepted, 0, "row 1 is not row 3's outcome");
+        assert_eq!(tracker.resume_mark(), &mark(1));
+        match tracker.end().ending {
+            Ending::Failed(message) => assert!(
+                message.contains("outcome of alias 1 out of the order"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
