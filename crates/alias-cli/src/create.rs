@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     sender.send_stream(
         futures_util::stream::iter([link]),
         std::future::pending(),
-        tokio::sync::mpsc::unbounded_channel(),
+        std::sync::mpsc::channel(),
         |event: Option<ReportEntry>| {
             if let Some(entry) = event {
                 result = Some(entry.outcome);

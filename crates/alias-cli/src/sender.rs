@@ -12,8 +12,9 @@ use alias_reqwest::{ReqwestClient, TokioTimer};
 #[cfg(feature = "surf")]
 use alias_surf::SurfClient;
 use futures_util::Stream;
+use std::sync::mpsc;
+use std::task::Poll;
 use tokio::runtime::Runtime;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::dry_run::Printer;
 use crate::exit::UsageError;
@@ -106,11 +107,15 @@ impl Sender {
     /// comes; it is done once every sender of the queue is gone, `input`'s and the
     /// delivery's with it. `on_event` is the only one to handle what happens, so it owns
     /// whatever it keeps.
+    ///
+    /// Events must be put on the queue from within the delivery only (by `input` as it is
+    /// pulled, or as an outcome): the queue is drained whole right after each of the
+    /// delivery's turns, in the same task, so no event waits and nothing needs waking.
     pub(crate) fn send_stream<E: From<ReportEntry>>(
         &self,
         input: impl Stream<Item = CreateAlias>,
         stop: impl Future<Output = ()>,
-        (events, mut received): (UnboundedSender<E>, UnboundedReceiver<E>),
+        (events, received): (mpsc::Sender<E>, mpsc::Receiver<E>),
         mut on_event: impl FnMut(Option<E>),
     ) -> DeliveryStats {
         let on_finished = move |entry: ReportEntry| {
@@ -120,27 +125,21 @@ impl Sender {
         };
         self.runtime.block_on(async {
             let delivery = self.client.send_stream_until(input, stop, on_finished);
-            let handling = async {
-                let mut interval = tokio::time::interval(TICK);
+            let mut interval = tokio::time::interval(TICK);
+            // Polled after the delivery on every turn of the join below.
+            let handling = std::future::poll_fn(|cx| {
                 loop {
-                    tokio::select! {
-                        // What happened comes first, in order, before any tick.
-                        biased;
-                        event = received.recv() => {
-                            let Some(event) = event else { break };
-                            on_event(Some(event));
-                            // All that is queued, at once: `recv` gives only so many per
-                            // turn of the runtime (its cooperative budget), and an input
-                            // that queues more per turn (a run of invalid rows) would
-                            // outrun it, the queue growing without bound.
-                            while let Ok(event) = received.try_recv() {
-                                on_event(Some(event));
-                            }
-                        }
-                        _ = interval.tick() => on_event(None),
+                    match received.try_recv() {
+                        Ok(event) => on_event(Some(event)),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => return Poll::Ready(()),
                     }
                 }
-            };
+                while interval.poll_tick(cx).is_ready() {
+                    on_event(None);
+                }
+                Poll::Pending
+            });
             futures_util::future::join(delivery, handling).await.0
         })
     }
@@ -164,7 +163,6 @@ where
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
-    use std::task::Poll;
 
     use alias_core::Token;
 
@@ -195,7 +193,7 @@ mod tests {
             limits: TransportLimits::default(),
         })
         .unwrap();
-        let (events, received) = tokio::sync::mpsc::unbounded_channel();
+        let (events, received) = mpsc::channel();
         let handled = Cell::new(0);
         let mut turns = 0;
         let queue = events.clone();

@@ -38,7 +38,6 @@ use alias_core::{
     wire::IDENTITY_EVENTS_NOT_ALLOWED,
 };
 use futures_util::{Stream, StreamExt};
-use tokio::sync::mpsc::UnboundedSender;
 
 use self::checkpoint::{Checkpoint, Location};
 use self::ending::Ending;
@@ -344,7 +343,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     if resumed.is_none() {
         tracker.write_first_checkpoint()?;
     }
-    let (events, received) = tokio::sync::mpsc::unbounded_channel();
+    let (events, received) = std::sync::mpsc::channel();
     let stats = sender.send_stream(
         feed(rows, events.clone(), resolution.as_mut()),
         stop,
@@ -562,7 +561,7 @@ fn epoch_millis(time: SystemTime) -> u64 {
 /// [`READ_TURN`] rows, so that it settles them and they never pile up in the queue.
 fn feed<'a>(
     rows: read_ahead::Receiver<Result<Row, ReadError>>,
-    events: UnboundedSender<Event>,
+    events: std::sync::mpsc::Sender<Event>,
     mut resolution: Option<&'a mut Resolution>,
 ) -> impl Stream<Item = CreateAlias> + 'a {
     let mut rows = Some(rows);
@@ -638,7 +637,7 @@ mod tests {
         let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
         rows.send(Ok(row(99_999, Ok(valid.clone()))), 0).unwrap();
         drop(rows);
-        let (events, mut queued) = tokio::sync::mpsc::unbounded_channel();
+        let (events, queued) = std::sync::mpsc::channel();
         let mut stream = std::pin::pin!(feed(received, events, None));
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
@@ -648,10 +647,9 @@ mod tests {
                 stream.as_mut().poll_next(&mut cx).is_pending(),
                 "turn {turn}"
             );
-            assert_eq!(queued.len(), READ_TURN, "turn {turn}");
-            while let Ok(event) = queued.try_recv() {
-                assert!(matches!(event, Event::Read(_)), "{event:?}");
-            }
+            let events: Vec<Event> = queued.try_iter().collect();
+            assert_eq!(events.len(), READ_TURN, "turn {turn}");
+            assert!(events.iter().all(|event| matches!(event, Event::Read(_))));
         }
         assert_eq!(stream.as_mut().poll_next(&mut cx), Poll::Ready(Some(valid)));
         assert!(matches!(queued.try_recv(), Ok(Event::Read(_))));
