@@ -14,12 +14,11 @@ use alias_core::identity::{IdentitySystem, MAX_CLUSTER_IDS, SimplifiedId};
 use alias_core::wire::is_placeholder;
 use clap::ValueEnum;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::console;
 use crate::exit::{self, UsageError};
-use crate::import::input::{FormatArg, Header, Input, InputPath, ReadError, Source};
+use crate::import::input::{FormatArg, InputPath, PairRow, Pass, ReadError};
 use crate::serve::IdMerge;
 
 /// `--hub-threshold`'s default, which `import --check` uses.
@@ -103,39 +102,34 @@ pub(crate) fn check_file(
     format: FormatArg,
     settings: Settings,
 ) -> Result<Report, UsageError> {
-    let (mut input, options, mut resume) = Input::open_for_a_pass(path, format)?;
-    let header = input.header().cloned();
+    let mut input = Pass::open(path, format)?;
     let mut check = Check::new(settings);
     let text_size = input.text_size();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch: Vec<PairRow> = std::iter::repeat_with(PairRow::default)
+        .take(BATCH)
+        .collect();
     let mut ended = false;
     while !ended {
-        batch.clear();
-        while batch.len() < BATCH {
-            let row = input
-                .next_row(&options, &mut resume)
-                .map_err(|error| unreadable(path, "check", error))?;
-            match row {
-                Some(row) => batch.push(row),
-                None => {
-                    ended = true;
-                    break;
-                }
+        let mut read = 0;
+        for row in &mut batch {
+            if !input
+                .next(row)
+                .map_err(|error| unreadable(path, "check", error))?
+            {
+                ended = true;
+                break;
             }
+            read += 1;
         }
-        check.prefetch(batch.iter().filter_map(|row| {
-            let link = row.alias.as_ref().ok()?;
-            Some((link.distinct_id().as_str(), link.alias().as_str()))
-        }));
-        for row in &batch {
-            if let Some(ids) = ids_estimate(check.rows, row.end.offset, text_size) {
+        let rows = &batch[..read];
+        check.prefetch(rows.iter().filter_map(PairRow::pair));
+        for row in rows {
+            if let Some(ids) = ids_estimate(check.rows, row.end, text_size) {
                 check.reserve(ids);
             }
-            match &row.alias {
-                Ok(link) => {
-                    check.pair(row.line, link.distinct_id().as_str(), link.alias().as_str());
-                }
-                Err(_) => check.refused_row(row.line, raw_ids(&row.source, header.as_ref())),
+            match row.pair() {
+                Some((distinct_id, alias)) => check.pair(row.line, distinct_id, alias),
+                None => check.refused_row(row.line, row.ids()),
             }
         }
     }
@@ -161,18 +155,6 @@ pub(crate) fn unreadable(path: &InputPath, doing: &str, error: ReadError) -> Usa
         ReadError::Changed { line, .. } => format!("the input changed at line {line}"),
     };
     UsageError::new(format!("FILE {}: cannot {doing} it: {what}", path.name()))
-}
-
-/// The distinct_id and alias of a row as written, when they are strings.
-fn raw_ids<'a>(source: &'a Source, header: Option<&Header>) -> [Option<&'a str>; 2] {
-    ["distinct_id", "alias"].map(|name| match source {
-        Source::Json(fields) => fields.get(name).and_then(Value::as_str),
-        Source::Csv(record) => header
-            .and_then(|h| h.names.iter().position(|n| n == name))
-            .and_then(|i| record.get(i))
-            .and_then(|field| std::str::from_utf8(field).ok()),
-        Source::Text(_) => None,
-    })
 }
 
 /// The kinds of problem, in the order the report lists them.

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 use std::time::UNIX_EPOCH;
 
 use alias_core::{
-    AliasOutcome, CreateAlias, DeliveryError, InsertId, ValidationError, delivery::Undelivered,
-    wire::Field, wire::event_time,
+    AliasOutcome, CreateAlias, DeliveryError, InsertId, ValidationError, delivery::ReportEntry,
+    delivery::Undelivered, wire::Field, wire::event_time,
 };
 
 use crate::console;
@@ -55,11 +55,13 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     sender.send_stream(
         futures_util::stream::iter([link]),
         std::future::pending(),
-        |entry| {
-            result = Some(entry.outcome);
-            sent = Some(entry.alias);
+        std::sync::mpsc::channel(),
+        |event: Option<ReportEntry>| {
+            if let Some(entry) = event {
+                result = Some(entry.outcome);
+                sent = Some(entry.alias);
+            }
         },
-        || {},
     );
     // The delivery settles every alias it is given; an alias it did not report on was not
     // delivered.

@@ -12,6 +12,8 @@ use alias_reqwest::{ReqwestClient, TokioTimer};
 #[cfg(feature = "surf")]
 use alias_surf::SurfClient;
 use futures_util::Stream;
+use std::sync::mpsc;
+use std::task::Poll;
 use tokio::runtime::Runtime;
 
 use crate::dry_run::Printer;
@@ -95,31 +97,50 @@ impl Sender {
         self.client.config()
     }
 
-    /// Delivers every alias of `input`, handing each outcome to `on_finished` in input
-    /// order; blocks until the last one, or until `stop` completes and the requests in
-    /// flight are answered. Memory stays bounded whatever the input's length: input is
-    /// pulled only as requests go out. `on_tick` is called every second meanwhile, so that
-    /// progress shows even while no answer comes.
-    pub(crate) fn send_stream(
+    /// Delivers every alias of `input`, putting each outcome on `events` in input order;
+    /// blocks until the last one, or until `stop` completes and the requests in flight are
+    /// answered. Memory stays bounded whatever the input's length: input is pulled only as
+    /// requests go out.
+    ///
+    /// Meanwhile `on_event` takes each event of the queue in turn (`input` may put its own
+    /// on it too), and `None` every second, so that progress shows even while no answer
+    /// comes; it is done once every sender of the queue is gone, `input`'s and the
+    /// delivery's with it. `on_event` is the only one to handle what happens, so it owns
+    /// whatever it keeps.
+    ///
+    /// Events must be put on the queue from within the delivery only (by `input` as it is
+    /// pulled, or as an outcome): the queue is drained whole right after each of the
+    /// delivery's turns, in the same task, so no event waits and nothing needs waking.
+    pub(crate) fn send_stream<E: From<ReportEntry>>(
         &self,
         input: impl Stream<Item = CreateAlias>,
         stop: impl Future<Output = ()>,
-        on_finished: impl FnMut(ReportEntry),
-        mut on_tick: impl FnMut(),
+        (events, received): (mpsc::Sender<E>, mpsc::Receiver<E>),
+        mut on_event: impl FnMut(Option<E>),
     ) -> DeliveryStats {
+        let on_finished = move |entry: ReportEntry| {
+            // The receiver outlives the delivery (it is drained below until every sender
+            // is gone), so the send cannot fail.
+            let _ = events.send(E::from(entry));
+        };
         self.runtime.block_on(async {
-            let delivery = std::pin::pin!(self.client.send_stream_until(input, stop, on_finished));
-            let ticks = std::pin::pin!(async {
-                let mut interval = tokio::time::interval(TICK);
+            let delivery = self.client.send_stream_until(input, stop, on_finished);
+            let mut interval = tokio::time::interval(TICK);
+            // Polled after the delivery on every turn of the join below.
+            let handling = std::future::poll_fn(|cx| {
                 loop {
-                    interval.tick().await;
-                    on_tick();
+                    match received.try_recv() {
+                        Ok(event) => on_event(Some(event)),
+                        Err(mpsc::TryRecvError::Empty) => break,
+                        Err(mpsc::TryRecvError::Disconnected) => return Poll::Ready(()),
+                    }
                 }
+                while interval.poll_tick(cx).is_ready() {
+                    on_event(None);
+                }
+                Poll::Pending
             });
-            match futures_util::future::select(delivery, ticks).await {
-                futures_util::future::Either::Left((stats, _)) => stats,
-                futures_util::future::Either::Right((never, _)) => never,
-            }
+            futures_util::future::join(delivery, handling).await.0
         })
     }
 }
@@ -137,4 +158,66 @@ where
             "--transport {name} cannot start: {e}; try another --transport"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use alias_core::Token;
+
+    use super::*;
+
+    /// An event of the test's own, beside the delivery's outcomes.
+    #[derive(Debug)]
+    enum Event {
+        Queued,
+        Finished,
+    }
+
+    impl From<ReportEntry> for Event {
+        fn from(_: ReportEntry) -> Self {
+            Self::Finished
+        }
+    }
+
+    /// Whatever the input queues in one turn is handled before the input is polled again:
+    /// the queue never holds more than one turn's worth.
+    #[test]
+    fn what_the_input_queues_is_handled_before_its_next_turn() {
+        const QUEUED: usize = 10_000;
+        let sender = Sender::new(Settings {
+            config: Config::builder(Token::new("test-token").unwrap()).build(),
+            transport: TransportArg::Reqwest,
+            dry_run: true,
+            limits: TransportLimits::default(),
+        })
+        .unwrap();
+        let (events, received) = mpsc::channel();
+        let handled = Cell::new(0);
+        let mut turns = 0;
+        let queue = events.clone();
+        let seen = &handled;
+        // Owns its end of the queue, as the import's input does, so that the queue closes
+        // once the delivery is done with it.
+        let input = futures_util::stream::poll_fn(move |cx| {
+            turns += 1;
+            if turns == 1 {
+                for _ in 0..QUEUED {
+                    queue.send(Event::Queued).unwrap();
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            assert_eq!(seen.get(), QUEUED, "handled before turn {turns}");
+            Poll::Ready(None)
+        });
+        sender.send_stream(input, std::future::pending(), (events, received), |event| {
+            if let Some(event) = event {
+                assert!(matches!(event, Event::Queued), "{event:?}");
+                handled.set(handled.get() + 1);
+            }
+        });
+        assert_eq!(handled.get(), QUEUED);
+    }
 }

@@ -15,6 +15,12 @@
 //!
 //! A gzip-compressed input is decompressed as it is read (see [`compression`]); all of the
 //! above is about its decompressed text.
+//!
+//! The passes that read a whole input before an import (`check`, chain resolution) need
+//! less of each row: a [`Pass`] reads them into a [`PairRow`] whose buffers are reused,
+//! builds no map of the fields, and hashes nothing, since it never resumes. The fields
+//! are read by the same [`alias_of`] either way, and the two readings are compared on
+//! fixtures and on the fuzz corpus (`both_readings`).
 
 mod compression;
 mod csv_rows;
@@ -23,6 +29,7 @@ mod ndjson_rows;
 pub(crate) mod read_ahead;
 mod tape;
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -39,8 +46,8 @@ use self::compression::CompressedBytes;
 use self::csv_rows::CsvRows;
 pub(crate) use self::csv_rows::Header;
 use self::ndjson_rows::NdjsonRows;
-pub(crate) use self::tape::Mark;
 use self::tape::Tape;
+pub(crate) use self::tape::{Digests, Mark};
 use crate::exit::UsageError;
 
 /// Fields with a meaning of their own; any other field is an extra property (with
@@ -255,8 +262,8 @@ pub(crate) struct Row {
     /// row's end in a plain input; in a compressed one, the compressed bytes read by then
     /// (a little past the row, by what the decoder reads ahead).
     pub(crate) position: u64,
-    /// The row as read.
-    pub(crate) source: Source,
+    /// The row as read, when [`RowOptions::keep_rows`] asks for it.
+    pub(crate) source: Option<Source>,
     /// The alias it asks for, or why it cannot be sent.
     pub(crate) alias: Result<CreateAlias, String>,
 }
@@ -264,13 +271,72 @@ pub(crate) struct Row {
 impl Row {
     /// A row read from the text, ending at `end`; its position is that end until the
     /// input says otherwise (a compressed one, in [`Input::spawn`]'s reader).
-    fn new(line: u64, end: Mark, source: Source, alias: Result<CreateAlias, String>) -> Self {
+    fn new(
+        line: u64,
+        end: Mark,
+        source: Option<Source>,
+        alias: Result<CreateAlias, String>,
+    ) -> Self {
         Self {
             line,
             position: end.offset,
             end,
             source,
             alias,
+        }
+    }
+}
+
+/// A row as a pass over the pairs reads it ([`Pass::next`]): where it is, its two ids as
+/// written, and whether it makes a pair. Its buffers are reused from row to row, so that a
+/// pass allocates next to nothing per row.
+#[derive(Debug, Default)]
+pub(crate) struct PairRow {
+    /// The line it starts on, from 1.
+    pub(crate) line: u64,
+    /// The input offset just past it.
+    pub(crate) end: u64,
+    /// Whether it asks for an alias an import would send.
+    is_pair: bool,
+    /// The CSV record, when the input is CSV.
+    record: ByteRecord,
+    held: Held,
+}
+
+/// Where a [`PairRow`]'s ids are.
+#[derive(Debug, Default)]
+enum Held {
+    /// Nowhere: an NDJSON line that is not an object, or no row read yet.
+    #[default]
+    Nothing,
+    /// In the record, at these columns.
+    Csv([usize; 2]),
+    /// In an NDJSON object.
+    Json(Map<String, Value>),
+}
+
+impl PairRow {
+    /// The `distinct_id` and `alias` of a row that makes a pair.
+    pub(crate) fn pair(&self) -> Option<(&str, &str)> {
+        match (self.is_pair, self.ids()) {
+            (true, [Some(distinct_id), Some(alias)]) => Some((distinct_id, alias)),
+            _ => None,
+        }
+    }
+
+    /// The `distinct_id` and `alias` as written, when they are text, whether the row makes
+    /// a pair or not.
+    pub(crate) fn ids(&self) -> [Option<&str>; 2] {
+        match &self.held {
+            Held::Nothing => [None, None],
+            Held::Csv(at) => at.map(|at| {
+                self.record
+                    .get(at)
+                    .and_then(|field| std::str::from_utf8(field).ok())
+            }),
+            Held::Json(fields) => {
+                ["distinct_id", "alias"].map(|name| fields.get(name).and_then(Value::as_str))
+            }
         }
     }
 }
@@ -283,15 +349,27 @@ pub(crate) struct RowOptions {
     /// The `time` of rows without one: fixed for a whole import, so that a row sent again
     /// after an interruption is the same event, which the server deduplicates.
     pub(crate) default_time: SystemTime,
+    /// Each row as read is kept ([`Row::source`]), for a failures file to write it back.
+    pub(crate) keep_rows: bool,
 }
 
-#[cfg(any(test, feature = "fuzz"))]
 impl RowOptions {
+    /// A pass's: no extra columns, rows without a time at the time now.
+    fn for_a_pass() -> Self {
+        Self {
+            extra_columns: false,
+            default_time: SystemTime::now(),
+            keep_rows: false,
+        }
+    }
+
+    #[cfg(any(test, feature = "fuzz"))]
     /// Extra columns kept, rows without a time at 2023-11-14T22:13:20Z.
     pub(crate) fn for_tests() -> Self {
         Self {
             extra_columns: true,
             default_time: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            keep_rows: true,
         }
     }
 }
@@ -299,25 +377,41 @@ impl RowOptions {
 /// An opened input, its header read.
 #[derive(Debug)]
 pub(crate) struct Input {
-    reader: Reader,
+    reader: Box<dyn ReadRows>,
     /// The file's size as stored, when it is a file.
     size: Option<u64>,
     /// For a compressed input, how much of it was read.
     compressed: Option<CompressedBytes>,
 }
 
-#[derive(Debug)]
-enum Reader {
-    Csv(CsvRows<Box<dyn Read + Send>>),
-    Ndjson(NdjsonRows<Box<dyn Read + Send>>),
+/// What reads the rows of an input's text, whatever its format: the one way rows are read,
+/// whole for an import or lean for a pass.
+trait ReadRows: std::fmt::Debug + Send {
+    /// The next row after `resume`; `None` at the end.
+    fn next(&mut self, options: &RowOptions, resume: &mut Resume)
+    -> Result<Option<Row>, ReadError>;
+
+    /// Reads the next row after `resume` into `row`, its buffers reused; `false` at the
+    /// end.
+    fn next_pair(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+        row: &mut PairRow,
+    ) -> Result<bool, ReadError>;
+
+    /// The CSV header; `None` for a format without one.
+    fn header(&self) -> Option<&Header>;
 }
 
 impl Input {
-    /// Opens `path`, decompressed if it is gzip, and, for CSV, reads and checks its header.
+    /// Opens `path`, decompressed if it is gzip, and, for CSV, reads and checks its header;
+    /// its rows' marks have digests as `digests` says.
     pub(crate) fn open(
         path: &InputPath,
         format: Format,
         extra_columns: bool,
+        digests: Digests,
     ) -> Result<Self, UsageError> {
         let name = path.name();
         let (stored, size): (Box<dyn Read + Send>, _) = match path {
@@ -346,21 +440,32 @@ impl Input {
         Ok(Self {
             size,
             compressed: opened.compressed,
-            ..Self::from_text(opened.text, format, extra_columns, &name)?
+            ..Self::read(opened.text, format, extra_columns, &name, digests)?
         })
     }
 
     /// Reads the rows of `text`, the (decompressed) text of the input called `name` in
     /// messages; for CSV, reads and checks its header.
+    #[cfg(feature = "fuzz")]
     pub(crate) fn from_text(
         text: Box<dyn Read + Send>,
         format: Format,
         extra_columns: bool,
         name: &str,
     ) -> Result<Self, UsageError> {
-        let reader = match format {
-            Format::Ndjson => Reader::Ndjson(NdjsonRows::new(text)),
-            Format::Csv => Reader::Csv(CsvRows::open(text, extra_columns, name)?),
+        Self::read(text, format, extra_columns, name, Digests::Kept)
+    }
+
+    fn read(
+        text: Box<dyn Read + Send>,
+        format: Format,
+        extra_columns: bool,
+        name: &str,
+        digests: Digests,
+    ) -> Result<Self, UsageError> {
+        let reader: Box<dyn ReadRows> = match format {
+            Format::Ndjson => Box::new(NdjsonRows::new(text, digests)),
+            Format::Csv => Box::new(CsvRows::open(text, extra_columns, name, digests)?),
         };
         Ok(Self {
             reader,
@@ -369,38 +474,18 @@ impl Input {
         })
     }
 
-    /// Opens the file at `path` in `format` to read once through, as the passes before an
-    /// import do (`check`, chain resolution): every row from the start, no extra columns.
-    pub(crate) fn open_for_a_pass(
-        path: &InputPath,
-        format: FormatArg,
-    ) -> Result<(Self, RowOptions, Resume), UsageError> {
-        let input = Self::open(path, format.resolve(path), false)?;
-        let options = RowOptions {
-            extra_columns: false,
-            default_time: std::time::SystemTime::now(),
-        };
-        Ok((input, options, Resume::at(Mark::start())))
-    }
-
     /// The next row after `resume`; `None` at the end of the input.
     pub(crate) fn next_row(
         &mut self,
         options: &RowOptions,
         resume: &mut Resume,
     ) -> Result<Option<Row>, ReadError> {
-        match &mut self.reader {
-            Reader::Csv(csv) => csv.next(options, resume),
-            Reader::Ndjson(ndjson) => ndjson.next(options, resume),
-        }
+        self.reader.next(options, resume)
     }
 
     /// The CSV header; `None` for NDJSON.
     pub(crate) fn header(&self) -> Option<&Header> {
-        match &self.reader {
-            Reader::Csv(csv) => Some(csv.header()),
-            Reader::Ndjson(_) => None,
-        }
+        self.reader.header()
     }
 
     /// The input's size in bytes as stored (compressed, for a gzip file), when it is a
@@ -470,17 +555,177 @@ impl Input {
     }
 }
 
+/// An input read once through, as the passes before an import do (`check`, chain
+/// resolution): every row from the start, no extra columns, no digests, and rows read into
+/// a [`PairRow`] whose buffers are reused.
+#[derive(Debug)]
+pub(crate) struct Pass {
+    input: Input,
+    options: RowOptions,
+    resume: Resume,
+}
+
+impl Pass {
+    /// Opens the file at `path` in `format`.
+    pub(crate) fn open(path: &InputPath, format: FormatArg) -> Result<Self, UsageError> {
+        let input = Input::open(path, format.resolve(path), false, Digests::Skipped)?;
+        Ok(Self::of(input))
+    }
+
+    fn of(input: Input) -> Self {
+        Self {
+            input,
+            options: RowOptions::for_a_pass(),
+            resume: Resume::at(Mark::start()),
+        }
+    }
+
+    /// The CSV header; `None` for NDJSON.
+    pub(crate) fn header(&self) -> Option<&Header> {
+        self.input.header()
+    }
+
+    /// The length of the text, when it is known before reading (see [`Input::text_size`]).
+    pub(crate) fn text_size(&self) -> Option<u64> {
+        self.input.text_size()
+    }
+
+    /// Reads the next row into `row`; `false` at the end of the input.
+    pub(crate) fn next(&mut self, row: &mut PairRow) -> Result<bool, ReadError> {
+        self.input
+            .reader
+            .next_pair(&self.options, &mut self.resume, row)
+    }
+}
+
+/// What one row read gives, in a form that compares: its line, its end, its ids as
+/// written, and whether it makes a pair; or why the reading ended.
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) type Seen = Result<(u64, u64, [Option<String>; 2], bool), String>;
+
+/// What a [`Pass`] and a full read ([`Input::next_row`]) make of `text`, row by row: the
+/// same, whatever the text, when the pass reads it right.
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) fn both_readings(text: &[u8], format: Format) -> (Vec<Seen>, Vec<Seen>) {
+    let open = |digests| {
+        let reader = Box::new(io::Cursor::new(text.to_vec()));
+        Input::read(reader, format, false, "in", digests).map_err(|e| e.to_string())
+    };
+    let owned = |ids: [Option<&str>; 2]| ids.map(|id| id.map(str::to_owned));
+    let mut full = Vec::new();
+    match open(Digests::Kept) {
+        Err(error) => full.push(Err(error)),
+        Ok(mut input) => {
+            let options = RowOptions {
+                keep_rows: true,
+                ..RowOptions::for_a_pass()
+            };
+            let mut resume = Resume::at(Mark::start());
+            loop {
+                match input.next_row(&options, &mut resume) {
+                    Ok(Some(row)) => {
+                        let ids = match (&row.source, input.header()) {
+                            (Some(Source::Csv(record)), Some(header)) => header
+                                .ids
+                                .map(|at| record.get(at).and_then(|f| std::str::from_utf8(f).ok())),
+                            (Some(Source::Json(fields)), _) => ["distinct_id", "alias"]
+                                .map(|name| fields.get(name).and_then(Value::as_str)),
+                            _ => [None, None],
+                        };
+                        full.push(Ok((
+                            row.line,
+                            row.end.offset,
+                            owned(ids),
+                            row.alias.is_ok(),
+                        )));
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        full.push(Err(format!("{error:?}")));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let mut pass = Vec::new();
+    match open(Digests::Skipped) {
+        Err(error) => pass.push(Err(error)),
+        Ok(input) => {
+            let mut input = Pass::of(input);
+            let mut row = PairRow::default();
+            loop {
+                match input.next(&mut row) {
+                    Ok(true) => {
+                        let seen = (row.line, row.end, owned(row.ids()), row.pair().is_some());
+                        pass.push(Ok(seen));
+                    }
+                    Ok(false) => break,
+                    Err(error) => {
+                        pass.push(Err(format!("{error:?}")));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    (full, pass)
+}
+
+/// A row's fields by name, however its format holds them: what [`alias_of`] reads.
+trait Fields {
+    /// The field `name` as text: `None` when the row has none (or a JSON `null`).
+    fn text(&self, name: &str) -> Result<Option<&str>, String>;
+
+    /// Whether the row has the field `name`, even a JSON `null`.
+    fn has(&self, name: &str) -> bool {
+        !matches!(self.text(name), Ok(None))
+    }
+
+    /// The `time` field, if any.
+    fn time(&self) -> Option<Cow<'_, Value>>;
+
+    /// The fields that are not [`KNOWN_FIELDS`], as extra properties.
+    fn extras(&self) -> impl Iterator<Item = (&str, Cow<'_, Value>)>;
+}
+
+impl Fields for Map<String, Value> {
+    fn text(&self, name: &str) -> Result<Option<&str>, String> {
+        match self.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.as_str())),
+            Some(_) => Err(format!("{name} must be a string")),
+        }
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+
+    fn time(&self) -> Option<Cow<'_, Value>> {
+        self.get("time")
+            .filter(|value| !value.is_null())
+            .map(Cow::Borrowed)
+    }
+
+    fn extras(&self) -> impl Iterator<Item = (&str, Cow<'_, Value>)> {
+        self.iter()
+            .filter(|(name, _)| !KNOWN_FIELDS.contains(&name.as_str()))
+            .map(|(name, value)| (name.as_str(), Cow::Borrowed(value)))
+    }
+}
+
 /// The alias a row's fields ask for.
-fn alias_of(fields: &Map<String, Value>, options: &RowOptions) -> Result<CreateAlias, String> {
-    let text = |name: &str| match fields.get(name) {
-        None | Some(Value::Null) => Err(format!("{name} is missing")),
-        Some(Value::String(text)) => Ok(text.as_str()),
-        Some(_) => Err(format!("{name} must be a string")),
+fn alias_of(fields: &impl Fields, options: &RowOptions) -> Result<CreateAlias, String> {
+    let text = |name: &str| {
+        fields
+            .text(name)?
+            .ok_or_else(|| format!("{name} is missing"))
     };
     let mut link = CreateAlias::from_ids(text("distinct_id")?, text("alias")?).map_err(reason)?;
-    let time = match fields.get("time") {
-        None | Some(Value::Null) => options.default_time,
-        Some(value) => event_time(value).ok_or_else(|| {
+    let time = match fields.time() {
+        None => options.default_time,
+        Some(value) => event_time(&value).ok_or_else(|| {
             format!(
                 "time {} is not a number of seconds or milliseconds since 1970",
                 excerpt::excerpt(&value.to_string())
@@ -488,15 +733,13 @@ fn alias_of(fields: &Map<String, Value>, options: &RowOptions) -> Result<CreateA
         })?,
     };
     link = link.with_time(time).map_err(reason)?;
-    if fields.contains_key("$insert_id") {
+    if fields.has("$insert_id") {
         let insert_id = InsertId::new(text("$insert_id")?).map_err(reason)?;
         link = link.with_insert_id(insert_id);
     }
     if options.extra_columns {
-        for (name, value) in fields {
-            if !KNOWN_FIELDS.contains(&name.as_str()) {
-                link = link.with_property(name.as_str(), value).map_err(reason)?;
-            }
+        for (name, value) in fields.extras() {
+            link = link.with_property(name, &*value).map_err(reason)?;
         }
     }
     Ok(link)
@@ -570,6 +813,44 @@ mod tests {
         assert!(reasons[2].contains("xxxx…\"; an alias must be a different id"));
     }
 
+    /// A pass reads just what `check` and chain resolution need, in buffers it reuses; it
+    /// must see every row as the full read does, however the row is written.
+    #[test]
+    fn a_pass_sees_the_rows_a_full_read_sees() {
+        let csv: [&[u8]; 10] = [
+            b"distinct_id,alias\na,b\n",
+            b"\xef\xbb\xbfdistinct_id , alias,time,$insert_id,plan\r\n\"a,1\",\"b\"\"\",1700000000,,x\r\n",
+            b"alias,distinct_id\nb,a\n\n\nc,c\nnull,d\n,e\n",
+            b"distinct_id,alias,time\na,b,soon\nc,d,1700000000123\ne,f,5\ng,h\n",
+            b"distinct_id,alias,$insert_id\na,b,ok-1\nc,d,not/valid\ne,f,\n",
+            b"distinct_id,alias\n\"a\nb\",c\rd,e\r\nf,\"g\n",
+            b"distinct_id,alias,time\n\xff,b,\na,\xfe,\nc,d,\xfd\n",
+            b"distinct_id,alias,input_line,line,reason\na,b,2,3,invalid\n",
+            b"id,alias\na,b\n",
+            b"",
+        ];
+        let long = format!("distinct_id,alias\na,b\nc,{}\n", "x".repeat(MAX_ROW_BYTES));
+        for text in csv.into_iter().chain([long.as_bytes()]) {
+            let (full, pass) = both_readings(text, Format::Csv);
+            assert_eq!(pass, full, "{:.200}", String::from_utf8_lossy(text));
+            assert!(!full.is_empty());
+        }
+        let ndjson = [
+            "\u{feff}{\"distinct_id\":\"a\",\"alias\":\"b\"}\r\n\n[]\nnot json\n",
+            "{\"distinct_id\":1,\"alias\":\"b\"}\n{\"distinct_id\":null,\"alias\":\"b\"}\n",
+            "{\"distinct_id\":\"a\",\"alias\":\"b\",\"time\":\"x\"}\n{\"distinct_id\":\"a\",\"alias\":\"b\",\"$insert_id\":null}",
+            "{\"distinct_id\":\"a\",\"alias\":\"a\",\"input_line\":3,\"reason\":\"r\"}\n",
+        ];
+        for text in ndjson {
+            let (full, pass) = both_readings(text.as_bytes(), Format::Ndjson);
+            assert_eq!(pass, full, "{text}");
+        }
+        // The fixtures make pairs and refused rows both, so the comparison says something.
+        let (full, _) = both_readings(csv[3], Format::Csv);
+        let pairs: Vec<bool> = full.iter().map(|seen| seen.as_ref().unwrap().3).collect();
+        assert_eq!(pairs, [false, true, false, false]);
+    }
+
     #[test]
     fn the_format_is_named_before_the_compressions_extension() {
         let resolve = |name: &str| FormatArg::Auto.resolve(&InputPath::new(Path::new(name)));
@@ -597,7 +878,7 @@ mod tests {
         std::fs::write(&path, gzip(text.as_bytes())).unwrap();
         let stored = std::fs::metadata(&path).unwrap().len();
 
-        let input = Input::open(&InputPath::File(path), Format::Csv, false).unwrap();
+        let input = Input::open(&InputPath::File(path), Format::Csv, false, Digests::Kept).unwrap();
         assert_eq!((input.size(), input.text_size()), (Some(stored), None));
         assert_eq!(input.position_of(&Mark::start()), Some(0));
         let rows: Vec<Row> = read_all(input).into_iter().map(Result::unwrap).collect();
@@ -617,7 +898,8 @@ mod tests {
         let path = dir.path().join("aliases.csv.gz");
         let text = "distinct_id,alias\nanon-1,user-1\n";
         std::fs::write(&path, text).unwrap();
-        let input = Input::open(&InputPath::File(path), Format::Csv, false).unwrap();
+        let input =
+            Input::open(&InputPath::File(path), Format::Csv, false, Digests::Skipped).unwrap();
         let size = Some(text.len() as u64);
         assert_eq!((input.size(), input.text_size()), (size, size));
         let mark = Mark {
@@ -642,7 +924,7 @@ mod tests {
         let len = stored.len() as u64;
         let opened = compression::open(Box::new(io::Cursor::new(stored))).unwrap();
         let compressed = opened.compressed.unwrap();
-        let mut csv = CsvRows::open(opened.text, false, "bomb.csv.gz").unwrap();
+        let mut csv = CsvRows::open(opened.text, false, "bomb.csv.gz", Digests::Kept).unwrap();
         let mut resume = Resume::at(Mark::start());
         assert!(
             csv.next(&RowOptions::for_tests(), &mut resume)

@@ -6,6 +6,12 @@
 //! stream (see `feed`), which never holds up its answers, timers or a stop;
 //! [`tracker::Tracker`] follows each row to its outcome and keeps [`failures`],
 //! [`checkpoint`] and [`progress`] in step.
+//!
+//! The tracker has one owner, the loop that hands it what happens: the stream tells it
+//! of each row read, and the delivery of each outcome, through one queue, so it sees a
+//! row before the row's outcome, and nothing else reaches into it. Each row's work is
+//! asked for by a flag: a digest of the input before it only with `--checkpoint`, the row
+//! as read kept only with `--failures`.
 
 mod appended;
 pub(crate) mod checkpoint;
@@ -21,7 +27,6 @@ mod same_file;
 mod signals;
 mod tracker;
 
-use std::cell::RefCell;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::task::Poll;
@@ -37,11 +42,13 @@ use futures_util::{Stream, StreamExt};
 use self::checkpoint::{Checkpoint, Location};
 use self::ending::Ending;
 use self::failures::Failures;
-use self::input::{FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead};
+use self::input::{
+    Digests, FormatArg, Input, InputPath, ReadError, Resume, Row, RowOptions, read_ahead,
+};
 use self::outcomes::Outcomes;
 use self::progress::Progress;
 use self::resolve::{OnAmbiguous, Resolution};
-use self::tracker::{Summary, Tracker};
+use self::tracker::{Event, Read, Summary, Tracker};
 use crate::console;
 use crate::exit::{self, UsageError};
 use crate::options::{Batching, CommonArgs};
@@ -256,17 +263,24 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
         refuse_stamps_too_old_for_track(found, checkpoint, &settings.config, SystemTime::now())?;
     }
-    let input = Input::open(&path, format, args.extra_columns)?;
+    // Only a checkpoint needs the digest of the input before each row.
+    let digests = if checkpoint.is_some() {
+        Digests::Kept
+    } else {
+        Digests::Skipped
+    };
+    let input = Input::open(&path, format, args.extra_columns, digests)?;
     let input_name = path.name();
-    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint) {
-        refuse_a_shorter_input(&input, found, checkpoint)?;
-        if !found.complete {
-            console::message(&format!(
-                "resuming from line {} (checkpoint {})",
-                found.resume.line,
-                checkpoint.path().display()
-            ));
-        }
+    // Whether the input is the one the checkpoint was written for is decided as it is read
+    // (`Resume`), whatever its length, so a shorter one is refused there too.
+    if let (Some(found), Some(checkpoint)) = (&resumed, &checkpoint)
+        && !found.complete
+    {
+        console::message(&format!(
+            "resuming from line {} (checkpoint {})",
+            found.resume.line,
+            checkpoint.path().display()
+        ));
     }
     // Rows without a time get the import's start, fixed for every retry and resume so
     // that a copy sent twice is the same event. Set back by the clock lead tolerated: a
@@ -309,6 +323,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     let options = RowOptions {
         extra_columns: args.extra_columns,
         default_time: start.default_time(),
+        keep_rows: args.failures.is_some(),
     };
     let resume = Resume::at(start.resume.clone());
     let rows = input.spawn(options, resume, stop.clone()).map_err(|e| {
@@ -328,15 +343,18 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode, UsageError> {
     if resumed.is_none() {
         tracker.write_first_checkpoint()?;
     }
-    let tracker = RefCell::new(tracker);
+    let (events, received) = std::sync::mpsc::channel();
     let stats = sender.send_stream(
-        feed(rows, &tracker, resolution.as_mut()),
+        feed(rows, events.clone(), resolution.as_mut()),
         stop,
-        |entry| tracker.borrow_mut().finished(entry),
-        || tracker.borrow_mut().tick(),
+        (events, received),
+        |event| match event {
+            Some(event) => tracker.handle(event),
+            None => tracker.tick(),
+        },
     );
     tracing::debug!(?stats, "delivery ended");
-    let summary = tracker.into_inner().end();
+    let summary = tracker.end();
     if let Some(resolution) = &resolution {
         let coverage = resolution.coverage();
         console::message(&format!(
@@ -418,27 +436,6 @@ fn refuse_stamps_too_old_for_track(
         location.path().display(),
         age.as_secs() / 86_400
     )))
-}
-
-/// Refuses, before reading it, an input file shorter than the part of it `checkpoint`
-/// says was imported: it cannot be the same input. A compressed file's size says nothing
-/// of its text's length: reading it checks it.
-fn refuse_a_shorter_input(
-    input: &Input,
-    checkpoint: &Checkpoint,
-    location: &Location,
-) -> Result<(), UsageError> {
-    match input.text_size() {
-        Some(size) if size < checkpoint.resume.offset => Err(UsageError::new(format!(
-            "the input is not the one --checkpoint {} was written for: it is {size} bytes long, \
-             but {} bytes of it were imported then. Pass the input that checkpoint belongs to; \
-             or, to import this input from its start, pass another --checkpoint path or delete \
-             that one",
-            location.path().display(),
-            checkpoint.resume.offset
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// Explains on stderr what is left to do.
@@ -554,36 +551,110 @@ fn epoch_millis(time: SystemTime) -> u64 {
     u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The rows read, as the delivery pulls them: invalid rows are recorded on the way and
-/// skipped, and the stream ends at the end of the input or on a read error.
+/// The rows read, as the delivery pulls them: each is told to the tracker through
+/// `events` before its alias goes on, invalid rows are skipped, and the stream ends at the
+/// end of the input or on a read error.
+///
+/// The tracker is not shared: it takes what happens from one queue, in order, from this
+/// reading side and from the delivery's outcomes alike, and an outcome always comes after
+/// the row it is for. A run of invalid rows hands the queue over to the tracker every
+/// [`READ_TURN`] rows, so that it settles them and they never pile up in the queue.
 fn feed<'a>(
     rows: read_ahead::Receiver<Result<Row, ReadError>>,
-    tracker: &'a RefCell<Tracker>,
+    events: std::sync::mpsc::Sender<Event>,
     mut resolution: Option<&'a mut Resolution>,
 ) -> impl Stream<Item = CreateAlias> + 'a {
     let mut rows = Some(rows);
     futures_util::stream::poll_fn(move |cx| {
+        // The receiver is drained until this stream and the delivery are gone: sending
+        // cannot fail.
+        let tell = |event| {
+            let _ = events.send(event);
+        };
+        let mut turn = 0;
         while let Some(receiver) = rows.as_mut() {
+            if turn == READ_TURN {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            turn += 1;
             match receiver.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(mut row))) => {
                     if let Some(resolution) = resolution.as_deref_mut() {
                         row = resolution.resolve(row);
                     }
-                    if let Some(alias) = tracker.borrow_mut().read(row) {
+                    let (read, alias) = Read::of(row);
+                    tell(Event::Read(read));
+                    if let Some(alias) = alias {
                         return Poll::Ready(Some(alias));
                     }
                 }
                 Poll::Ready(Some(Err(error))) => {
-                    tracker.borrow_mut().read_failed(error);
+                    tell(Event::ReadFailed(error));
                     rows = None;
                 }
                 Poll::Ready(None) => {
-                    tracker.borrow_mut().input_ended();
+                    tell(Event::InputEnded);
                     rows = None;
                 }
             }
         }
         Poll::Ready(None)
     })
+}
+
+/// Rows the reading side takes in one go before the tracker's turn.
+const READ_TURN: usize = 1024;
+
+#[cfg(test)]
+mod tests {
+    use std::task::Context;
+
+    use super::input::Mark;
+    use super::*;
+
+    fn row(line: u64, alias: Result<CreateAlias, String>) -> Row {
+        Row {
+            line,
+            end: Mark::start(),
+            position: 0,
+            source: None,
+            alias,
+        }
+    }
+
+    /// The tracker learns of every row before its alias goes on, and a long run of invalid
+    /// rows, which the delivery never pulls, hands over every [`READ_TURN`] rows rather
+    /// than piling up in the queue.
+    #[test]
+    fn a_run_of_invalid_rows_gives_the_tracker_its_turn() {
+        let invalid = 3 * READ_TURN;
+        let (rows, received) = read_ahead::queue(invalid + 1, u64::MAX);
+        for line in 0..invalid as u64 {
+            rows.send(Ok(row(line, Err("bad".into()))), 0).unwrap();
+        }
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        rows.send(Ok(row(99_999, Ok(valid.clone()))), 0).unwrap();
+        drop(rows);
+        let (events, queued) = std::sync::mpsc::channel();
+        let mut stream = std::pin::pin!(feed(received, events, None));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+
+        for turn in 1..=3 {
+            assert!(
+                stream.as_mut().poll_next(&mut cx).is_pending(),
+                "turn {turn}"
+            );
+            let events: Vec<Event> = queued.try_iter().collect();
+            assert_eq!(events.len(), READ_TURN, "turn {turn}");
+            assert!(events.iter().all(|event| matches!(event, Event::Read(_))));
+        }
+        assert_eq!(stream.as_mut().poll_next(&mut cx), Poll::Ready(Some(valid)));
+        assert!(matches!(queued.try_recv(), Ok(Event::Read(_))));
+        assert_eq!(stream.as_mut().poll_next(&mut cx), Poll::Ready(None));
+        assert!(matches!(queued.try_recv(), Ok(Event::InputEnded)));
+        assert!(queued.try_recv().is_err(), "nothing else");
+    }
 }

@@ -13,7 +13,7 @@ use alias_core::identity::SimplifiedId;
 use alias_core::{Alias, CreateAlias, InsertId};
 use serde_json::Value;
 
-use super::input::{FormatArg, Header, Input, InputPath, Row, Source};
+use super::input::{Digests, FormatArg, Header, Input, InputPath, PairRow, Pass, Row, Source};
 use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::exit::UsageError;
 
@@ -77,7 +77,8 @@ impl Resolution {
     ) -> Result<Self, UsageError> {
         let mut resolution = Self::new(on_ambiguous);
         let mut rows = 0;
-        let text_size = Input::open(path, format.resolve(path), false)?.text_size();
+        let text_size =
+            Input::open(path, format.resolve(path), false, Digests::Skipped)?.text_size();
         for_each_pair(path, format, |_, end, distinct_id, alias| {
             if let Some(ids) = crate::check::ids_estimate(rows, end, text_size) {
                 resolution.clusters.reserve(ids);
@@ -247,7 +248,9 @@ impl Resolution {
         }
         match relinked(link, user) {
             Ok(link) => {
-                self.rewrite_source(&mut row.source, user, link.insert_id());
+                if let Some(source) = &mut row.source {
+                    self.rewrite_source(source, user, link.insert_id());
+                }
                 row.alias = Ok(link);
             }
             Err(why) => row.alias = Err(why),
@@ -312,19 +315,15 @@ fn for_each_pair(
     format: FormatArg,
     mut each: impl FnMut(u64, u64, &str, &str),
 ) -> Result<Option<Header>, UsageError> {
-    let (mut input, options, mut resume) = Input::open_for_a_pass(path, format)?;
+    let mut input = Pass::open(path, format)?;
     let header = input.header().cloned();
-    while let Some(row) = input
-        .next_row(&options, &mut resume)
+    let mut row = PairRow::default();
+    while input
+        .next(&mut row)
         .map_err(|error| crate::check::unreadable(path, "resolve chains in", error))?
     {
-        if let Ok(link) = &row.alias {
-            each(
-                row.line,
-                row.end.offset,
-                link.distinct_id().as_str(),
-                link.alias().as_str(),
-            );
+        if let Some((distinct_id, alias)) = row.pair() {
+            each(row.line, row.end, distinct_id, alias);
         }
     }
     Ok(header)

@@ -37,9 +37,79 @@ struct Unsettled {
     start: Mark,
     /// How far into the input as stored it reaches, for progress.
     position: u64,
-    source: Source,
+    /// As read, with `--failures`.
+    source: Option<Source>,
+    fate: Fate,
+}
+
+/// What became of a row read.
+#[derive(Debug)]
+enum Fate {
+    /// Handed to the delivery, at this place among the aliases it was given (from 0): the
+    /// [`ReportEntry::position`] of its outcome.
+    Sent(u64),
+    /// Not sent, for this reason.
+    Invalid(String),
+}
+
+impl Fate {
+    /// Why it was not sent, if it was not.
+    fn reason(self) -> Option<String> {
+        match self {
+            Self::Sent(_) => None,
+            Self::Invalid(reason) => Some(reason),
+        }
+    }
+}
+
+/// A row read, as the tracker follows it: all of it but the alias, which goes on to the
+/// delivery.
+#[derive(Debug)]
+pub(crate) struct Read {
+    line: u64,
+    end: Mark,
+    position: u64,
+    source: Option<Source>,
     /// Why it cannot be sent; `None` for a row handed to the delivery.
     invalid: Option<String>,
+}
+
+impl Read {
+    /// Splits `row` into what the tracker follows and the alias to send, if it is valid.
+    pub(crate) fn of(row: Row) -> (Self, Option<CreateAlias>) {
+        let (alias, invalid) = match row.alias {
+            Ok(alias) => (Some(alias), None),
+            Err(reason) => (None, Some(reason)),
+        };
+        let read = Self {
+            line: row.line,
+            end: row.end,
+            position: row.position,
+            source: row.source,
+            invalid,
+        };
+        (read, alias)
+    }
+}
+
+/// What happens to an import, in the order it happens: the reading side (the stream the
+/// delivery pulls) and the delivery's outcomes both report here, through one queue.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A row was read (and, if valid, handed to the delivery right after).
+    Read(Read),
+    /// Reading failed or was refused.
+    ReadFailed(ReadError),
+    /// Every row was read.
+    InputEnded,
+    /// The delivery's outcome for the oldest row under way.
+    Finished(ReportEntry),
+}
+
+impl From<ReportEntry> for Event {
+    fn from(entry: ReportEntry) -> Self {
+        Self::Finished(entry)
+    }
 }
 
 /// The state of one import run.
@@ -83,6 +153,8 @@ pub(crate) struct Tracker {
     held_at: Option<u64>,
     /// Writing the failures file failed: it does not hold every row that failed.
     failures_unwritable: bool,
+    /// Aliases handed to the delivery in this run.
+    sent: u64,
 }
 
 /// What a run did, for the final report.
@@ -170,29 +242,42 @@ impl Tracker {
             sending_ended: None,
             held_at: None,
             failures_unwritable: false,
+            sent: 0,
         }
     }
 
-    /// Takes a row just read: a valid one goes on to the delivery, an invalid one is
-    /// settled once the rows before it are.
-    pub(crate) fn read(&mut self, row: Row) -> Option<CreateAlias> {
+    /// Takes what happened next.
+    pub(crate) fn handle(&mut self, event: Event) {
+        match event {
+            Event::Read(read) => self.read(read),
+            Event::ReadFailed(error) => self.read_failed(error),
+            Event::InputEnded => self.input_ended(),
+            Event::Finished(entry) => self.finished(entry),
+        }
+    }
+
+    /// Takes a row just read: a valid one waits for its outcome, an invalid one is settled
+    /// once the rows before it are.
+    fn read(&mut self, row: Read) {
         let start = std::mem::replace(&mut self.read_to, row.end);
-        let (alias, invalid) = match row.alias {
-            Ok(alias) => (Some(alias), None),
-            Err(reason) => (None, Some(reason)),
+        let fate = match row.invalid {
+            Some(reason) => Fate::Invalid(reason),
+            None => {
+                self.sent += 1;
+                Fate::Sent(self.sent - 1)
+            }
         };
+        let invalid = matches!(fate, Fate::Invalid(_));
         self.unsettled.push_back(Unsettled {
             line: row.line,
             start,
             position: row.position,
             source: row.source,
-            invalid,
+            fate,
         });
-        // A valid row waits for its outcome; only an invalid one can settle now.
-        if alias.is_none() {
+        if invalid {
             self.settle_invalid();
         }
-        alias
     }
 
     /// Takes the outcome of the oldest row under way.
@@ -201,7 +286,7 @@ impl Tracker {
     /// stays first among the unsettled rows, so that the checkpoint stays before it and a
     /// resumed run sends it again, with the same stamps. The outcomes after it are not
     /// recorded either, since the checkpoint cannot pass it.
-    pub(crate) fn finished(&mut self, entry: ReportEntry) {
+    fn finished(&mut self, entry: ReportEntry) {
         let abandoned = matches!(
             &entry.outcome,
             AliasOutcome::Undelivered(Undelivered {
@@ -241,12 +326,30 @@ impl Tracker {
             self.stopped_short = true;
             return;
         }
-        let Some(row) = self.unsettled.pop_front() else {
-            // The delivery reports exactly the aliases it was given, in order.
-            debug_assert!(false, "an outcome for a row that was not sent");
+        // Outcomes come in the order the aliases went in, so the row of this one is the
+        // oldest unsettled (invalid rows before it have settled): its place says so. A
+        // delivery that broke that order would put outcomes on the wrong rows; the run
+        // stops instead, its checkpoint before them.
+        let its_row =
+            |row: &Unsettled| matches!(row.fate, Fate::Sent(sent) if sent == entry.position);
+        let Some(row) = self
+            .unsettled
+            .front()
+            .is_some_and(its_row)
+            .then(|| self.unsettled.pop_front())
+            .flatten()
+        else {
+            let message = format!(
+                "the delivery reported the outcome of alias {} out of the order the aliases \
+                 were sent in, so it cannot be matched to its row: the run stopped there. \
+                 Run the same command again{}",
+                entry.position,
+                self.resume_hint()
+            );
+            self.halt(Ending::Failed(message), true);
+            self.stopped_short = true;
             return;
         };
-        debug_assert!(row.invalid.is_none(), "an invalid row settles on its own");
         self.rows += 1;
         self.done_position = Some(row.position);
         match (&mut self.dry_run, entry.outcome.is_accepted()) {
@@ -268,7 +371,7 @@ impl Tracker {
         if let Some(reason) = outcome::reason(&entry.outcome)
             && (ended.is_none() || self.failures.is_some())
         {
-            self.record_failure(row.line, &row.source, Some(&entry.alias), &reason);
+            self.record_failure(row.line, row.source.as_ref(), Some(&entry.alias), &reason);
         }
         self.settle_invalid();
     }
@@ -279,7 +382,7 @@ impl Tracker {
         while self
             .unsettled
             .front()
-            .is_some_and(|row| row.invalid.is_some())
+            .is_some_and(|row| matches!(row.fate, Fate::Invalid(_)))
         {
             let Some(row) = self.unsettled.pop_front() else {
                 break;
@@ -287,14 +390,14 @@ impl Tracker {
             self.tally.invalid += 1;
             self.rows += 1;
             self.done_position = Some(row.position);
-            let invalid = row.invalid.unwrap_or_default();
+            let invalid = row.fate.reason().unwrap_or_default();
             if let Some(outcomes) = &mut self.outcomes
                 && let Err(error) = outcomes.write(row.line, None, "invalid", Some(&invalid))
             {
                 self.output_broken(Output::Outcomes, &error);
             }
             let reason = format!("invalid: {invalid}");
-            self.record_failure(row.line, &row.source, None, &reason);
+            self.record_failure(row.line, row.source.as_ref(), None, &reason);
         }
         self.progress
             .update(&self.tally, self.rows, self.done_position);
@@ -311,12 +414,12 @@ impl Tracker {
     }
 
     /// The input ended: every row was read.
-    pub(crate) fn input_ended(&mut self) {
+    fn input_ended(&mut self) {
         self.input_ended = true;
     }
 
     /// Reading the input failed or was refused: stop, keeping what was done.
-    pub(crate) fn read_failed(&mut self, error: ReadError) {
+    fn read_failed(&mut self, error: ReadError) {
         match error {
             ReadError::Unreadable(error) => {
                 let message = format!(
@@ -368,11 +471,12 @@ impl Tracker {
     fn record_failure(
         &mut self,
         line: u64,
-        source: &Source,
+        source: Option<&Source>,
         sent: Option<&CreateAlias>,
         reason: &str,
     ) {
-        let Some(failures) = &mut self.failures else {
+        // The import keeps the rows whenever it writes a failures file.
+        let (Some(failures), Some(source)) = (&mut self.failures, source) else {
             self.progress.println(&format!("line {line}: {reason}"));
             return;
         };
@@ -580,7 +684,7 @@ mod tests {
         Mark {
             offset,
             line: offset,
-            sha256: [0; 32],
+            sha256: Some([0; 32]),
         }
     }
 
@@ -589,9 +693,16 @@ mod tests {
             line,
             position: line + 1,
             end: mark(line + 1),
-            source: Source::Text(format!("row {line}")),
+            source: Some(Source::Text(format!("row {line}"))),
             alias,
         }
+    }
+
+    /// Hands `row` to `tracker` as the import does; gives the alias sent.
+    fn read(tracker: &mut Tracker, row: Row) -> Option<CreateAlias> {
+        let (read, alias) = Read::of(row);
+        tracker.handle(Event::Read(read));
+        alias
     }
 
     fn tracker() -> Tracker {
@@ -607,9 +718,9 @@ mod tests {
     fn an_invalid_row_is_settled_after_the_rows_read_before_it() {
         let mut tracker = tracker();
         let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
-        assert!(tracker.read(row(1, Ok(valid.clone()))).is_some());
-        assert!(tracker.read(row(2, Err("bad".into()))).is_none());
-        assert!(tracker.read(row(3, Ok(valid.clone()))).is_some());
+        assert!(read(&mut tracker, row(1, Ok(valid.clone()))).is_some());
+        assert!(read(&mut tracker, row(2, Err("bad".into()))).is_none());
+        assert!(read(&mut tracker, row(3, Ok(valid.clone()))).is_some());
         // Row 1 is under way: nothing after its start is settled, the invalid row included.
         assert_eq!(tracker.tally.invalid, 0);
         assert_eq!(tracker.resume_mark(), &mark(1));
@@ -632,29 +743,57 @@ mod tests {
         let mut tracker = tracker();
         let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
         for line in 1..=3 {
-            tracker.read(row(line, Ok(valid.clone())));
+            read(&mut tracker, row(line, Ok(valid.clone())));
         }
-        let outcome = |outcome| ReportEntry {
-            position: 0,
+        let outcome = |position, outcome| ReportEntry {
+            position,
             alias: valid.clone(),
             outcome,
         };
-        tracker.finished(outcome(AliasOutcome::Accepted));
-        tracker.finished(outcome(AliasOutcome::Undelivered(Undelivered {
-            attempts: 1,
-            last_error: DeliveryError::Abandoned,
-        })));
-        tracker.finished(outcome(AliasOutcome::Accepted));
+        tracker.finished(outcome(0, AliasOutcome::Accepted));
+        tracker.finished(outcome(
+            1,
+            AliasOutcome::Undelivered(Undelivered {
+                attempts: 1,
+                last_error: DeliveryError::Abandoned,
+            }),
+        ));
+        tracker.finished(outcome(2, AliasOutcome::Accepted));
         assert_eq!((tracker.tally.accepted, tracker.tally.undelivered), (1, 0));
         assert_eq!(tracker.resume_mark(), &mark(2), "row 2 is sent again");
         tracker.input_ended();
         assert_eq!(tracker.end().ending, Ending::Interrupted);
     }
 
+    /// An outcome is matched to its row by its place among the aliases sent: one that
+    /// does not come in that order stops the run rather than landing on another row.
+    #[test]
+    fn an_outcome_out_of_order_stops_the_run() {
+        let mut tracker = tracker();
+        let valid = CreateAlias::from_ids("anon-1", "user-1").unwrap();
+        read(&mut tracker, row(1, Ok(valid.clone())));
+        read(&mut tracker, row(2, Err("bad".into())));
+        read(&mut tracker, row(3, Ok(valid.clone())));
+        tracker.finished(ReportEntry {
+            position: 1,
+            alias: valid,
+            outcome: AliasOutcome::Accepted,
+        });
+        assert_eq!(tracker.tally.accepted, 0, "row 1 is not row 3's outcome");
+        assert_eq!(tracker.resume_mark(), &mark(1));
+        match tracker.end().ending {
+            Ending::Failed(message) => assert!(
+                message.contains("outcome of alias 1 out of the order"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn an_invalid_row_with_nothing_under_way_is_settled_at_once() {
         let mut tracker = tracker();
-        assert!(tracker.read(row(1, Err("bad".into()))).is_none());
+        assert!(read(&mut tracker, row(1, Err("bad".into()))).is_none());
         assert_eq!(tracker.tally.invalid, 1);
         assert_eq!(tracker.resume_mark(), &mark(2));
     }

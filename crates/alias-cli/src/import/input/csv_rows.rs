@@ -1,15 +1,19 @@
 //! CSV input: a header naming the columns, then one record per row.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use alias_core::CreateAlias;
 use csv::ByteRecord;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::super::failure_columns;
 use super::excerpt::{cut, excerpt};
-use super::tape::{self, Tape};
-use super::{KNOWN_FIELDS, MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of};
+use super::tape::{self, Digests, Tape};
+use super::{
+    Fields, KNOWN_FIELDS, MAX_ROW_BYTES, PairRow, ReadError, ReadRows, Resume, Row, RowOptions,
+    Source, alias_of,
+};
 use crate::exit::UsageError;
 
 /// The CSV header: the column names and where the known ones are.
@@ -20,8 +24,24 @@ pub(crate) struct Header {
     pub(crate) names: Vec<String>,
     /// The number of columns of the header, the failures file's own included.
     pub(crate) width: usize,
+    /// What each of the row's own columns is, in order: looked up once here, not by name in
+    /// every row.
+    columns: Vec<Column>,
     /// The columns that become extra properties (with `--extra-columns`).
     extras: Vec<usize>,
+    /// Where `distinct_id` and `alias` are.
+    pub(super) ids: [usize; 2],
+}
+
+/// What a column of the header is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    /// One of [`KNOWN_FIELDS`], by its place there.
+    Known(usize),
+    /// An extra property (with `--extra-columns`).
+    Extra,
+    /// Not read.
+    Ignored,
 }
 
 impl Header {
@@ -65,43 +85,51 @@ impl Header {
                 excerpt(&written.join(", "))
             )));
         }
-        for required in ["distinct_id", "alias"] {
-            if !names.iter().any(|n| n == required) {
-                return Err(UsageError::new(format!(
+        let mut ids = [0; 2];
+        for (at, required) in ids.iter_mut().zip(["distinct_id", "alias"]) {
+            *at = names.iter().position(|n| n == required).ok_or_else(|| {
+                UsageError::new(format!(
                     "{input}: the CSV header has no {required:?} column (it has {}); make the \
                      first line a header naming distinct_id and alias, or pass --format ndjson \
                      for NDJSON input",
                     excerpt(&written.join(", "))
-                )));
-            }
+                ))
+            })?;
         }
         let mut extras = Vec::new();
-        if extra_columns {
-            for (i, name) in names.iter().enumerate() {
-                if KNOWN_FIELDS.contains(&name.as_str()) {
-                    continue;
-                }
-                // The core says which names can be properties; no second list here.
-                if let Err(refused) = CreateAlias::check_property_name(name) {
-                    return Err(UsageError::new(format!(
-                        "--extra-columns: column {name:?} of {input} cannot be an event property \
-                         ({}); rename or remove the column, or drop --extra-columns",
-                        refused.problem
-                    )));
-                }
-                extras.push(i);
+        let mut columns = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            if let Some(known) = KNOWN_FIELDS.iter().position(|k| k == name) {
+                columns.push(Column::Known(known));
+                continue;
             }
+            if !extra_columns {
+                columns.push(Column::Ignored);
+                continue;
+            }
+            // The core says which names can be properties; no second list here.
+            if let Err(refused) = CreateAlias::check_property_name(name) {
+                return Err(UsageError::new(format!(
+                    "--extra-columns: column {name:?} of {input} cannot be an event property \
+                     ({}); rename or remove the column, or drop --extra-columns",
+                    refused.problem
+                )));
+            }
+            columns.push(Column::Extra);
+            extras.push(i);
         }
         Ok(Self {
             names,
             width: written.len(),
+            columns,
             extras,
+            ids,
         })
     }
 
     /// The record's fields as event properties: the ids always, `time` and `$insert_id`
-    /// when not empty, the extra columns when not empty.
-    fn properties(&self, record: &ByteRecord) -> Result<Map<String, Value>, String> {
+    /// when not empty, the extra columns when not empty; each of them must be UTF-8.
+    pub(super) fn fields<'a>(&'a self, record: &'a ByteRecord) -> Result<CsvFields<'a>, String> {
         if record.len() != self.width {
             return Err(format!(
                 "has {} fields; the header has {}",
@@ -109,20 +137,60 @@ impl Header {
                 self.width
             ));
         }
-        let mut properties = Map::new();
-        for (i, (name, field)) in self.names.iter().zip(record).enumerate() {
-            let wanted = match name.as_str() {
-                "distinct_id" | "alias" => true,
-                "time" | "$insert_id" => !field.is_empty(),
-                _ => self.extras.contains(&i) && !field.is_empty(),
+        let mut known = [None; KNOWN_FIELDS.len()];
+        for ((name, column), field) in self.names.iter().zip(&self.columns).zip(record) {
+            let wanted = match column {
+                Column::Known(0 | 1) => true,
+                Column::Known(_) | Column::Extra => !field.is_empty(),
+                Column::Ignored => false,
             };
             if wanted {
                 let text = std::str::from_utf8(field)
                     .map_err(|_| format!("column {:?} is not valid UTF-8", cut(name)))?;
-                properties.insert(name.clone(), Value::String(text.to_owned()));
+                if let Column::Known(at) = column {
+                    known[*at] = Some(text);
+                }
             }
         }
-        Ok(properties)
+        Ok(CsvFields {
+            header: self,
+            record,
+            known,
+        })
+    }
+}
+
+/// A CSV record's fields, checked by [`Header::fields`]: read by name without a map built.
+pub(super) struct CsvFields<'a> {
+    header: &'a Header,
+    record: &'a ByteRecord,
+    /// The [`KNOWN_FIELDS`] the record has.
+    known: [Option<&'a str>; KNOWN_FIELDS.len()],
+}
+
+impl Fields for CsvFields<'_> {
+    fn text(&self, name: &str) -> Result<Option<&str>, String> {
+        Ok(KNOWN_FIELDS
+            .iter()
+            .position(|k| *k == name)
+            .and_then(|at| self.known[at]))
+    }
+
+    fn time(&self) -> Option<Cow<'_, Value>> {
+        let text = self.text("time").ok().flatten()?;
+        Some(Cow::Owned(Value::String(text.to_owned())))
+    }
+
+    fn extras(&self) -> impl Iterator<Item = (&str, Cow<'_, Value>)> {
+        self.header.extras.iter().filter_map(|&i| {
+            let field = self.record.get(i).filter(|field| !field.is_empty())?;
+            // Checked by `Header::fields`.
+            let text = std::str::from_utf8(field).ok()?;
+            Some((
+                self.header.names[i].as_str(),
+                Cow::Owned(Value::String(text.to_owned())),
+            ))
+        })
     }
 }
 
@@ -130,6 +198,10 @@ impl Header {
 pub(crate) struct CsvRows<R> {
     csv: csv::Reader<Tape<R>>,
     header: Header,
+    /// The record read last, its buffers reused for the next.
+    record: ByteRecord,
+    /// Whether a quote left open cut the record read last.
+    cut: bool,
 }
 
 impl<R> std::fmt::Debug for CsvRows<R> {
@@ -141,12 +213,18 @@ impl<R> std::fmt::Debug for CsvRows<R> {
 }
 
 impl<R: Read> CsvRows<R> {
-    /// Reads and checks the header of `input`, called `name` in messages.
-    pub(crate) fn open(input: R, extra_columns: bool, name: &str) -> Result<Self, UsageError> {
+    /// Reads and checks the header of `input`, called `name` in messages, hashing the input
+    /// as `digests` says.
+    pub(crate) fn open(
+        input: R,
+        extra_columns: bool,
+        name: &str,
+        digests: Digests,
+    ) -> Result<Self, UsageError> {
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(Tape::new(input, MAX_ROW_BYTES));
+            .from_reader(Tape::new(input, MAX_ROW_BYTES, digests));
         let mut record = ByteRecord::new();
         let has_header = csv.read_byte_record(&mut record).map_err(|e| {
             let why = if is_row_too_long(&e) {
@@ -168,23 +246,19 @@ impl<R: Read> CsvRows<R> {
         let header = Header::new(&record, extra_columns, name)?;
         let end = csv.position().byte();
         csv.get_mut().advance(end);
-        Ok(Self { csv, header })
+        Ok(Self {
+            csv,
+            header,
+            record,
+            cut: false,
+        })
     }
 
-    /// The header.
-    pub(crate) fn header(&self) -> &Header {
-        &self.header
-    }
-
-    /// The next record after `resume`, as a row; `None` at the end.
-    pub(crate) fn next(
-        &mut self,
-        options: &RowOptions,
-        resume: &mut Resume,
-    ) -> Result<Option<Row>, ReadError> {
+    /// Reads the next record after `resume` into `self.record` and gives the line it
+    /// starts on; `None` at the end.
+    fn read(&mut self, resume: &mut Resume) -> Result<Option<u64>, ReadError> {
         loop {
-            let mut record = ByteRecord::new();
-            match self.csv.read_byte_record(&mut record) {
+            match self.csv.read_byte_record(&mut self.record) {
                 Ok(true) => {}
                 Ok(false) => return resume.ended().map(|()| None),
                 Err(error) => {
@@ -193,35 +267,73 @@ impl<R: Read> CsvRows<R> {
                 }
             }
             let end = self.csv.position().byte();
-            let tape = self.csv.get_ref();
+            let tape = self.csv.get_mut();
             let line = tape.row_line();
             // A quote left open runs to the end of the input, which the csv crate takes as
             // the end of the field: the row is cut, not whole.
-            let cut = tape.ends_input(end) && ends_inside_quotes(tape.row(end));
-            let tape = self.csv.get_mut();
+            self.cut = tape.ends_input(end) && ends_inside_quotes(tape.row(end));
             tape.advance(end);
             if !resume.is_reached() {
                 resume.check(tape)?;
                 continue;
             }
-            let alias = if cut {
-                Err(
-                    "a quote opened in this row is never closed: the rest of the input was \
-                     read into its last field"
-                        .to_owned(),
-                )
-            } else {
-                self.header
-                    .properties(&record)
-                    .and_then(|properties| alias_of(&properties, options))
-            };
-            return Ok(Some(Row::new(
-                line,
-                tape.mark(),
-                Source::Csv(record),
-                alias,
-            )));
+            return Ok(Some(line));
         }
+    }
+
+    /// The alias `self.record` asks for, or why it cannot be sent.
+    fn alias(&self, options: &RowOptions) -> Result<CreateAlias, String> {
+        if self.cut {
+            return Err(
+                "a quote opened in this row is never closed: the rest of the input \
+                 was read into its last field"
+                    .to_owned(),
+            );
+        }
+        self.header
+            .fields(&self.record)
+            .and_then(|fields| alias_of(&fields, options))
+    }
+}
+
+impl<R: Read + Send> ReadRows for CsvRows<R> {
+    fn header(&self) -> Option<&Header> {
+        Some(&self.header)
+    }
+
+    fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
+        let Some(line) = self.read(resume)? else {
+            return Ok(None);
+        };
+        let alias = self.alias(options);
+        let end = self.csv.get_ref().mark();
+        Ok(Some(Row::new(
+            line,
+            end,
+            options.keep_rows.then(|| Source::Csv(self.record.clone())),
+            alias,
+        )))
+    }
+
+    fn next_pair(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+        row: &mut PairRow,
+    ) -> Result<bool, ReadError> {
+        let Some(line) = self.read(resume)? else {
+            return Ok(false);
+        };
+        row.line = line;
+        row.end = self.csv.get_ref().offset();
+        row.is_pair = self.alias(options).is_ok();
+        row.held = super::Held::Csv(self.header.ids);
+        std::mem::swap(&mut row.record, &mut self.record);
+        Ok(true)
     }
 }
 
@@ -262,9 +374,27 @@ mod tests {
         ByteRecord::from(fields.to_vec())
     }
 
+    /// The fields `header` reads from `record`, by name.
+    fn fields_of(
+        header: &Header,
+        record: &ByteRecord,
+    ) -> Result<std::collections::HashMap<String, Value>, String> {
+        let fields = header.fields(record)?;
+        let mut found: std::collections::HashMap<String, Value> = KNOWN_FIELDS
+            .iter()
+            .filter_map(|name| Some((name.to_string(), Value::from(fields.text(name).ok()??))))
+            .collect();
+        found.extend(
+            fields
+                .extras()
+                .map(|(name, value)| (name.to_owned(), value.into_owned())),
+        );
+        Ok(found)
+    }
+
     /// The rows of `text` after `resume`, up to the end or the first error.
     fn rows_after(text: &str, resume: Mark) -> Vec<Result<Row, ReadError>> {
-        let mut csv = CsvRows::open(text.as_bytes(), false, "in.csv").unwrap();
+        let mut csv = CsvRows::open(text.as_bytes(), false, "in.csv", Digests::Kept).unwrap();
         let mut resume = Resume::at(resume);
         let mut failed = false;
         std::iter::from_fn(|| {
@@ -306,9 +436,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(header.names, ["distinct_id", "alias", "plan"]);
-        let properties = header
-            .properties(&record(&["anon-1", "user-1", "pro"]))
-            .unwrap();
+        let properties = fields_of(&header, &record(&["anon-1", "user-1", "pro"])).unwrap();
         assert_eq!(properties["plan"], "pro");
         let error = Header::new(&record(&["id", "alias"]), false, "in.csv").unwrap_err();
         assert!(
@@ -334,9 +462,11 @@ mod tests {
         let long = "n".repeat(10_000);
         let header =
             Header::new(&record(&["distinct_id", "alias", &long]), true, "in.csv").unwrap();
-        let error = header
-            .properties(&ByteRecord::from(vec![&b"anon-1"[..], b"user-1", b"\xff"]))
-            .unwrap_err();
+        let error = fields_of(
+            &header,
+            &ByteRecord::from(vec![&b"anon-1"[..], b"user-1", b"\xff"]),
+        )
+        .unwrap_err();
         assert_eq!(
             error,
             format!("column \"{}…\" is not valid UTF-8", "n".repeat(60))
@@ -360,16 +490,11 @@ mod tests {
         .unwrap();
         assert_eq!(header.names, ["distinct_id", "alias", "line", "plan"]);
         assert_eq!(header.width, 6);
-        let properties = header
-            .properties(&record(&[
-                "anon-1",
-                "user-1",
-                "12",
-                "pro",
-                "3",
-                "invalid: x",
-            ]))
-            .unwrap();
+        let properties = fields_of(
+            &header,
+            &record(&["anon-1", "user-1", "12", "pro", "3", "invalid: x"]),
+        )
+        .unwrap();
         assert_eq!(properties["line"], "12");
         assert!(!properties.contains_key("reason"));
         // A plain input's own `line` and `reason` are data like any other column.
@@ -379,9 +504,7 @@ mod tests {
             "in.csv",
         )
         .unwrap();
-        let properties = plain
-            .properties(&record(&["anon-1", "user-1", "moved", "7"]))
-            .unwrap();
+        let properties = fields_of(&plain, &record(&["anon-1", "user-1", "moved", "7"])).unwrap();
         assert_eq!(
             (&properties["reason"], &properties["line"]),
             (&"moved".into(), &"7".into())
@@ -392,9 +515,7 @@ mod tests {
     fn extra_columns_are_sent_only_when_asked_and_empty_cells_never() {
         let plain =
             Header::new(&record(&["distinct_id", "alias", "plan"]), false, "in.csv").unwrap();
-        let properties = plain
-            .properties(&record(&["anon-1", "user-1", "pro"]))
-            .unwrap();
+        let properties = fields_of(&plain, &record(&["anon-1", "user-1", "pro"])).unwrap();
         assert!(!properties.contains_key("plan"));
         let extra = Header::new(
             &record(&["distinct_id", "alias", "plan", "time"]),
@@ -402,9 +523,7 @@ mod tests {
             "in.csv",
         )
         .unwrap();
-        let properties = extra
-            .properties(&record(&["anon-1", "user-1", "", ""]))
-            .unwrap();
+        let properties = fields_of(&extra, &record(&["anon-1", "user-1", "", ""])).unwrap();
         assert_eq!(properties.len(), 2);
     }
 
@@ -483,7 +602,7 @@ mod tests {
     #[test]
     fn a_header_longer_than_the_limit_is_a_usage_error() {
         let endless = std::io::repeat(0);
-        let error = CsvRows::open(endless, false, "/dev/zero").unwrap_err();
+        let error = CsvRows::open(endless, false, "/dev/zero", Digests::Skipped).unwrap_err();
         assert!(
             error
                 .to_string()

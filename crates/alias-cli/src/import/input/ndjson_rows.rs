@@ -6,8 +6,10 @@ use alias_core::CreateAlias;
 use serde_json::Value;
 
 use super::super::failure_columns;
-use super::tape::{self, Tape};
-use super::{MAX_ROW_BYTES, ReadError, Resume, Row, RowOptions, Source, alias_of};
+use super::tape::{self, Digests, Tape};
+use super::{
+    Held, MAX_ROW_BYTES, PairRow, ReadError, ReadRows, Resume, Row, RowOptions, Source, alias_of,
+};
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
@@ -29,19 +31,20 @@ impl<R> std::fmt::Debug for NdjsonRows<R> {
 }
 
 impl<R: Read> NdjsonRows<R> {
-    /// Rows from `input`.
-    pub(crate) fn new(input: R) -> Self {
+    /// Rows from `input`, hashed as `digests` says.
+    pub(crate) fn new(input: R, digests: Digests) -> Self {
         Self {
-            reader: BufReader::with_capacity(READ_BYTES, Tape::new(input, MAX_ROW_BYTES)),
+            reader: BufReader::with_capacity(READ_BYTES, Tape::new(input, MAX_ROW_BYTES, digests)),
         }
     }
 
-    /// The next non-blank line after `resume`, as a row; `None` at the end.
-    pub(crate) fn next(
+    /// The line the next non-blank line after `resume` starts on, and what `each` makes of
+    /// its text; `None` at the end.
+    fn read<T>(
         &mut self,
-        options: &RowOptions,
         resume: &mut Resume,
-    ) -> Result<Option<Row>, ReadError> {
+        each: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<(u64, T)>, ReadError> {
         loop {
             let line = self.reader.get_ref().row_line();
             let first = self.reader.get_ref().offset() == 0;
@@ -68,10 +71,9 @@ impl<R: Read> NdjsonRows<R> {
                 resume.check(tape)?;
                 continue;
             }
-            let (source, alias) = parse(text, options);
-            let tape = self.reader.get_mut();
-            tape.advance(end);
-            return Ok(Some(Row::new(line, tape.mark(), source, alias)));
+            let made = each(text);
+            self.reader.get_mut().advance(end);
+            return Ok(Some((line, made)));
         }
     }
 
@@ -84,6 +86,47 @@ impl<R: Read> NdjsonRows<R> {
         let start = self.reader.get_ref().offset();
         let read = self.reader.skip_until(b'\n')?;
         Ok((read > 0).then(|| start + read as u64))
+    }
+}
+
+impl<R: Read + Send> ReadRows for NdjsonRows<R> {
+    fn next(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+    ) -> Result<Option<Row>, ReadError> {
+        let Some((line, (source, alias))) = self.read(resume, |text| parse(text, options))? else {
+            return Ok(None);
+        };
+        Ok(Some(Row::new(
+            line,
+            self.reader.get_ref().mark(),
+            options.keep_rows.then_some(source),
+            alias,
+        )))
+    }
+
+    fn next_pair(
+        &mut self,
+        options: &RowOptions,
+        resume: &mut Resume,
+        row: &mut PairRow,
+    ) -> Result<bool, ReadError> {
+        let Some((line, (source, alias))) = self.read(resume, |text| parse(text, options))? else {
+            return Ok(false);
+        };
+        row.line = line;
+        row.end = self.reader.get_ref().offset();
+        row.is_pair = alias.is_ok();
+        row.held = match source {
+            Source::Json(fields) => Held::Json(fields),
+            Source::Csv(_) | Source::Text(_) => Held::Nothing,
+        };
+        Ok(true)
+    }
+
+    fn header(&self) -> Option<&super::Header> {
+        None
     }
 }
 
@@ -110,31 +153,31 @@ mod tests {
     use super::super::tape::Mark;
     use super::*;
 
-    fn next<R: io::Read>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
+    fn next<R: io::Read + Send>(rows: &mut NdjsonRows<R>) -> Result<Option<Row>, ReadError> {
         rows.next(&RowOptions::for_tests(), &mut Resume::at(Mark::start()))
     }
 
     #[test]
     fn rows_carry_their_line_and_end_and_skip_blank_lines() {
         let text = "{\"distinct_id\":\"a\",\"alias\":\"b\"}\n\n[]\r\nlast";
-        let mut rows = NdjsonRows::new(text.as_bytes());
+        let mut rows = NdjsonRows::new(text.as_bytes(), Digests::Kept);
         let first = next(&mut rows).unwrap().unwrap();
         assert_eq!((first.line, first.end.offset), (1, 32));
         assert!(first.alias.is_ok());
         let second = next(&mut rows).unwrap().unwrap();
         assert_eq!((second.line, second.end.offset), (3, 37));
-        assert_eq!(second.source, Source::Text("[]".into()));
+        assert_eq!(second.source, Some(Source::Text("[]".into())));
         assert_eq!(second.alias.unwrap_err(), "is not a JSON object");
         let last = next(&mut rows).unwrap().unwrap();
         assert_eq!((last.line, last.end.offset), (4, 41));
-        assert_eq!(last.source, Source::Text("last".into()));
+        assert_eq!(last.source, Some(Source::Text("last".into())));
         assert!(next(&mut rows).unwrap().is_none());
     }
 
     #[test]
     fn a_byte_order_mark_before_the_first_line_is_skipped() {
         let text = "\u{feff}{\"distinct_id\":\"a\",\"alias\":\"b\"}\n\u{feff}{}\n";
-        let mut rows = NdjsonRows::new(text.as_bytes());
+        let mut rows = NdjsonRows::new(text.as_bytes(), Digests::Kept);
         let first = next(&mut rows).unwrap().unwrap();
         assert!(first.alias.is_ok(), "{:?}", first.alias);
         assert_eq!(
@@ -149,20 +192,20 @@ mod tests {
     #[test]
     fn a_line_that_is_not_json_is_kept_whole() {
         let line = "x".repeat(100_000);
-        let mut rows = NdjsonRows::new(line.as_bytes());
+        let mut rows = NdjsonRows::new(line.as_bytes(), Digests::Kept);
         let row = next(&mut rows).unwrap().unwrap();
-        assert_eq!(row.source, Source::Text(line));
+        assert_eq!(row.source, Some(Source::Text(line)));
     }
 
     #[test]
     fn a_line_longer_than_the_limit_is_refused_with_its_line() {
         let long = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_ROW_BYTES));
         let text = format!("{{}}\n\n{long}\n{{}}\n");
-        let mut rows = NdjsonRows::new(text.as_bytes());
+        let mut rows = NdjsonRows::new(text.as_bytes(), Digests::Kept);
         assert!(next(&mut rows).unwrap().is_some());
         assert_eq!(next(&mut rows).unwrap_err(), ReadError::TooLong { line: 3 });
         // Nothing is read from an endless line past the limit.
-        let mut endless = NdjsonRows::new(io::repeat(b' '));
+        let mut endless = NdjsonRows::new(io::repeat(b' '), Digests::Kept);
         assert_eq!(
             next(&mut endless).unwrap_err(),
             ReadError::TooLong { line: 1 }
