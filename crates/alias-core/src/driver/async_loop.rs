@@ -102,11 +102,33 @@ pub async fn drive<H: HttpClient, T: Timer>(
         idle_told = matches!(wake, Wake::Input(Input::Idle));
         match wake {
             Wake::Answered((id, answer)) => delivery.handle_answer(id, answer, now),
-            Wake::Input(input) => delivery.handle_input(input, now),
+            Wake::Input(input) => {
+                let idle = matches!(input, Input::Idle);
+                delivery.handle_input(input, now);
+                if idle {
+                    yield_now().await;
+                }
+            }
             Wake::Stop => delivery.stop(),
             Wake::Timer => wakeup = None,
         }
     }
+}
+
+/// Returns to the executor once. An input with nothing ready is often waiting on work of
+/// the same task (the CLI handles the events its input puts on a queue once the delivery
+/// returns): that work runs before the input is asked again.
+async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// Sends one request, in a tracing span that names its batch and attempt, and gives up on
