@@ -9,16 +9,13 @@ use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
 
-use futures_util::future::{Either, FutureExt, select};
+use futures_util::future::FutureExt;
 use futures_util::stream::{FuturesUnordered, Stream, StreamExt};
-use http::Response;
-use tracing::Instrument;
 
-use crate::delivery::machine::{Delivery, Input, Outgoing, RequestId};
+use crate::delivery::machine::{Delivery, Input};
 use crate::delivery::report::ReportEntry;
+use crate::driver::attempt::attempt;
 use crate::driver::http::{HttpClient, Timer, TransportLimits};
-use crate::driver::trace;
-use crate::error::{TransportError, TransportErrorKind};
 use crate::wire::create_alias::CreateAlias;
 
 /// What the loop woke up for.
@@ -103,9 +100,8 @@ pub async fn drive<H: HttpClient, T: Timer>(
         match wake {
             Wake::Answered((id, answer)) => delivery.handle_answer(id, answer, now),
             Wake::Input(input) => {
-                let idle = matches!(input, Input::Idle);
                 delivery.handle_input(input, now);
-                if idle {
+                if idle_told {
                     yield_now().await;
                 }
             }
@@ -121,41 +117,13 @@ pub async fn drive<H: HttpClient, T: Timer>(
 async fn yield_now() {
     let mut yielded = false;
     poll_fn(|cx| {
-        if yielded {
+        if std::mem::replace(&mut yielded, true) {
             return Poll::Ready(());
         }
-        yielded = true;
         cx.waker().wake_by_ref();
         Poll::Pending
     })
     .await;
-}
-
-/// Sends one request, in a tracing span that names its batch and attempt, and gives up on
-/// it at the request timeout.
-fn attempt<H: HttpClient, T: Timer>(
-    http: &H,
-    limits: &TransportLimits,
-    timer: &T,
-    outgoing: Outgoing,
-) -> impl Future<Output = (RequestId, Result<Response<Vec<u8>>, TransportError>)> {
-    let span = trace::attempt_span(&outgoing);
-    let id = outgoing.id;
-    let timeout = limits.request_timeout;
-    let sending = http.send(outgoing.request, limits);
-    let deadline = timer.sleep_until(timer.now() + timeout);
-    async move {
-        let result = match select(pin!(sending), pin!(deadline)).await {
-            Either::Left((result, _)) => result,
-            Either::Right(((), _)) => Err(TransportError::new(
-                TransportErrorKind::Timeout,
-                format!("no whole answer within the request timeout of {timeout:?}"),
-            )),
-        };
-        trace::answer(&result);
-        (id, result)
-    }
-    .instrument(span)
 }
 
 #[cfg(test)]
@@ -168,10 +136,11 @@ mod tests {
 
     use std::time::{Duration, Instant, SystemTime};
 
-    use http::Request;
+    use http::{Request, Response};
 
     use super::*;
     use crate::delivery::report::{AliasOutcome, DeliveryError, DeliveryStats};
+    use crate::error::{TransportError, TransportErrorKind};
     use crate::wire::config::{Config, RetryPolicy};
     use crate::wire::secret::Token;
 

@@ -7,6 +7,7 @@
 //! delivery's to say.
 
 pub(crate) mod async_loop;
+mod attempt;
 pub(crate) mod blocking_loop;
 pub(crate) mod client;
 pub(crate) mod http;
