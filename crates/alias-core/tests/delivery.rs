@@ -900,6 +900,51 @@ fn batches_refused_before_the_limit_was_learnt_go_when_the_window_has_room() {
 }
 
 #[test]
+fn a_batch_that_failed_otherwise_keeps_its_backoff_when_the_limit_is_learnt() {
+    let config = paced(one_per_batch(config()), 2, Duration::from_secs(60));
+    let (mut delivery, t0) = start(config, 4);
+    let answer_at = |delivery: &mut Delivery, outgoing: &Outgoing, status, now| {
+        delivery.handle_answer(outgoing.id, Ok(answer(status, OK)), now);
+    };
+    let first = expect_send(&mut delivery, t0);
+    let changed = expect_send(&mut delivery, t0);
+    answer_at(&mut delivery, &first, 200, t0);
+    // Refused once with 429, before any limit is known: it backs off.
+    answer_at(&mut delivery, &changed, 429, t0);
+    let other = expect_send(&mut delivery, t0);
+    let held = expect_send(&mut delivery, t0);
+    answer_at(&mut delivery, &other, 503, t0);
+    // Its retry fails otherwise (a 503): now it waits out that failure's backoff.
+    let mut now = t0;
+    let failed_at = loop {
+        match step(&mut delivery, now) {
+            Step::Send(outgoing) if outgoing.batch == changed.batch => {
+                answer_at(&mut delivery, &outgoing, 503, now);
+                break now;
+            }
+            Step::Send(outgoing) => answer_at(&mut delivery, &outgoing, 429, now),
+            Step::Wait(Some(until)) => now = until,
+            other => panic!("expected a send or a wait, got {other:?}"),
+        }
+    };
+    // The other requests are refused until three 429s in a row teach the limit, and the
+    // batch is sent again only once its 503's backoff is over.
+    answer_at(&mut delivery, &held, 429, now);
+    let resent_at = loop {
+        match step(&mut delivery, now) {
+            Step::Send(outgoing) if outgoing.batch == changed.batch => break now,
+            Step::Send(outgoing) => answer_at(&mut delivery, &outgoing, 429, now),
+            Step::Wait(Some(until)) => now = until,
+            other => panic!("expected a send or a wait, got {other:?}"),
+        }
+    };
+    assert!(delivery.stats().rate_limited >= 3, "the limit was learnt");
+    // The documented backoff of a second retry: 4 s and at least 1 s of jitter.
+    let waited = resent_at - failed_at;
+    assert!(waited >= Duration::from_secs(5), "{waited:?}");
+}
+
+#[test]
 fn chance_429s_do_not_slow_a_delivery_down_for_good() {
     // 30% of the answers are 429s, by a fixed pattern; there is no limit.
     let config = one_per_batch(config())

@@ -30,6 +30,9 @@ pub(crate) struct PendingBatch {
     pub(crate) attempts: u32,
     /// Attempts answered 429: expected at volume, they do not use up the attempt budget.
     pub(crate) throttled: u32,
+    /// The attempt last answered 429: when it is the last attempt, the batch waits out a
+    /// rate limit's refusal, not a failure's.
+    pub(crate) throttled_attempt: Option<u32>,
     /// When the batch was first sent: its retry budget counts from there.
     pub(crate) first_sent: Option<Instant>,
     /// When it was last sent: a 429 for an attempt sent at the old rate says nothing about
@@ -47,6 +50,7 @@ impl PendingBatch {
             size: body_overhead(config),
             attempts: 0,
             throttled: 0,
+            throttled_attempt: None,
             first_sent: None,
             last_sent: None,
         }

@@ -578,6 +578,7 @@ impl Delivery {
                 let mut asked = asked;
                 if status == StatusCode::TOO_MANY_REQUESTS {
                     batch.throttled += 1;
+                    batch.throttled_attempt = Some(batch.attempts);
                     self.stats.rate_limited += 1;
                     let sent_at = batch.last_sent.unwrap_or(now);
                     let had_limit = self.pacer.has_limit();
@@ -650,11 +651,12 @@ impl Delivery {
         self.retry_later(batch, DeliveryError::Transport(error), None, now);
     }
 
-    /// Ends the backoff of the batches refused with 429 before the limit was learnt: they
-    /// were refused by that limit, and the pacer now knows when its window has room.
+    /// Ends the backoff of the batches whose last attempt was refused with 429 before the
+    /// limit was learnt: that limit refused them, and the pacer now knows when its window
+    /// has room. A batch whose last attempt failed otherwise keeps its backoff.
     fn throttled_go_when_the_window_has_room(&mut self, now: Instant) {
         for (at, batch) in &mut self.waiting {
-            if batch.throttled > 0 {
+            if batch.throttled_attempt == Some(batch.attempts) {
                 *at = now;
             }
         }
