@@ -13,7 +13,7 @@ use alias_core::identity::SimplifiedId;
 use alias_core::{Alias, CreateAlias, InsertId};
 use serde_json::Value;
 
-use super::input::{Digests, FormatArg, Header, Input, InputPath, PairRow, Pass, Row, Source};
+use super::input::{FormatArg, Header, InputPath, PairRow, Pass, Row, Source};
 use crate::clusters::{Clusters, NONE, Role, hash};
 use crate::exit::UsageError;
 
@@ -77,9 +77,9 @@ impl Resolution {
     ) -> Result<Self, UsageError> {
         let mut resolution = Self::new(on_ambiguous);
         let mut rows = 0;
-        let text_size =
-            Input::open(path, format.resolve(path), false, Digests::Skipped)?.text_size();
-        for_each_pair(path, format, |_, end, distinct_id, alias| {
+        let clusters = Pass::open(path, format)?;
+        let text_size = clusters.text_size();
+        for_each_pair(clusters, path, |_, end, distinct_id, alias| {
             if let Some(ids) = crate::check::ids_estimate(rows, end, text_size) {
                 resolution.clusters.reserve(ids);
                 resolution.flags.reserve(ids);
@@ -90,14 +90,18 @@ impl Resolution {
         resolution.choose_users();
         let mut ambiguous_lines = Vec::new();
         let mut ambiguous_rows = 0_u64;
-        let header = for_each_pair(path, format, |line, _, distinct_id, alias| {
-            if resolution.keep_text(distinct_id, alias) {
-                ambiguous_rows += 1;
-                if ambiguous_lines.len() < FIRST_LINES {
-                    ambiguous_lines.push(line.to_string());
+        let header = for_each_pair(
+            Pass::open(path, format)?,
+            path,
+            |line, _, distinct_id, alias| {
+                if resolution.keep_text(distinct_id, alias) {
+                    ambiguous_rows += 1;
+                    if ambiguous_lines.len() < FIRST_LINES {
+                        ambiguous_lines.push(line.to_string());
+                    }
                 }
-            }
-        })?;
+            },
+        )?;
         if on_ambiguous == OnAmbiguous::Error && ambiguous_rows > 0 {
             return Err(UsageError::new(format!(
                 "--resolve-chains: {ambiguous_rows} rows (first lines {}) are in clusters that \
@@ -308,14 +312,13 @@ fn relinked(link: &CreateAlias, user: &str) -> Result<CreateAlias, String> {
     Ok(relinked)
 }
 
-/// Calls `each` with the line, end offset, distinct_id and alias of each row that makes a
-/// pair; gives the CSV header.
+/// Calls `each` with the line, end offset, distinct_id and alias of each row of `input`
+/// (the file at `path`) that makes a pair; gives the CSV header.
 fn for_each_pair(
+    mut input: Pass,
     path: &InputPath,
-    format: FormatArg,
     mut each: impl FnMut(u64, u64, &str, &str),
 ) -> Result<Option<Header>, UsageError> {
-    let mut input = Pass::open(path, format)?;
     let header = input.header().cloned();
     let mut row = PairRow::default();
     while input
